@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * hstrace.h - the one record format shared by the BPF programs and user space.
+ *
+ * No includes and only fixed-width __u8/__u16/__u32/__u64 fields, so the layout is identical
+ * on both sides. Units are in the field names. Every record starts with struct hs_hdr; its
+ * `kind` says which struct follows (retsnoop-style tagged stream).
+ */
+#ifndef HSTRACE_H
+#define HSTRACE_H
+
+#define HS_COMM_LEN 16
+#define HS_ADDR_LEN 16
+
+/* Record kinds (hs_hdr.kind). Later issues add kinds; never renumber. */
+enum hs_rec_kind {
+	HS_REC_TCP = 1, /* struct hs_tcp_rec */
+};
+
+/* TCP timeline events (hs_tcp_rec.event). Never renumber: recorded streams depend on them. */
+enum hs_tcp_event {
+	HS_EV_SYN_SENT = 1,	  /* CLOSE -> SYN_SENT, inside the connect() caller */
+	HS_EV_SYN_RETRANSMIT = 2, /* SYN retransmitted while in SYN_SENT */
+	HS_EV_SYN_RECV = 3,	  /* LISTEN -> SYN_RECV: server child socket created */
+	HS_EV_ESTABLISHED = 4,	  /* -> ESTABLISHED */
+	HS_EV_ACCEPTED = 5,	  /* accept()/accept4() returned this socket (owner valid) */
+	HS_EV_FIN_OUT = 6,	  /* we sent FIN: ESTABLISHED -> FIN_WAIT1, CLOSE_WAIT -> LAST_ACK */
+	HS_EV_FIN_IN = 7,	  /* peer's FIN: ESTABLISHED -> CLOSE_WAIT, FIN_WAIT1 -> CLOSING,
+				   * FIN_WAIT2 -> TIME_WAIT */
+	HS_EV_RESET_IN = 8,	  /* RST received (tcp:tcp_receive_reset) */
+	HS_EV_RESET_OUT = 9,	  /* RST sent on this socket (tcp:tcp_send_reset) */
+	HS_EV_CLOSED = 10,	  /* -> CLOSE: the socket is gone; ends the timeline */
+	HS_EV__MAX = 11,
+};
+
+/* hs_tcp_rec.flags */
+enum hs_tcp_flags {
+	HS_F_OWNER = 1 << 0, /* pid/tid/comm/fd name the socket's owner (connect/accept caller) */
+};
+
+/* Common header of every record. */
+struct hs_hdr {
+	__u16 kind;   /* enum hs_rec_kind */
+	__u16 size;   /* sizeof the whole record, for sanity checks */
+	__u32 cpu;    /* CPU that produced it */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 cookie; /* socket cookie: the connection's identity, never reused while up */
+};
+
+/* One TCP event. Addresses and ports are re-read on every event because the client's local
+ * port is assigned only after CLOSE -> SYN_SENT. */
+struct hs_tcp_rec {
+	struct hs_hdr hdr;
+	__u16 event;	 /* enum hs_tcp_event */
+	__u16 family;	 /* AF_INET (2) or AF_INET6 (10): the socket's family */
+	__u8 old_state;	 /* TCP state before (state changes only; kernel TCP_* numbers) */
+	__u8 new_state;	 /* TCP state after */
+	__u16 sport;	 /* local port, host order (0 until bound) */
+	__u16 dport;	 /* remote port, host order */
+	__u16 _pad;
+	__u32 flags;	 /* enum hs_tcp_flags */
+	__u32 pid;	 /* tgid of the owner, when HS_F_OWNER */
+	__u32 tid;	 /* thread id of the owner, when HS_F_OWNER */
+	__s32 fd;	 /* owner's fd for the socket, -1 when unknown */
+	__s32 sk_err;	 /* sk->sk_err at CLOSED (ECONNREFUSED, ETIMEDOUT, ...), else 0 */
+	__u32 srtt_us;	 /* smoothed RTT in µs at this event (first sample = SYN/SYN-ACK RTT) */
+	__u32 retrans;	 /* total retransmitted segments so far (SYN retransmits included) */
+	__u32 _pad2;
+	__u64 bytes_acked;    /* payload bytes we sent that the peer acknowledged */
+	__u64 bytes_received; /* payload bytes received */
+	__u8 saddr[HS_ADDR_LEN]; /* local address; IPv4 in the first 4 bytes, network order */
+	__u8 daddr[HS_ADDR_LEN]; /* remote address */
+	char comm[HS_COMM_LEN];	 /* owner's comm, when HS_F_OWNER */
+};
+
+/* Kernel TCP state numbers (include/net/tcp_states.h), as in hs_tcp_rec.old/new_state. */
+enum hs_tcp_state {
+	HS_TCP_ESTABLISHED = 1,
+	HS_TCP_SYN_SENT = 2,
+	HS_TCP_SYN_RECV = 3,
+	HS_TCP_FIN_WAIT1 = 4,
+	HS_TCP_FIN_WAIT2 = 5,
+	HS_TCP_TIME_WAIT = 6,
+	HS_TCP_CLOSE = 7,
+	HS_TCP_CLOSE_WAIT = 8,
+	HS_TCP_LAST_ACK = 9,
+	HS_TCP_LISTEN = 10,
+	HS_TCP_CLOSING = 11,
+};
+
+#endif /* HSTRACE_H */

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * collector.h - rebuilds one timeline per connection from the BPF record stream.
+ *
+ * Plain C, no BPF and no root needed: unit tests feed it synthetic records. It owns all
+ * per-connection state, keyed by socket cookie. A connection is finished when its CLOSED event
+ * arrives; it is handed to the emit callback only after a grace period (records from other
+ * CPUs may arrive slightly late and out of order), or at collector_finish().
+ */
+#ifndef HSTRACE_COLLECTOR_H
+#define HSTRACE_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "timeline.h"
+
+struct collector;
+
+/* Called once per finished connection. `tl` and everything it points to are valid only during
+ * the call. */
+typedef void (*collector_emit_fn)(const struct timeline *tl, void *ctx);
+
+struct collector_opts {
+	collector_emit_fn emit;
+	void *ctx;
+	int64_t mono_to_wall_ns; /* add to a CLOCK_MONOTONIC time to get UTC ns since the epoch */
+	uint64_t grace_ns;	 /* how long a closed connection waits for late records (0: 50 ms) */
+	size_t max_conns;	 /* open connections kept at most (0: 262144); beyond, the oldest
+				  * is emitted as incomplete and counted in `evicted` */
+};
+
+struct collector_stats {
+	uint64_t records;     /* records handed to collector_handle() */
+	uint64_t malformed;   /* records too short, of an unknown kind or event: skipped */
+	uint64_t unmatched;   /* records for a connection never seen starting (opened before
+			       * hstrace started, or its start was lost): skipped */
+	uint64_t events;      /* events added to timelines */
+	uint64_t conns;	      /* connections emitted */
+	uint64_t incomplete;  /* of which still open at collector_finish() */
+	uint64_t evicted;     /* of which emitted early because max_conns was reached */
+	uint64_t open;	      /* connections currently held */
+};
+
+/* Returns a new collector, or NULL with errno set (EINVAL without emit, ENOMEM). */
+struct collector *collector_new(const struct collector_opts *opts);
+
+/* Feeds one record (as read from the ring buffer). Returns 0 when used, -EINVAL when
+ * malformed, -ENOENT when it matches no tracked connection (both counted, never fatal), or
+ * -ENOMEM. */
+int collector_handle(struct collector *c, const void *data, size_t size);
+
+/* Emits every closed connection whose CLOSED event is older than now_ns - grace_ns.
+ * now_ns is CLOCK_MONOTONIC. */
+void collector_flush(struct collector *c, uint64_t now_ns);
+
+/* Emits everything still held: closed ones as they are, open ones with result "incomplete".
+ * The collector is empty afterwards and may be reused. */
+void collector_finish(struct collector *c);
+
+/* Copies the counters into *st. */
+void collector_get_stats(const struct collector *c, struct collector_stats *st);
+
+/* Frees the collector and every connection it holds without emitting them. Accepts NULL. */
+void collector_free(struct collector *c);
+
+#endif /* HSTRACE_COLLECTOR_H */
