@@ -122,4 +122,6 @@ clean:
 
 FORCE:
 
+.SECONDARY:
+
 -include $(wildcard $(OUT)/*.d)

@@ -65,9 +65,11 @@ struct hs_tcp_rec {
 	__s32 sk_err;	 /* sk->sk_err at CLOSED (ECONNREFUSED, ETIMEDOUT, ...), else 0 */
 	__u32 srtt_us;	 /* smoothed RTT in µs at this event (first sample = SYN/SYN-ACK RTT) */
 	__u32 retrans;	 /* total retransmitted segments so far (SYN retransmits included) */
+	__u32 data_segs_out;  /* segments sent that carried payload (retransmits included) */
+	__u32 data_segs_in;   /* segments received that carried payload */
 	__u32 _pad2;
-	__u64 bytes_acked;    /* payload bytes we sent that the peer acknowledged */
-	__u64 bytes_received; /* payload bytes received */
+	__u64 bytes_sent;     /* payload bytes sent, retransmits included (tcp_sock.bytes_sent) */
+	__u64 bytes_received; /* payload bytes received, in order (SYN/FIN not counted) */
 	__u8 saddr[HS_ADDR_LEN]; /* local address; IPv4 in the first 4 bytes, network order */
 	__u8 daddr[HS_ADDR_LEN]; /* remote address */
 	char comm[HS_COMM_LEN];	 /* owner's comm, when HS_F_OWNER */

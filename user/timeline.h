@@ -82,7 +82,7 @@ struct timeline {
 
 	uint32_t syn_retransmits; /* client SYN retransmissions */
 	int32_t sk_err;		  /* socket error at close (errno value), 0 if none */
-	uint64_t bytes_sent;	  /* payload bytes acknowledged by the peer */
+	uint64_t bytes_sent;	  /* payload bytes sent, retransmits included */
 	uint64_t bytes_received;  /* payload bytes received */
 	uint32_t srtt_us;	  /* last smoothed RTT seen */
 };

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * render_json.c - one NDJSON object per finished connection (schema "hstrace/1").
+ *
+ * docs/json.md is the reference for every field. Field names are an interface: later versions
+ * only add fields, never rename or remove one.
+ */
+#define _GNU_SOURCE /* strerrorname_np() */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <json-c/json.h>
+
+#include "render.h"
+
+#define JSON_SCHEMA "hstrace/1"
+
+/* Adds val (owned, may be NULL only when it failed to allocate) under key. Takes ownership of
+ * val in every case. Returns 0 or -ENOMEM. */
+static int add(struct json_object *obj, const char *key, struct json_object *val)
+{
+	if (!val)
+		return -ENOMEM;
+	if (json_object_object_add(obj, key, val)) {
+		json_object_put(val);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Adds a JSON null under key. Returns 0 or -ENOMEM. */
+static int add_null(struct json_object *obj, const char *key)
+{
+	return json_object_object_add(obj, key, NULL) ? -ENOMEM : 0;
+}
+
+static int add_str(struct json_object *obj, const char *key, const char *s)
+{
+	return add(obj, key, json_object_new_string(s));
+}
+
+static int add_u64(struct json_object *obj, const char *key, uint64_t v)
+{
+	return add(obj, key, json_object_new_uint64(v));
+}
+
+static int add_i64(struct json_object *obj, const char *key, int64_t v)
+{
+	return add(obj, key, json_object_new_int64(v));
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return len;
+}
+
+/* The owner's comm as a JSON string. A comm is raw bytes, cut at 15 bytes possibly inside a
+ * UTF-8 sequence; every byte that is not valid UTF-8 becomes U+FFFD so the line stays valid
+ * JSON. Returns NULL on out-of-memory. */
+static struct json_object *comm_string(const char comm[16])
+{
+	const unsigned char *s = (const unsigned char *)comm;
+	size_t n = strnlen(comm, 16), i = 0, o = 0;
+	char buf[16 * 3 + 1];
+
+	while (i < n) {
+		size_t len = utf8_seq_len(s + i, n - i);
+
+		if (len) {
+			memcpy(buf + o, s + i, len);
+			o += len;
+			i += len;
+		} else {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	return json_object_new_string_len(buf, (int)o);
+}
+
+/* RFC 3339 UTC with microseconds (rounded down): "2026-11-27T07:35:05.123456Z". */
+static struct json_object *rfc3339_string(int64_t wall_ns)
+{
+	int64_t secs = wall_ns / 1000000000, frac_ns = wall_ns % 1000000000;
+	time_t t;
+	struct tm tm;
+	char buf[64];
+
+	if (frac_ns < 0) {
+		frac_ns += 1000000000;
+		secs--;
+	}
+	t = (time_t)secs;
+	/* Cannot fail for any int64 ns time; NULL is reported as out-of-memory. */
+	if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm))
+		return NULL;
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%06dZ", (int)(frac_ns / 1000));
+	return json_object_new_string(buf);
+}
+
+/* {"addr": "...", "port": n} for the local or remote end. */
+static struct json_object *endpoint_object(const struct timeline *tl, bool local)
+{
+	struct json_object *ep = json_object_new_object();
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!ep)
+		return NULL;
+	render_addr(tl, local, addr, sizeof(addr));
+	if (add_str(ep, "addr", addr) || add_i64(ep, "port", local ? tl->lport : tl->rport)) {
+		json_object_put(ep);
+		return NULL;
+	}
+	return ep;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+static struct json_object *event_object(const struct tl_event *ev, uint64_t base_ns)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add_i64(o, "t_us", floor_div((int64_t)(ev->ts_ns - base_ns), 1000));
+	err = err ?: add_str(o, "event", tl_event_name(ev->event));
+	if (!err && ev->dir != DIR_NONE)
+		err = add_str(o, "dir", ev->dir == DIR_OUT ? "out" : "in");
+	if (!err && ev->len > 0)
+		err = add_i64(o, "len", ev->len);
+	if (!err && ev->derived)
+		err = add(o, "derived", json_object_new_boolean(1));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "events": t_us counts from the first event (events are sorted by time). */
+static struct json_object *events_array(const struct timeline *tl)
+{
+	struct json_object *arr = json_object_new_array_ext(tl->n_events ? (int)tl->n_events : 1);
+	uint64_t base_ns = tl->n_events ? tl->events[0].ts_ns : tl->start_ns;
+	size_t i;
+
+	if (!arr)
+		return NULL;
+	for (i = 0; i < tl->n_events; i++) {
+		struct json_object *ev = event_object(&tl->events[i], base_ns);
+
+		if (!ev || json_object_array_add(arr, ev)) {
+			json_object_put(ev);
+			json_object_put(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* "phases_us": every phase the timeline has, in µs rounded to the nearest. */
+static struct json_object *phases_object(const struct timeline *tl)
+{
+	struct json_object *o = json_object_new_object();
+	size_t i, n = tl->n_phases < TL_MAX_PHASES ? tl->n_phases : TL_MAX_PHASES;
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const struct tl_phase *ph = &tl->phases[i];
+
+		if (!ph->name)
+			continue;
+		if (add_u64(o, ph->name, ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500))) {
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* errno name of a socket error ("ECONNREFUSED"); an unknown value is given as its number. */
+static struct json_object *errno_string(int32_t err)
+{
+	const char *name;
+	char buf[16];
+
+	if (err < 0)
+		err = -err;
+	name = strerrorname_np(err);
+	if (name)
+		return json_object_new_string(name);
+	snprintf(buf, sizeof(buf), "%d", err);
+	return json_object_new_string(buf);
+}
+
+static struct json_object *tcp_object(const struct timeline *tl)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add_i64(o, "syn_retransmits", tl->syn_retransmits);
+	err = err ?: add_i64(o, "srtt_us", tl->srtt_us);
+	err = err ?: add_u64(o, "bytes_sent", tl->bytes_sent);
+	err = err ?: add_u64(o, "bytes_received", tl->bytes_received);
+	if (!err && tl->sk_err)
+		err = add(o, "error", errno_string(tl->sk_err));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Builds the whole object. Returns NULL on out-of-memory. */
+static struct json_object *timeline_object(const struct timeline *tl)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add_str(o, "schema", JSON_SCHEMA);
+	err = err ?: add(o, "start", rfc3339_string(tl->start_wall_ns));
+	err = err ?: add_str(o, "role", tl_role_name(tl->role));
+	if (!err && tl->pid) {
+		err = add_i64(o, "pid", tl->pid);
+		err = err ?: (tl->comm[0] ? add(o, "comm", comm_string(tl->comm))
+					  : add_null(o, "comm"));
+	} else if (!err) {
+		err = add_null(o, "pid");
+		err = err ?: add_null(o, "comm");
+	}
+	err = err ?: add(o, "local", endpoint_object(tl, true));
+	err = err ?: add(o, "peer", endpoint_object(tl, false));
+	err = err ?: add_i64(o, "ip_version", tl->ip_version);
+	err = err ?: add_str(o, "result", tl_result_name(tl->result));
+	err = err ?: add(o, "events", events_array(tl));
+	err = err ?: add(o, "phases_us", phases_object(tl));
+	err = err ?: add(o, "tcp", tcp_object(tl));
+	err = err ?: add_u64(o, "cookie", tl->cookie);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int render_json_line(FILE *out, const struct timeline *tl)
+{
+	struct json_object *o = timeline_object(tl);
+	const char *s;
+	int ret = 0;
+
+	if (!o)
+		return -ENOMEM;
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (!s)
+		ret = -ENOMEM;
+	else if (fputs(s, out) == EOF || putc('\n', out) == EOF || ferror(out))
+		ret = -EIO;
+	json_object_put(o);
+	return ret;
+}

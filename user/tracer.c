@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * tracer.c - open -> configure -> load -> attach the BPF skeleton; poll its ring buffer.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "hstrace.skel.h"
+#include "tracefs.h"
+#include "tracer.h"
+
+#define KERNEL_BTF "/sys/kernel/btf/vmlinux"
+#define CAP_SYS_ADMIN 21
+#define CAP_PERFMON 38
+#define CAP_BPF 39
+
+struct tracer {
+	struct hstrace_bpf *skel;
+	struct ring_buffer *rb;
+	bool tracefs_mounted;
+};
+
+static bool libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	if (!libbpf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+/* Returns the effective capability mask of this process (0 when unreadable). */
+static unsigned long long effective_caps(void)
+{
+	unsigned long long caps = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+
+static bool can_load_bpf(void)
+{
+	unsigned long long caps = effective_caps();
+
+	if (geteuid() == 0 && caps)
+		return true;
+	if (caps & (1ULL << CAP_SYS_ADMIN))
+		return true;
+	return (caps & (1ULL << CAP_BPF)) && (caps & (1ULL << CAP_PERFMON));
+}
+
+int tracer_open(struct tracer **out, const struct tracer_opts *opts)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+	struct tracer *t;
+	int err;
+
+	*out = NULL;
+	libbpf_verbose = opts->verbose;
+	libbpf_set_print(libbpf_print);
+
+	if (!can_load_bpf()) {
+		fprintf(stderr, "hstrace: permission denied: run as root (loading BPF programs "
+				"needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)\n");
+		return -EPERM;
+	}
+	if (opts->btf_path) {
+		if (access(opts->btf_path, R_OK) < 0) {
+			err = -errno;
+			fprintf(stderr, "hstrace: cannot read BTF file %s: %s\n", opts->btf_path,
+				strerror(-err));
+			return err;
+		}
+		open_opts.btf_custom_path = opts->btf_path;
+	} else if (access(KERNEL_BTF, R_OK) < 0) {
+		fprintf(stderr, "hstrace: this kernel has no BTF (%s is missing): it needs "
+				"CONFIG_DEBUG_INFO_BTF=y, or pass --btf FILE\n", KERNEL_BTF);
+		return -ENOENT;
+	}
+
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		fprintf(stderr, "hstrace: out of memory\n");
+		return -ENOMEM;
+	}
+
+	err = tracefs_ensure(&t->tracefs_mounted);
+	if (err) {
+		fprintf(stderr, "hstrace: tracefs is not mounted and mounting it on "
+				"/sys/kernel/tracing failed: %s\n", strerror(-err));
+		goto fail;
+	}
+
+	t->skel = hstrace_bpf__open_opts(&open_opts);
+	if (!t->skel) {
+		err = -errno;
+		fprintf(stderr, "hstrace: cannot open the BPF object: %s\n", strerror(-err));
+		goto fail;
+	}
+	if (opts->ringbuf_bytes) {
+		err = bpf_map__set_max_entries(t->skel->maps.events, opts->ringbuf_bytes);
+		if (err) {
+			fprintf(stderr, "hstrace: bad ring buffer size %zu: %s\n",
+				opts->ringbuf_bytes, strerror(-err));
+			goto fail;
+		}
+	}
+	err = hstrace_bpf__load(t->skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			fprintf(stderr, "hstrace: the kernel refused to load the BPF programs (%s): "
+					"run as root%s\n", strerror(-err),
+				opts->verbose ? "" : " (-v shows the verifier log)");
+		else
+			fprintf(stderr, "hstrace: failed to load the BPF programs: %s%s\n",
+				strerror(-err), opts->verbose ? "" : " (-v shows details)");
+		goto fail;
+	}
+	err = hstrace_bpf__attach(t->skel);
+	if (err) {
+		fprintf(stderr, "hstrace: failed to attach the BPF programs: %s%s\n",
+			strerror(-err), opts->verbose ? "" : " (-v shows which)");
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events),
+				 (ring_buffer_sample_fn)opts->on_record, opts->ctx, NULL);
+	if (!t->rb) {
+		err = -errno;
+		fprintf(stderr, "hstrace: cannot open the ring buffer: %s\n", strerror(-err));
+		goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	tracer_close(t);
+	return err;
+}
+
+int tracer_poll(struct tracer *t, int timeout_ms)
+{
+	return ring_buffer__poll(t->rb, timeout_ms);
+}
+
+int tracer_drain(struct tracer *t)
+{
+	return ring_buffer__consume(t->rb);
+}
+
+uint64_t tracer_lost(const struct tracer *t)
+{
+	return __atomic_load_n(&t->skel->bss->lost_records, __ATOMIC_RELAXED);
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	hstrace_bpf__destroy(t->skel);
+	tracefs_release(t->tracefs_mounted);
+	free(t);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * tracer.h - loads and attaches the BPF programs and reads their ring buffer.
+ *
+ * The only user-space file that touches libbpf. Records are handed, unparsed, to a callback.
+ */
+#ifndef HSTRACE_TRACER_H
+#define HSTRACE_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tracer;
+
+/* Called for every record; return 0 to go on (a negative value stops this poll round). */
+typedef int (*tracer_record_fn)(void *ctx, void *data, size_t size);
+
+struct tracer_opts {
+	const char *btf_path;	 /* NULL: the running kernel's /sys/kernel/btf/vmlinux */
+	size_t ringbuf_bytes;	 /* power of two, >= page size; 0: 4 MiB */
+	bool verbose;		 /* libbpf debug output on stderr */
+	tracer_record_fn on_record;
+	void *ctx;
+};
+
+/* Checks privileges and BTF, mounts tracefs if needed, loads and attaches every program.
+ * On failure prints one line explaining why on stderr and returns a negative errno. */
+int tracer_open(struct tracer **out, const struct tracer_opts *opts);
+
+/* Waits up to timeout_ms for records and hands them to on_record. Returns the number of
+ * records consumed, or a negative errno (-EINTR when interrupted by a signal). */
+int tracer_poll(struct tracer *t, int timeout_ms);
+
+/* Hands every record already in the ring buffer to on_record without waiting. */
+int tracer_drain(struct tracer *t);
+
+/* Records the BPF side could not put in the ring buffer (buffer full) since start. */
+uint64_t tracer_lost(const struct tracer *t);
+
+/* Detaches and frees everything (and unmounts tracefs if it mounted it). Accepts NULL. */
+void tracer_close(struct tracer *t);
+
+#endif /* HSTRACE_TRACER_H */
