@@ -7,15 +7,15 @@
 
 #include "cli.h"
 
-const char *argp_program_version = "hstrace 0.1";
-const char *argp_program_bug_address = "https://github.com/hstrace/hstrace/issues";
+#include <stdarg.h>
+#include <stdio.h>
+
+#define HSTRACE_VERSION "0.1"
 
 static const char doc[] =
-	"Trace TCP connection set-up (and later TLS handshakes) for every process, from the "
-	"kernel.\n\n"
+	"Trace TCP connection set-up for every process, from the kernel.\n\n"
 	"One line (or one --json object) per finished connection: who owns it, both ends, how "
-	"long the TCP handshake and the wait for accept() took, and how it ended.\n\n"
-	"USAGE: hstrace [OPTION...]\n\n"
+	"long the TCP handshake and the wait for accept() took, and how it ended.\v"
 	"EXAMPLES:\n"
 	"    hstrace                  # trace every TCP connection until Ctrl-C\n"
 	"    hstrace --json -o c.ndjson --duration 60   # NDJSON to a file for a minute\n"
@@ -28,6 +28,8 @@ enum {
 	OPT_PORT,
 	OPT_BTF,
 	OPT_RINGBUF,
+	OPT_USAGE,
+	OPT_VERSION,
 };
 
 static const struct argp_option options[] = {
@@ -43,7 +45,9 @@ static const struct argp_option options[] = {
 	{ "ringbuf-kb", OPT_RINGBUF, "KB", 0,
 	  "Ring buffer size in KiB, a power of two (default 4096)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
-	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the help", 0 },
+	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
+	{ "version", OPT_VERSION, NULL, 0, "Show the version", -1 },
 	{},
 };
 
@@ -63,6 +67,21 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsi
 	return 0;
 }
 
+/* Prints "hstrace: <message>" and the usage line, then exits with status 2. */
+static void __attribute__((format(printf, 2, 3), noreturn))
+usage_error(struct argp_state *state, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hstrace: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	argp_state_help(state, stderr, ARGP_HELP_USAGE | ARGP_HELP_SEE);
+	exit(2);
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct cli_opts *o = state->input;
@@ -71,23 +90,23 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'p':
 		if (parse_ulong(arg, 1, INT_MAX, &v))
-			argp_error(state, "invalid PID: %s", arg);
+			usage_error(state, "invalid PID: %s", arg);
 		o->filter.pid = v;
 		break;
 	case OPT_COMM:
 		if (!*arg || strlen(arg) >= sizeof(o->filter.comm))
-			argp_error(state, "invalid process name (1 to 15 characters): %s", arg);
+			usage_error(state, "invalid process name (1 to 15 characters): %s", arg);
 		strcpy(o->filter.comm, arg);
 		break;
 	case OPT_PORT:
 		if (parse_ulong(arg, 1, 65535, &v))
-			argp_error(state, "invalid port (1-65535): %s", arg);
+			usage_error(state, "invalid port (1-65535): %s", arg);
 		o->filter.port = v;
 		break;
 	case '4':
 	case '6':
 		if (o->filter.ip_version && o->filter.ip_version != (key == '4' ? 4 : 6))
-			argp_error(state, "-4 and -6 exclude each other");
+			usage_error(state, "-4 and -6 exclude each other");
 		o->filter.ip_version = key == '4' ? 4 : 6;
 		break;
 	case 'j':
@@ -95,12 +114,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		if (!*arg)
-			argp_error(state, "empty output file name");
+			usage_error(state, "empty output file name");
 		o->output = arg;
 		break;
 	case 'd':
 		if (parse_ulong(arg, 1, 365UL * 24 * 3600, &v))
-			argp_error(state, "invalid duration in seconds: %s", arg);
+			usage_error(state, "invalid duration in seconds: %s", arg);
 		o->duration_s = v;
 		break;
 	case OPT_BTF:
@@ -108,7 +127,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_RINGBUF:
 		if (parse_ulong(arg, 4, 1UL << 20, &v) || (v & (v - 1)))
-			argp_error(state, "invalid ring buffer size (a power of two, 4-1048576 KiB): %s",
+			usage_error(state, "invalid ring buffer size (a power of two, 4-1048576 KiB): %s",
 				   arg);
 		o->ringbuf_kb = v;
 		break;
@@ -117,9 +136,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
-		break;
+		exit(0);
+	case OPT_USAGE:
+		argp_state_help(state, stdout, ARGP_HELP_USAGE);
+		exit(0);
+	case OPT_VERSION:
+		printf("hstrace %s\n", HSTRACE_VERSION);
+		exit(0);
+	case ARGP_KEY_ERROR:
+		/* An unknown option: getopt has named it. */
+		argp_state_help(state, stderr, ARGP_HELP_USAGE);
+		exit(2);
 	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument: %s", arg);
+		usage_error(state, "unexpected argument: %s", arg);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -138,5 +167,8 @@ void cli_parse(int argc, char **argv, struct cli_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->ringbuf_kb = 4096;
 	argp_err_exit_status = 2;
-	argp_parse(&argp, argc, argv, 0, NULL, o);
+	/* Own --help/--usage/--version and no implicit exits, so that every usage error prints
+	 * the usage line and exits with status 2. */
+	if (argp_parse(&argp, argc, argv, ARGP_NO_EXIT | ARGP_NO_HELP, NULL, o))
+		exit(2);
 }

@@ -432,6 +432,32 @@ static void tl_add_phase(struct timeline *tl, const char *name, unsigned int fro
 	tl->n_phases++;
 }
 
+/*
+ * CLOSED ends a timeline. A lingering close() with a zero timeout moves the socket to CLOSE
+ * first and sends its RST just after (tcp_disconnect()), so events may follow CLOSED: the
+ * socket is gone only once they are done, so CLOSED moves to the end, at the last event's time.
+ */
+static void conn_close_last(struct conn *conn)
+{
+	struct timeline *tl = &conn->tl;
+	struct tl_event closed;
+	uint64_t s;
+	size_t i;
+
+	for (i = 0; i + 1 < tl->n_events; i++)
+		if (tl->events[i].event == HS_EV_CLOSED)
+			break;
+	if (i + 1 >= tl->n_events)
+		return;
+	closed = tl->events[i];
+	s = conn->seq[i];
+	memmove(&tl->events[i], &tl->events[i + 1], (tl->n_events - i - 1) * sizeof(*tl->events));
+	memmove(&conn->seq[i], &conn->seq[i + 1], (tl->n_events - i - 1) * sizeof(*conn->seq));
+	closed.ts_ns = tl->events[tl->n_events - 2].ts_ns;
+	tl->events[tl->n_events - 1] = closed;
+	conn->seq[tl->n_events - 1] = s;
+}
+
 /* Turns the connection's state into its final timeline. evicted forces "incomplete". */
 static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 {
@@ -439,6 +465,7 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 
 	conn_derive_syn_recv(conn);
 	conn_sort_events(conn);
+	conn_close_last(conn);
 	tl->start_ns = tl->n_events ? tl->events[0].ts_ns : 0;
 	tl->start_wall_ns = (int64_t)tl->start_ns + c->mono_to_wall_ns;
 	conn_set_addrs(conn);

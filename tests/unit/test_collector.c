@@ -578,6 +578,28 @@ static void test_reset_after_established(void **state)
 	assert_int_equal(stats(f).incomplete, 0);
 }
 
+/* close() with SO_LINGER {1, 0}: the kernel moves the socket to CLOSE, then sends the RST. */
+static void test_reset_out_after_closed(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+
+	feed_connect(f, 11, BASE_NS, 100, 3, "curl");
+	feed_ok(f, 11, HS_EV_ESTABLISHED, BASE_NS + MS);
+	feed_closed(f, 11, BASE_NS + 5 * MS, 0, 100, 0);
+	feed_ok(f, 11, HS_EV_RESET_OUT, BASE_NS + 5 * MS + 60 * US);
+
+	collector_finish(f->c);
+	assert_int_equal(f->n_out, 1);
+	tl = &f->out[0].tl;
+	assert_int_equal(tl->result, RESULT_RESET);
+	assert_int_equal(tl->n_events, 4);
+	assert_int_equal(tl->events[2].event, HS_EV_RESET_OUT);
+	assert_int_equal(tl->events[2].ts_ns, BASE_NS + 5 * MS + 60 * US);
+	assert_int_equal(tl->events[3].event, HS_EV_CLOSED);
+	assert_int_equal(tl->events[3].ts_ns, BASE_NS + 5 * MS + 60 * US);
+}
+
 static void test_closed_without_data(void **state)
 {
 	struct fixture *f = *state;
@@ -1173,6 +1195,7 @@ int main(void)
 		TEST(test_refused),
 		TEST(test_timeout),
 		TEST(test_reset_after_established),
+		TEST(test_reset_out_after_closed),
 		TEST(test_closed_without_data),
 		TEST(test_incomplete_at_finish),
 		TEST(test_out_of_order),
