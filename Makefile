@@ -41,7 +41,8 @@ DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	setpriv:util-linux
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
-LIB_SRCS := user/collector.c user/timeline.c user/render_text.c user/render_json.c user/filter.c
+LIB_SRCS := user/collector.c user/collector_tls.c user/tls_parse.c user/timeline.c \
+	user/render_text.c user/render_json.c user/filter.c
 TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/tracefs.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c))
 

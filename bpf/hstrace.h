@@ -15,6 +15,7 @@
 /* Record kinds (hs_hdr.kind). Later issues add kinds; never renumber. */
 enum hs_rec_kind {
 	HS_REC_TCP = 1, /* struct hs_tcp_rec */
+	HS_REC_TLS = 2, /* struct hs_tls_rec */
 };
 
 /* TCP timeline events (hs_tcp_rec.event). Never renumber: recorded streams depend on them. */
@@ -89,5 +90,50 @@ enum hs_tcp_state {
 	HS_TCP_LISTEN = 10,
 	HS_TCP_CLOSING = 11,
 };
+
+/*
+ * TLS as seen in a tracked socket's own read/write system calls. BPF follows the record
+ * framing (5-byte headers), the handshake-message framing inside plaintext handshake records
+ * (4-byte headers) and the certificate list inside a plaintext Certificate message. Only
+ * headers leave the kernel, plus the start of ClientHello/ServerHello bodies and the two bytes
+ * of a plaintext alert. Application data and encrypted records: header only.
+ */
+#define HS_TLS_DATA_MAX 1024 /* ClientHello/ServerHello body bytes sent at most */
+
+enum hs_tls_what {
+	HS_TLS_RECORD = 1,    /* a record header: content_type, version, len (body bytes);
+			       * for a plaintext alert data[0..1] = level, description */
+	HS_TLS_HANDSHAKE = 2, /* a plaintext handshake message header: hs_type, len (body bytes);
+			       * for ClientHello (1) / ServerHello (2), data[] = body start */
+	HS_TLS_CERTS = 3,     /* end of a plaintext Certificate message: count certificates,
+			       * len = message body bytes */
+	HS_TLS_DESYNC = 4,    /* framing lost in this direction (bad header, too many records
+			       * in one call): no further TLS records for this direction */
+};
+
+enum hs_tls_dir {
+	HS_DIR_OUT = 1, /* written by this end */
+	HS_DIR_IN = 2,	/* read by this end */
+};
+
+/* One TLS observation. Sent with only data_len bytes of data[]: hdr.size says how long. */
+struct hs_tls_rec {
+	struct hs_hdr hdr;   /* ts_ns: when the system call that carried it returned */
+	__u8 what;	     /* enum hs_tls_what */
+	__u8 dir;	     /* enum hs_tls_dir */
+	__u8 content_type;   /* record: 20 change_cipher_spec, 21 alert, 22 handshake, 23 data */
+	__u8 hs_type;	     /* handshake: message type (1 client_hello, 2 server_hello, ...) */
+	__u16 version;	     /* record: legacy record version (0x0301 ... 0x0303) */
+	__u16 data_len;	     /* valid bytes in data[] */
+	__u32 len;	     /* record / handshake message / certificate message body length */
+	__u32 count;	     /* HS_TLS_CERTS: certificates in the chain */
+	__u32 pid;	     /* thread that made the system call (its own context: reliable) */
+	__u32 tid;
+	__s32 fd;
+	__u32 io_len;	     /* bytes moved by the system call this came from */
+	__u8 data[HS_TLS_DATA_MAX];
+};
+
+#define HS_TLS_REC_HDR_SIZE ((unsigned long)&((struct hs_tls_rec *)0)->data)
 
 #endif /* HSTRACE_H */

@@ -27,6 +27,8 @@ enum conn_result {
 	RESULT_RESET,	   /* RST after establishment, either direction */
 	RESULT_CLOSED,	   /* closed before any payload byte in either direction */
 	RESULT_INCOMPLETE, /* still open when hstrace stopped (or evicted) */
+	RESULT_TLS_ALERT,  /* a fatal TLS alert was seen */
+	RESULT_TLS_FAILED, /* TLS handshake started, never completed, and no alert seen */
 	RESULT__MAX,
 };
 
@@ -37,16 +39,75 @@ enum tl_dir {
 	DIR_IN,
 };
 
-/* One event of a timeline. `event` is an enum hs_tcp_event (bpf/hstrace.h). */
+/*
+ * Timeline event numbers. TCP events keep their enum hs_tcp_event numbers (1..10, see
+ * bpf/hstrace.h); TLS events are numbered from 32 on. Names: tl_event_name().
+ */
+enum tl_tls_event {
+	TL_EV_CLIENT_HELLO = 32,
+	TL_EV_SERVER_HELLO,
+	TL_EV_HELLO_RETRY_REQUEST,
+	TL_EV_CERTIFICATE,
+	TL_EV_SERVER_KEY_EXCHANGE,
+	TL_EV_CERTIFICATE_REQUEST,
+	TL_EV_SERVER_HELLO_DONE,
+	TL_EV_CLIENT_KEY_EXCHANGE,
+	TL_EV_CERTIFICATE_VERIFY,
+	TL_EV_CHANGE_CIPHER_SPEC,
+	TL_EV_FINISHED,		 /* TLS <= 1.2 "Encrypted Handshake Message" */
+	TL_EV_ENCRYPTED_HANDSHAKE, /* TLS 1.3: one encrypted handshake flight (records, len) */
+	TL_EV_NEW_SESSION_TICKET,
+	TL_EV_ALERT,
+	TL_EV_APP_DATA,		 /* the first application-data record in this direction */
+	TL_EV__MAX,
+};
+
+/* One event of a timeline. */
 struct tl_event {
 	uint64_t ts_ns;	 /* CLOCK_MONOTONIC */
-	uint16_t event;	 /* enum hs_tcp_event */
+	uint16_t event;	 /* enum hs_tcp_event or enum tl_tls_event */
 	uint8_t dir;	 /* enum tl_dir */
 	bool derived;	 /* timestamp computed, not observed (server syn_received) */
-	uint32_t len;	 /* bytes, 0 when not meaningful */
+	uint32_t len;	 /* bytes (record / message body; flight total), 0 when not meaningful */
+	uint32_t records; /* TLS records in it (encrypted_handshake flights), 0 when not counted */
+	bool estimated;	 /* kind inferred, not seen (TLS 1.3 ticket vs. data, see docs) */
 };
 
 #define TL_MAX_PHASES 16
+#define TL_MAX_ALPN 8
+#define TL_MAX_VERSIONS 8
+#define TL_ALPN_LEN 32
+
+/* What the plaintext part of the TLS handshake said. Fields are 0/"" when not seen. */
+struct tl_tls {
+	bool seen;		/* at least one TLS record on this connection */
+	uint16_t version;	/* negotiated: 0x0303 = 1.2, 0x0304 = 1.3 (supported_versions) */
+	uint16_t offered_versions[TL_MAX_VERSIONS]; /* client's supported_versions (or its
+						     * legacy_version alone) */
+	size_t n_offered_versions;
+	char sni[256];		/* server_name from the ClientHello */
+	char alpn_offered[TL_MAX_ALPN][TL_ALPN_LEN];
+	size_t n_alpn_offered;
+	char alpn_selected[TL_ALPN_LEN]; /* from the ServerHello (TLS <= 1.2 only: 1.3
+					  * encrypts it) */
+	bool has_cipher;
+	uint16_t cipher;	/* IANA cipher suite number */
+	bool has_group;
+	uint16_t group;		/* key-exchange group (1.3 key_share, 1.2 ServerKeyExchange) */
+	int resumed;		/* -1 unknown, 0 full handshake, 1 resumed */
+	bool has_certs;
+	uint32_t cert_count;	/* plaintext Certificate message (TLS <= 1.2) */
+	uint32_t cert_bytes;
+	bool has_alert;		/* a fatal (or first) alert */
+	uint8_t alert_level;	/* 1 warning, 2 fatal; 0 when encrypted */
+	uint8_t alert_desc;	/* IANA alert description; valid when alert_level != 0 */
+	uint8_t alert_dir;	/* enum tl_dir */
+	bool handshake_done;	/* application data flowed after the handshake */
+	uint64_t app_bytes[3];	/* application-data record bytes by enum tl_dir (OUT, IN) */
+	uint32_t app_records[3];
+	bool desync;		/* framing lost somewhere: later records not seen */
+	bool ttfb_estimated;	/* TLS 1.3 client: tickets and data told apart by a rule */
+};
 
 /* A named span between two events. Names are static strings ("tcp_handshake", ...). */
 struct tl_phase {
@@ -85,6 +146,8 @@ struct timeline {
 	uint64_t bytes_sent;	  /* payload bytes sent, retransmits included */
 	uint64_t bytes_received;  /* payload bytes received */
 	uint32_t srtt_us;	  /* last smoothed RTT seen */
+
+	struct tl_tls tls;
 };
 
 /* Returns the static name of an event ("syn_sent", ...), or "unknown". */
