@@ -9,6 +9,9 @@
  *   tp_btf/tcp_send_reset        RST sent on a full socket
  *   tracepoint/syscalls/sys_{enter,exit}_connect   fd of the connect() in flight
  *   tracepoint/syscalls/sys_exit_accept{,4}         the accept() caller owns the returned socket
+ *   tracepoint/syscalls/sys_{enter,exit}_{read,write,recvfrom,sendto,readv,writev,recvmsg,
+ *                                          sendmsg}, sys_enter_close
+ *                                TLS framing of tracked sockets (tls_framing.h)
  *
  * The owner (pid/comm) of a connection is never taken from a state change that may run in
  * softirq context (where "current" is whoever happened to run, often the peer on loopback).
@@ -16,6 +19,13 @@
  * connect() (or sendto(MSG_FASTOPEN)), and from accept() returning the socket.
  *
  * Connection identity is the socket cookie (a 64-bit counter the kernel never reuses).
+ *
+ * TLS: a socket is tracked from connect()/accept() on, keyed by (tgid, fd) in tls_conns. For
+ * an untracked fd a read/write costs one lookup at entry and one at exit. A tracked socket
+ * whose first bytes are not TLS, or whose both directions are past the handshake
+ * (TLSF_MAX_ENCRYPTED encrypted records), is dropped from tls_conns and costs nothing more.
+ * Only headers leave the kernel, plus the start of ClientHello/ServerHello/ServerKeyExchange
+ * bodies and plaintext alert bytes: never application data.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -48,6 +58,156 @@ struct {
 
 /* Records that did not fit in the ring buffer. Read by user space and shown. */
 __u64 lost_records = 0;
+
+/* A read/write on a tracked socket in flight: thread id -> its arguments. */
+struct io_args {
+	__u64 key;  /* tls_conns key */
+	__u64 addr; /* buffer, iovec array or user_msghdr */
+	__u32 kind; /* IO_BUF, IO_IOV, IO_MSG */
+	__u32 cnt;  /* iovec count (IO_IOV) */
+	__u8 dir;   /* HS_DIR_OUT / HS_DIR_IN */
+};
+
+enum { IO_BUF = 1, IO_IOV = 2, IO_MSG = 3 };
+#define IO_MAX_IOV 8
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct io_args);
+} io_pending SEC(".maps");
+
+/* Where a TLS record is composed: it is larger than the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hs_tls_rec);
+} tls_scratch SEC(".maps");
+
+struct tlsf_io;
+static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len, __u64 body,
+			  __u32 avail, int encrypted);
+static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail);
+static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len);
+static int tlsf_on_desync(struct tlsf_io *io);
+
+/* Reads a header fragment (at most 7 bytes) from user memory, bounded for the verifier. */
+static __always_inline long tlsf_read_user(void *dst, __u32 size, __u64 addr)
+{
+	__u64 n = size;
+
+	barrier_var(n);
+	if (n > 7)
+		n = 7;
+	return bpf_probe_read_user(dst, n, (const void *)addr);
+}
+
+#define TLSF_READ(dst, size, addr) tlsf_read_user((dst), (size), (addr))
+#define TLSF_FUNC __noinline /* global: verified once, called from every I/O program */
+#include "tls_framing.h"
+
+/* TLS framing state of a tracked socket, both directions (index HS_DIR_x - 1). */
+struct tls_conn {
+	__u64 cookie;
+	struct tls_stream dir[2];
+};
+
+/* Tracked sockets: (tgid << 32 | fd) -> state. LRU: a process that exits without close()
+ * leaves entries behind that age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct tls_conn);
+} tls_conns SEC(".maps");
+
+/* Sends one TLS record to user space with data_len bytes copied from user address data. */
+static __always_inline void tls_emit(struct tlsf_io *io, __u8 what, __u8 ctype, __u8 hs_type,
+				     __u16 version, __u32 len, __u32 count, __u64 data,
+				     __u32 data_len)
+{
+	struct hs_tls_rec *r;
+	__u32 zero = 0;
+	__u64 n = data_len, size;
+
+	r = bpf_map_lookup_elem(&tls_scratch, &zero);
+	if (!r)
+		return;
+	/* Bound the copy in a 64-bit register the verifier can follow. */
+	barrier_var(n);
+	if (n > HS_TLS_DATA_MAX)
+		n = HS_TLS_DATA_MAX;
+	if (n && bpf_probe_read_user(r->data, n, (const void *)data))
+		n = 0;
+	size = HS_TLS_REC_HDR_SIZE + n;
+	r->hdr.kind = HS_REC_TLS;
+	r->hdr.size = size;
+	r->hdr.cpu = bpf_get_smp_processor_id();
+	r->hdr.ts_ns = io->ts_ns;
+	r->hdr.cookie = io->cookie;
+	r->what = what;
+	r->dir = io->dir;
+	r->content_type = ctype;
+	r->hs_type = hs_type;
+	r->version = version;
+	r->data_len = n;
+	r->len = len;
+	r->count = count;
+	r->pid = io->pid;
+	r->tid = io->tid;
+	r->fd = io->fd;
+	r->io_len = io->io_len;
+	if (size > sizeof(*r))
+		return;
+	if (bpf_ringbuf_output(&events, r, size, 0))
+		__sync_fetch_and_add(&lost_records, 1);
+}
+
+static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len, __u64 body,
+			  __u32 avail, int encrypted)
+{
+	/* A plaintext alert's two bytes (level, description); nothing of any other record. */
+	__u32 n = type == 21 && !encrypted ? tlsf_min(avail, 2) : 0;
+
+	tls_emit(io, HS_TLS_RECORD, type, 0, version, len, 0, body, n);
+	return 0;
+}
+
+static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail)
+{
+	__u32 n = 0;
+
+	if (type == 1 || type == 2) /* ClientHello, ServerHello: SNI, ALPN, versions, ... */
+		n = avail;
+	else if (type == 12) /* ServerKeyExchange: curve type and group */
+		n = tlsf_min(avail, 8);
+	tls_emit(io, HS_TLS_HANDSHAKE, 22, type, 0, len, 0, body, n);
+	return 0;
+}
+
+static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len)
+{
+	tls_emit(io, HS_TLS_CERTS, 22, 11, 0, len, count, 0, 0);
+	return 0;
+}
+
+static int tlsf_on_desync(struct tlsf_io *io)
+{
+	tls_emit(io, HS_TLS_DESYNC, 0, 0, 0, 0, 0, 0, 0);
+	return 0;
+}
+
+/* Starts following TLS on the current process's fd for connection cookie. */
+static __always_inline void tls_track(__s32 fd, __u64 cookie)
+{
+	struct tls_conn c = { .cookie = cookie };
+	__u64 key = (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | (__u32)fd;
+
+	if (fd >= 0)
+		bpf_map_update_elem(&tls_conns, &key, &c, BPF_ANY);
+}
 
 static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
 {
@@ -150,6 +310,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		r->old_state = oldstate;
 		r->new_state = newstate;
 		bpf_ringbuf_submit(r, 0);
+		if (fd)
+			tls_track(*fd, cookie);
 		return 0;
 	}
 
@@ -284,6 +446,7 @@ static __always_inline int on_accept_return(long ret)
 		return 0;
 	tcp_rec_set_owner(r, (__s32)ret);
 	bpf_ringbuf_submit(r, 0);
+	tls_track((__s32)ret, cookie);
 	return 0;
 }
 
@@ -297,4 +460,135 @@ SEC("tracepoint/syscalls/sys_exit_accept4")
 int handle_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 {
 	return on_accept_return(ctx->ret);
+}
+
+/* System call entry on fd: remembers the arguments when fd is a tracked socket. */
+static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = (id & 0xffffffff00000000ULL) | (__u32)fd;
+	struct io_args a = { .key = key, .addr = addr, .kind = kind, .cnt = cnt, .dir = dir };
+	__u32 tid = (__u32)id;
+
+	if (!bpf_map_lookup_elem(&tls_conns, &key))
+		return 0;
+	bpf_map_update_elem(&io_pending, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+/* Feeds up to IO_MAX_IOV iovecs holding `total` bytes. */
+static __always_inline int feed_iov(struct tls_stream *st, struct tlsf_io *io, __u64 iov_addr,
+				    __u32 cnt, __u32 total)
+{
+	struct iovec iov;
+	int i, r = TLSF_WAIT;
+
+	for (i = 0; i < IO_MAX_IOV; i++) {
+		if (i >= cnt || !total)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (const void *)(iov_addr + i * sizeof(iov))))
+			return tlsf_stop(st, io, TLSF_F_DESYNC);
+		io->buf = (__u64)iov.iov_base;
+		io->len = iov.iov_len < total ? iov.iov_len : total;
+		io->off = 0;
+		r = tlsf_feed(st, io);
+		if (r == TLSF_STOP)
+			return r;
+		total -= io->len;
+	}
+	if (total) /* more iovecs than followed: the framing is lost */
+		return tlsf_stop(st, io, TLSF_F_DESYNC);
+	return r;
+}
+
+/* System call exit: feeds the bytes it moved to the direction's framing state. */
+static __always_inline int io_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct tlsf_io io = {};
+	struct tls_stream *st;
+	struct io_args *a;
+	struct tls_conn *c;
+	__u64 key, addr;
+	__u32 kind, cnt;
+	__u8 dir;
+
+	a = bpf_map_lookup_elem(&io_pending, &tid);
+	if (!a)
+		return 0;
+	key = a->key;
+	addr = a->addr;
+	kind = a->kind;
+	cnt = a->cnt;
+	dir = a->dir;
+	bpf_map_delete_elem(&io_pending, &tid);
+	if (ret <= 0)
+		return 0;
+	c = bpf_map_lookup_elem(&tls_conns, &key);
+	if (!c)
+		return 0;
+	if (dir == HS_DIR_OUT)
+		st = &c->dir[0];
+	else
+		st = &c->dir[1];
+
+	io.cookie = c->cookie;
+	io.ts_ns = bpf_ktime_get_ns();
+	io.pid = id >> 32;
+	io.tid = tid;
+	io.fd = (__s32)(__u32)key;
+	io.io_len = ret;
+	io.dir = dir;
+	if (kind == IO_BUF) {
+		io.buf = addr;
+		io.len = ret;
+		tlsf_feed(st, &io);
+	} else if (kind == IO_IOV) {
+		feed_iov(st, &io, addr, cnt, ret);
+	} else {
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)addr))
+			tlsf_stop(st, &io, TLSF_F_DESYNC);
+		else
+			feed_iov(st, &io, (__u64)msg.msg_iov, msg.msg_iovlen, ret);
+	}
+
+	/* Not TLS, or both directions past the handshake: stop following this socket. */
+	if ((c->dir[0].flags | c->dir[1].flags) & TLSF_F_NOT_TLS ||
+	    (c->dir[0].flags & c->dir[1].flags & TLSF_F_STOPPED))
+		bpf_map_delete_elem(&tls_conns, &key);
+	return 0;
+}
+
+#define IO_PROGS(name, kind, dir, addr_arg, cnt_arg)                                           \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                            \
+	int handle_enter_##name(struct trace_event_raw_sys_enter *ctx)                          \
+	{                                                                                      \
+		return io_enter(ctx->args[0], (__u64)ctx->args[addr_arg], kind,                \
+				(__u32)ctx->args[cnt_arg], dir);                               \
+	}                                                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                             \
+	int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)                            \
+	{                                                                                      \
+		return io_exit(ctx->ret);                                                      \
+	}
+
+IO_PROGS(read, IO_BUF, HS_DIR_IN, 1, 2)
+IO_PROGS(write, IO_BUF, HS_DIR_OUT, 1, 2)
+IO_PROGS(recvfrom, IO_BUF, HS_DIR_IN, 1, 2)
+IO_PROGS(sendto, IO_BUF, HS_DIR_OUT, 1, 2)
+IO_PROGS(readv, IO_IOV, HS_DIR_IN, 1, 2)
+IO_PROGS(writev, IO_IOV, HS_DIR_OUT, 1, 2)
+IO_PROGS(recvmsg, IO_MSG, HS_DIR_IN, 1, 2)
+IO_PROGS(sendmsg, IO_MSG, HS_DIR_OUT, 1, 2)
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int handle_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 key = (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | (__u32)ctx->args[0];
+
+	bpf_map_delete_elem(&tls_conns, &key);
+	return 0;
 }

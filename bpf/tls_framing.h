@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * tls_framing.h - follows the TLS framing of one direction of a byte stream.
+ *
+ * Shared by the BPF program (which feeds it the buffers of a socket's read/write system calls)
+ * and by user space (unit tests and the fuzz target feed it plain memory). Three nested layers:
+ *   records              5-byte header: type, version, length            (every record)
+ *   handshake messages   4-byte header: type, 24-bit length              (plaintext handshake
+ *                                                                          records only)
+ *   certificate list     3-byte lengths inside a plaintext Certificate   (TLS <= 1.2)
+ * Headers may be split over any number of calls; several records and messages may share one.
+ * Each tlsf_step() consumes at least one byte or stops, so a bounded loop always terminates.
+ *
+ * Before including, define:
+ *   __u8/__u16/__u32/__u64              (vmlinux.h in BPF, <linux/types.h> in user space)
+ *   TLSF_READ(dst, size, addr)          copy size (1..7) bytes at address addr (a __u64) into
+ *                                       dst; evaluates to 0 on success
+ *   TLSF_FUNC                           storage class of tlsf_step(): in BPF a global
+ *                                       (separately verified) function, else "static inline"
+ * and these callbacks (their return value is ignored):
+ *   int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len,
+ *                      __u64 body, __u32 body_avail, int encrypted);
+ *   int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail);
+ *   int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len);
+ *   int tlsf_on_desync(struct tlsf_io *io);
+ * `body`/`avail` give the address and the number of bytes of the body present in this call's
+ * buffer (it may continue in the next call); callbacks may copy what they need from there.
+ */
+#ifndef HSTRACE_TLS_FRAMING_H
+#define HSTRACE_TLS_FRAMING_H
+
+#define TLSF_MAX_RECORD (16384 + 2048) /* TLSCiphertext limit */
+#define TLSF_MAX_HS_LEN (1 << 18)      /* larger handshake messages: treated as framing loss */
+#define TLSF_MAX_ENCRYPTED 16	       /* content-type 23 records followed per direction */
+#define TLSF_MAX_STEPS 64	       /* steps per buffer; more is treated as framing loss */
+
+enum tlsf_flags {
+	TLSF_F_STARTED = 1 << 0,   /* first record header seen and valid */
+	TLSF_F_ENCRYPTED = 1 << 1, /* change_cipher_spec seen: later handshake records are
+				    * encrypted */
+	TLSF_F_STOPPED = 1 << 2,   /* nothing more is followed in this direction */
+	TLSF_F_NOT_TLS = 1 << 3,   /* stopped because the first bytes are not a TLS record */
+	TLSF_F_DESYNC = 1 << 4,	   /* stopped because the framing was lost */
+	TLSF_F_IN_CERT = 1 << 5,   /* inside a plaintext Certificate message */
+	TLSF_F_CERT_LIST = 1 << 6, /* ... past its 3-byte certificate_list length */
+};
+
+/* Framing state of one direction. Only scalars: it lives in a BPF map value. */
+struct tls_stream {
+	__u32 rec_left;	  /* body bytes left in the current record */
+	__u32 hs_left;	  /* body bytes left in the current handshake message */
+	__u32 hs_len;	  /* body length of the current handshake message */
+	__u32 cert_left;  /* bytes left of the current certificate */
+	__u32 cert_count; /* certificates seen in the current Certificate message */
+	__u8 rec_hdr[8];
+	__u8 hs_hdr[8];
+	__u8 cert_hdr[8];
+	__u8 rec_have;	  /* header bytes gathered so far */
+	__u8 hs_have;
+	__u8 cert_have;
+	__u8 rec_type;	  /* content type of the current record */
+	__u8 hs_type;	  /* type of the current handshake message */
+	__u8 flags;	  /* enum tlsf_flags */
+	__u8 n_encrypted; /* content-type 23 records seen */
+	__u8 _pad;
+};
+
+/* One buffer of one system call, and who made it (for the callbacks). Only scalars. */
+struct tlsf_io {
+	__u64 buf;     /* address of the bytes */
+	__u64 cookie;  /* connection */
+	__u64 ts_ns;   /* when the system call returned */
+	__u32 len;     /* bytes in buf */
+	__u32 off;     /* bytes of buf consumed */
+	__u32 pid;
+	__u32 tid;
+	__s32 fd;
+	__u32 io_len;  /* bytes moved by the whole system call */
+	__u8 dir;      /* HS_DIR_OUT or HS_DIR_IN */
+	__u8 _pad[7];
+};
+
+enum tlsf_ret {
+	TLSF_MORE = 0, /* progress made: call again */
+	TLSF_WAIT = 1, /* buffer consumed: wait for the next one */
+	TLSF_STOP = 2, /* this direction is no longer followed (see st->flags) */
+};
+
+static __always_inline __u32 tlsf_min(__u32 a, __u32 b)
+{
+	return a < b ? a : b;
+}
+
+#define TLSF_FAULT 0xffffffffU
+
+/* Gathers up to need (<= 5) header bytes into acc. Returns the bytes taken (0 if none were
+ * available) or TLSF_FAULT when the memory could not be read. */
+static __always_inline __u32 tlsf_take(__u8 *acc, __u8 *have, __u32 need, __u64 src, __u32 avail)
+{
+	__u8 tmp[8] = {};
+	__u32 h = *have & 7, k, i;
+
+	if (h >= need)
+		return 0;
+	k = need - h;
+	if (k > avail)
+		k = avail;
+	k &= 7;
+	if (!k)
+		return 0;
+	if (TLSF_READ(tmp, k, src))
+		return TLSF_FAULT;
+	for (i = 0; i < 7; i++) {
+		if (i >= k)
+			break;
+		acc[(h + i) & 7] = tmp[i];
+	}
+	*have = h + k;
+	return k;
+}
+
+static __always_inline int tlsf_stop(struct tls_stream *st, struct tlsf_io *io, __u8 why)
+{
+	st->flags |= TLSF_F_STOPPED | why;
+	if (why == TLSF_F_DESYNC)
+		tlsf_on_desync(io);
+	return TLSF_STOP;
+}
+
+/* A record header is complete in st->rec_hdr. */
+static __always_inline int tlsf_record_start(struct tls_stream *st, struct tlsf_io *io)
+{
+	__u8 type = st->rec_hdr[0];
+	__u16 version = (__u16)st->rec_hdr[1] << 8 | st->rec_hdr[2];
+	__u32 len = (__u32)st->rec_hdr[3] << 8 | st->rec_hdr[4];
+	bool valid = type >= 20 && type <= 24 && st->rec_hdr[1] == 3 && st->rec_hdr[2] <= 4 &&
+		     len <= TLSF_MAX_RECORD;
+
+	st->rec_have = 0;
+	if (!(st->flags & TLSF_F_STARTED)) {
+		/* A TLS stream opens with a handshake record (or an alert refusing one). */
+		if (!valid || (type != 22 && type != 21))
+			return tlsf_stop(st, io, TLSF_F_NOT_TLS);
+		st->flags |= TLSF_F_STARTED;
+	} else if (!valid) {
+		return tlsf_stop(st, io, TLSF_F_DESYNC);
+	}
+	st->rec_type = type;
+	st->rec_left = len;
+	tlsf_on_record(io, type, version, len, io->buf + io->off,
+		       tlsf_min(len, io->len - io->off), !!(st->flags & TLSF_F_ENCRYPTED));
+	if (type == 20)
+		st->flags |= TLSF_F_ENCRYPTED;
+	if (type == 23 && ++st->n_encrypted >= TLSF_MAX_ENCRYPTED)
+		st->flags |= TLSF_F_STOPPED;
+	return TLSF_MORE;
+}
+
+/* Consumes n (> 0) bytes of a plaintext Certificate message body at p. */
+static __always_inline int tlsf_cert_bytes(struct tls_stream *st, struct tlsf_io *io, __u64 p,
+					   __u32 n)
+{
+	__u32 k, v;
+
+	if (st->cert_left == 0) {
+		k = tlsf_take(st->cert_hdr, &st->cert_have, 3, p, n);
+		if (k == TLSF_FAULT)
+			return tlsf_stop(st, io, TLSF_F_DESYNC);
+		if (st->cert_have == 3) {
+			st->cert_have = 0;
+			v = (__u32)st->cert_hdr[0] << 16 | (__u32)st->cert_hdr[1] << 8 |
+			    st->cert_hdr[2];
+			if (!(st->flags & TLSF_F_CERT_LIST)) {
+				st->flags |= TLSF_F_CERT_LIST; /* that was the list's length */
+			} else {
+				st->cert_count++;
+				st->cert_left = v;
+			}
+		}
+	} else {
+		k = tlsf_min(n, st->cert_left);
+		st->cert_left -= k;
+	}
+	io->off += k;
+	st->rec_left -= k;
+	st->hs_left -= k;
+	if (st->hs_left == 0) {
+		tlsf_on_certs(io, st->cert_count, st->hs_len);
+		st->flags &= ~(TLSF_F_IN_CERT | TLSF_F_CERT_LIST);
+	}
+	return TLSF_MORE;
+}
+
+/* Consumes bytes of a plaintext handshake record: message headers and bodies. */
+static __always_inline int tlsf_handshake_bytes(struct tls_stream *st, struct tlsf_io *io,
+						__u64 p, __u32 chunk)
+{
+	__u32 k, n;
+
+	if (st->hs_left == 0) {
+		k = tlsf_take(st->hs_hdr, &st->hs_have, 4, p, chunk);
+		if (k == TLSF_FAULT)
+			return tlsf_stop(st, io, TLSF_F_DESYNC);
+		io->off += k;
+		st->rec_left -= k;
+		if (st->hs_have < 4)
+			return TLSF_MORE;
+		st->hs_have = 0;
+		st->hs_type = st->hs_hdr[0];
+		st->hs_len = (__u32)st->hs_hdr[1] << 16 | (__u32)st->hs_hdr[2] << 8 | st->hs_hdr[3];
+		if (st->hs_len > TLSF_MAX_HS_LEN)
+			return tlsf_stop(st, io, TLSF_F_DESYNC);
+		st->hs_left = st->hs_len;
+		tlsf_on_handshake(io, st->hs_type, st->hs_len, io->buf + io->off,
+				  tlsf_min(st->hs_len, tlsf_min(st->rec_left, io->len - io->off)));
+		if (st->hs_type == 11) {
+			st->cert_count = 0;
+			st->cert_left = 0;
+			st->cert_have = 0;
+			st->flags &= ~TLSF_F_CERT_LIST;
+			if (st->hs_len)
+				st->flags |= TLSF_F_IN_CERT;
+			else
+				tlsf_on_certs(io, 0, 0);
+		}
+		return TLSF_MORE;
+	}
+	n = tlsf_min(chunk, st->hs_left);
+	if (st->flags & TLSF_F_IN_CERT)
+		return tlsf_cert_bytes(st, io, p, n);
+	io->off += n;
+	st->rec_left -= n;
+	st->hs_left -= n;
+	return TLSF_MORE;
+}
+
+/* Takes one step through io's buffer: a (part of a) header or a run of body bytes.
+ * Returns enum tlsf_ret. */
+TLSF_FUNC int tlsf_step(struct tls_stream *st, struct tlsf_io *io)
+{
+	__u32 avail, k;
+	__u64 p;
+
+	if (!st || !io)
+		return TLSF_STOP;
+	if (st->flags & TLSF_F_STOPPED)
+		return TLSF_STOP;
+	if (io->off >= io->len)
+		return TLSF_WAIT;
+	avail = io->len - io->off;
+	p = io->buf + io->off;
+
+	if (st->rec_left == 0) {
+		k = tlsf_take(st->rec_hdr, &st->rec_have, 5, p, avail);
+		if (k == TLSF_FAULT)
+			return tlsf_stop(st, io, TLSF_F_DESYNC);
+		io->off += k;
+		if (st->rec_have < 5)
+			return TLSF_MORE;
+		return tlsf_record_start(st, io);
+	}
+	k = tlsf_min(st->rec_left, avail);
+	if (st->rec_type == 22 && !(st->flags & TLSF_F_ENCRYPTED))
+		return tlsf_handshake_bytes(st, io, p, k);
+	io->off += k;
+	st->rec_left -= k;
+	return TLSF_MORE;
+}
+
+/* Feeds io's whole buffer to st. Returns TLSF_WAIT when consumed, TLSF_STOP when the
+ * direction is no longer followed (including a buffer needing more than TLSF_MAX_STEPS steps,
+ * which is reported as framing loss). */
+static __always_inline int tlsf_feed(struct tls_stream *st, struct tlsf_io *io)
+{
+	int i, r;
+
+	for (i = 0; i < TLSF_MAX_STEPS; i++) {
+		r = tlsf_step(st, io);
+		if (r != TLSF_MORE)
+			return r;
+	}
+	if (io->off < io->len)
+		return tlsf_stop(st, io, TLSF_F_DESYNC);
+	return TLSF_WAIT;
+}
+
+#endif /* HSTRACE_TLS_FRAMING_H */
