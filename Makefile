@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, trace the whole host until Ctrl-C (root)
 #   make test       install missing packages, build, run every test (root)
 #   make unit       unit tests only (no root)
+#   make bench      benchmarks, results in docs/benchmarks.md (root)
 #   make deps       install missing Debian packages with apt-get
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show full commands
@@ -49,7 +50,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c)
 LIB_OBJS  := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
 TOOL_OBJS := $(patsubst user/%.c,$(OUT)/%.o,$(TOOL_SRCS))
 
-.PHONY: all deps run test unit integration install clean FORCE
+.PHONY: all deps run test unit integration bench install clean FORCE
 all: $(OUT)/hstrace
 
 $(OUT):
@@ -115,6 +116,10 @@ test: deps
 	$(MAKE) all $(UNIT_TESTS)
 	$(PYTHON) tests/run.py $(TESTS)
 
+bench: deps
+	$(MAKE) all
+	tools/bench.sh
+
 install: $(OUT)/hstrace
 	install -D -m 0755 $(OUT)/hstrace $(DESTDIR)$(PREFIX)/sbin/hstrace
 
@@ -126,3 +131,69 @@ FORCE:
 .SECONDARY:
 
 -include $(wildcard $(OUT)/*.d)
+
+# ---- fuzz (begin) ---------------------------------------------------------------------------
+#   make fuzz                          build every tests/fuzz/fuzz_*.c, run each FUZZ_SECONDS
+#   make fuzz FUZZ_TARGETS=fuzz_tls_parse FUZZ_SECONDS=600
+# Each target starts from a seed corpus made from tests/fixtures/tls/ (whole captures, and the
+# same minus their 9 record + handshake header bytes) and keeps what it learns in
+# build/fuzz/corpus-<target>/. A crash stops `make fuzz` with the reproducer saved as
+# build/fuzz/<target>-crash-*; rerun it with build/fuzz/<target> FILE. Needs clang's libFuzzer
+# runtime (Debian: libclang-rt-<clang major>-dev), installed with apt-get when missing (root).
+FUZZ_DIR     := $(OUT)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -Wall -Wextra -std=gnu11 -Ibpf -Iuser
+FUZZ_HDRS    := $(wildcard bpf/*.h user/*.h)
+
+# apt-get install $(1) (a shell word), as `make deps` does.
+fuzz_install = echo "  DEPS     installing: $(1)"; \
+	if [ "$$(id -u)" != 0 ]; then echo "make fuzz: run as root to install: $(1)" >&2; exit 1; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null \
+		|| { echo "make fuzz: apt-get install $(1) failed" >&2; exit 1; }
+
+.PHONY: fuzz fuzz-build fuzz-deps
+
+$(FUZZ_DIR):
+	$(Q)mkdir -p $@
+
+# clang, and a libFuzzer runtime it can link (probed by linking an empty target).
+fuzz-deps: | $(FUZZ_DIR)
+	@command -v $(CLANG) >/dev/null 2>&1 || { $(call fuzz_install,clang); }; \
+	probe=$(FUZZ_DIR)/probe; \
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return !d && n; }\n' > $$probe.c; \
+	if ! $(CLANG) -fsanitize=fuzzer $$probe.c -o $$probe >/dev/null 2>&1; then \
+		pkg=libclang-rt-$$($(CLANG) -dumpversion | cut -d. -f1)-dev; \
+		$(call fuzz_install,$$pkg); \
+		$(CLANG) -fsanitize=fuzzer $$probe.c -o $$probe || { \
+			echo "make fuzz: $(CLANG) cannot link libFuzzer, even with $$pkg" >&2; exit 1; }; \
+	fi; \
+	rm -f $$probe $$probe.c
+
+# Library sources each target links besides its own file (header-only code needs none).
+$(FUZZ_DIR)/fuzz_tls_parse: user/tls_parse.c
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) | fuzz-deps $(FUZZ_DIR)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+
+fuzz-build: $(patsubst %,$(FUZZ_DIR)/%,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		seed=$(FUZZ_DIR)/seed-$$t; corpus=$(FUZZ_DIR)/corpus-$$t; \
+		rm -rf $$seed; mkdir -p $$seed $$corpus; \
+		for f in tests/fixtures/tls/*.bin; do \
+			b=$$(basename $$f .bin); cp $$f $$seed/$$b; tail -c +10 $$f > $$seed/$$b.body; \
+		done; \
+		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+		echo "  FUZZ     $$t for $(FUZZ_SECONDS)s (log: $(FUZZ_DIR)/$$t.log)"; \
+		$(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/$$t- $$dict $$corpus $$seed \
+			> $(FUZZ_DIR)/$$t.log 2>&1 \
+			|| { tail -n 40 $(FUZZ_DIR)/$$t.log; echo "make fuzz: $$t failed" >&2; exit 1; }; \
+		grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' \
+			$(FUZZ_DIR)/$$t.log | sed 's/^/           /'; \
+	done
+# ---- fuzz (end) -----------------------------------------------------------------------------

@@ -43,6 +43,10 @@ enum tlsf_flags {
 	TLSF_F_DESYNC = 1 << 4,	   /* stopped because the framing was lost */
 	TLSF_F_IN_CERT = 1 << 5,   /* inside a plaintext Certificate message */
 	TLSF_F_CERT_LIST = 1 << 6, /* ... past its 3-byte certificate_list length */
+	TLSF_F_PROBE = 1 << 7,	   /* a handshake record after change_cipher_spec: encrypted
+				    * (TLS 1.2 Finished) unless it holds exactly one ClientHello
+				    * (TLS 1.3: the second ClientHello after a HelloRetryRequest
+				    * follows the client's middlebox-compatibility CCS) */
 };
 
 /* Framing state of one direction. Only scalars: it lives in a BPF map value. */
@@ -52,6 +56,7 @@ struct tls_stream {
 	__u32 hs_len;	  /* body length of the current handshake message */
 	__u32 cert_left;  /* bytes left of the current certificate */
 	__u32 cert_count; /* certificates seen in the current Certificate message */
+	__u32 rec_len;	  /* body length of the current record */
 	__u8 rec_hdr[8];
 	__u8 hs_hdr[8];
 	__u8 cert_hdr[8];
@@ -147,6 +152,13 @@ static __always_inline int tlsf_record_start(struct tls_stream *st, struct tlsf_
 	}
 	st->rec_type = type;
 	st->rec_left = len;
+	st->rec_len = len;
+	if (st->flags & TLSF_F_PROBE) { /* the previous record ended inside the probe */
+		st->flags &= ~TLSF_F_PROBE;
+		st->hs_have = 0;
+	}
+	if (type == 22 && (st->flags & TLSF_F_ENCRYPTED) && st->hs_left == 0)
+		st->flags |= TLSF_F_PROBE;
 	tlsf_on_record(io, type, version, len, io->buf + io->off,
 		       tlsf_min(len, io->len - io->off), !!(st->flags & TLSF_F_ENCRYPTED));
 	if (type == 20)
@@ -208,6 +220,15 @@ static __always_inline int tlsf_handshake_bytes(struct tls_stream *st, struct tl
 		st->hs_have = 0;
 		st->hs_type = st->hs_hdr[0];
 		st->hs_len = (__u32)st->hs_hdr[1] << 16 | (__u32)st->hs_hdr[2] << 8 | st->hs_hdr[3];
+		if (st->flags & TLSF_F_PROBE) {
+			st->flags &= ~TLSF_F_PROBE;
+			if (st->hs_type != 1 || st->hs_len + 4 != st->rec_len) {
+				/* Encrypted: the rest of the record is opaque. */
+				st->rec_type = 0;
+				return TLSF_MORE;
+			}
+			st->flags &= ~TLSF_F_ENCRYPTED; /* a plaintext ClientHello after all */
+		}
 		if (st->hs_len > TLSF_MAX_HS_LEN)
 			return tlsf_stop(st, io, TLSF_F_DESYNC);
 		st->hs_left = st->hs_len;
@@ -260,7 +281,7 @@ TLSF_FUNC int tlsf_step(struct tls_stream *st, struct tlsf_io *io)
 		return tlsf_record_start(st, io);
 	}
 	k = tlsf_min(st->rec_left, avail);
-	if (st->rec_type == 22 && !(st->flags & TLSF_F_ENCRYPTED))
+	if (st->rec_type == 22 && (!(st->flags & TLSF_F_ENCRYPTED) || (st->flags & TLSF_F_PROBE)))
 		return tlsf_handshake_bytes(st, io, p, k);
 	io->off += k;
 	st->rec_left -= k;

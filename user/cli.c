@@ -13,11 +13,14 @@
 #define HSTRACE_VERSION "0.1"
 
 static const char doc[] =
-	"Trace TCP connection set-up for every process, from the kernel.\n\n"
-	"One line (or one --json object) per finished connection: who owns it, both ends, how "
-	"long the TCP handshake and the wait for accept() took, and how it ended.\v"
+	"Trace TCP and TLS connection set-up for every process, from the kernel.\n\n"
+	"One line (or one --json object) per finished connection: who owns it, both ends, the "
+	"TLS version and server name, how long the TCP handshake, the wait for accept(), the TLS "
+	"handshake and the first response took, and how it ended. By default only connections "
+	"that carried TLS, and failed connects, are shown.\v"
 	"EXAMPLES:\n"
-	"    hstrace                  # trace every TCP connection until Ctrl-C\n"
+	"    hstrace                  # TLS connections and failed connects until Ctrl-C\n"
+	"    hstrace --all            # every TCP connection\n"
 	"    hstrace --json -o c.ndjson --duration 60   # NDJSON to a file for a minute\n"
 	"    hstrace -p 1234          # only connections owned by PID 1234\n"
 	"    hstrace --comm nginx     # only connections owned by a process named nginx\n"
@@ -30,6 +33,7 @@ enum {
 	OPT_RINGBUF,
 	OPT_USAGE,
 	OPT_VERSION,
+	OPT_ALL,
 };
 
 static const struct argp_option options[] = {
@@ -38,6 +42,8 @@ static const struct argp_option options[] = {
 	{ "port", OPT_PORT, "PORT", 0, "Only connections with this port at either end", 0 },
 	{ "ipv4", '4', NULL, 0, "Only IPv4 (including IPv4 on dual-stack sockets)", 0 },
 	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	{ "all", OPT_ALL, NULL, 0,
+	  "Show every TCP connection (default: those that carried TLS, and failed connects)", 0 },
 	{ "json", 'j', NULL, 0, "NDJSON output, one object per connection (docs/json.md)", 0 },
 	{ "output", 'o', "FILE", 0, "Write output to FILE instead of stdout", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
@@ -108,6 +114,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (o->filter.ip_version && o->filter.ip_version != (key == '4' ? 4 : 6))
 			usage_error(state, "-4 and -6 exclude each other");
 		o->filter.ip_version = key == '4' ? 4 : 6;
+		break;
+	case OPT_ALL:
+		o->filter.all = true;
 		break;
 	case 'j':
 		o->json = true;

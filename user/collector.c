@@ -11,6 +11,10 @@
  * (ts_ns, sequence), which keeps arrival order for equal timestamps. Emission never allocates,
  * so it cannot fail.
  *
+ * This file handles TCP and the record dispatch. TLS records go to collector_tls.c, which logs
+ * what it needs per connection and turns it into events when the connection is finalised; the
+ * event array always keeps room for those (conn_tls_max_events()).
+ *
  * The emit callback must not call back into the collector.
  */
 #include <errno.h>
@@ -23,6 +27,7 @@
 
 #include "hstrace.h"
 #include "collector.h"
+#include "collector_tls.h"
 
 /* uthash must not exit() when out of memory: a failed add marks the element instead. */
 #define HASH_NONFATAL_OOM 1
@@ -42,6 +47,7 @@ struct conn {
 	struct timeline tl;	 /* tl.events holds the events in arrival order until emission */
 	uint64_t *seq;		 /* arrival sequence number of each event, for a stable sort */
 	size_t cap;		 /* slots allocated in tl.events and seq */
+	struct conn_tls *tls;	 /* TLS state, from the first TLS record on */
 
 	uint16_t family;		 /* latest known AF_INET / AF_INET6, 0 unknown */
 	uint8_t saddr[HS_ADDR_LEN];	 /* latest non-zero raw addresses, as in the records */
@@ -100,6 +106,7 @@ static void conn_free(struct conn *conn)
 {
 	if (!conn)
 		return;
+	conn_tls_free(conn->tls);
 	free(conn->tl.events);
 	free(conn->seq);
 	free(conn);
@@ -237,16 +244,20 @@ static enum tl_dir event_dir(unsigned int event)
 	}
 }
 
-/* Makes room for one more event. Returns 0 or -ENOMEM (the connection is unchanged). */
+/* Makes room for one more event, beyond those the TLS log may still add. Returns 0 or -ENOMEM
+ * (the connection is unchanged). */
 static int conn_reserve_event(struct conn *conn)
 {
+	size_t need = conn->tl.n_events + conn_tls_max_events(conn->tls) + 1;
 	struct tl_event *events;
 	uint64_t *seq;
 	size_t cap;
 
-	if (conn->tl.n_events < conn->cap)
+	if (need <= conn->cap)
 		return 0;
 	cap = conn->cap ? conn->cap * 2 : EVENTS_INITIAL;
+	while (cap < need)
+		cap *= 2;
 	events = realloc(conn->tl.events, cap * sizeof(*events));
 	if (!events)
 		return -ENOMEM;
@@ -400,6 +411,7 @@ static enum conn_result conn_result(const struct conn *conn)
 	bool established = event_find(tl, HS_EV_ESTABLISHED) >= 0;
 	bool reset_in = event_find(tl, HS_EV_RESET_IN) >= 0;
 	bool reset_out = event_find(tl, HS_EV_RESET_OUT) >= 0;
+	enum conn_result tls;
 
 	if (tl->role == ROLE_CLIENT && !established) {
 		if (reset_in || tl->sk_err == ECONNREFUSED)
@@ -407,6 +419,12 @@ static enum conn_result conn_result(const struct conn *conn)
 		/* Still in SYN_SENT when hstrace stopped: not known to time out. */
 		return conn->closed ? RESULT_TIMEOUT : RESULT_INCOMPLETE;
 	}
+	tls = conn_tls_verdict(conn->tls);
+	if (tls == RESULT_TLS_ALERT)
+		return tls;
+	/* A handshake that never completed failed only once the connection is over. */
+	if (tls == RESULT_TLS_FAILED && (conn->closed || reset_in || reset_out))
+		return tls;
 	if (established && (reset_in || reset_out))
 		return RESULT_RESET;
 	if (!conn->closed)
@@ -464,11 +482,13 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 	struct timeline *tl = &conn->tl;
 
 	conn_derive_syn_recv(conn);
+	c->stats.events += conn_tls_add_events(conn->tls, tl, conn->seq);
 	conn_sort_events(conn);
 	conn_close_last(conn);
 	tl->start_ns = tl->n_events ? tl->events[0].ts_ns : 0;
 	tl->start_wall_ns = (int64_t)tl->start_ns + c->mono_to_wall_ns;
 	conn_set_addrs(conn);
+	conn_tls_conclude(conn->tls, tl, conn->seq);
 	tl->result = evicted ? RESULT_INCOMPLETE : conn_result(conn);
 
 	tl->n_phases = 0;
@@ -478,6 +498,7 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 		tl_add_phase(tl, "tcp_handshake", HS_EV_SYN_RECV, HS_EV_ESTABLISHED);
 		tl_add_phase(tl, "accept_wait", HS_EV_ESTABLISHED, HS_EV_ACCEPTED);
 	}
+	conn_tls_add_phases(conn->tls, tl);
 }
 
 /* Hands conn to the emit callback and frees it. */
@@ -542,19 +563,44 @@ static int conn_create(struct collector *c, const struct hs_tcp_rec *rec)
 	return conn_add_record(c, conn, rec); /* cannot fail: room for EVENTS_INITIAL */
 }
 
-int collector_handle(struct collector *c, const void *data, size_t size)
+/* A TLS record: for collector_tls.c, on a connection already tracked. */
+static int collector_handle_tls(struct collector *c, const void *data, size_t size)
+{
+	struct hs_tls_rec rec;
+	struct conn *conn;
+	int err;
+
+	if (tls_record_read(&rec, data, size))
+		goto malformed;
+	HASH_FIND(hh, c->conns, &rec.hdr.cookie, sizeof(rec.hdr.cookie), conn);
+	if (!conn) {
+		c->stats.unmatched++;
+		return -ENOENT;
+	}
+	err = conn_reserve_event(conn);
+	if (err)
+		return err;
+	err = conn_tls_add(&conn->tls, &conn->tl.tls, &rec, c->seq);
+	if (err == -EINVAL)
+		goto malformed;
+	if (err)
+		return err;
+	c->seq++;
+	return 0;
+
+malformed:
+	c->stats.malformed++;
+	return -EINVAL;
+}
+
+/* A TCP record: opens, extends or (connect() again) replaces a connection. */
+static int collector_handle_tcp(struct collector *c, const struct hs_hdr *hdr, const void *data,
+				size_t size)
 {
 	struct hs_tcp_rec rec;
-	struct hs_hdr hdr;
 	struct conn *conn;
 
-	if (!c)
-		return -EINVAL;
-	c->stats.records++;
-	if (!data || size < sizeof(hdr))
-		goto malformed;
-	memcpy(&hdr, data, sizeof(hdr));
-	if (hdr.kind != HS_REC_TCP || size < sizeof(rec) || hdr.size != size)
+	if (size < sizeof(rec) || hdr->size != size)
 		goto malformed;
 	memcpy(&rec, data, sizeof(rec));
 	if (rec.event < 1 || rec.event >= HS_EV__MAX)
@@ -576,6 +622,29 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 malformed:
 	c->stats.malformed++;
 	return -EINVAL;
+}
+
+int collector_handle(struct collector *c, const void *data, size_t size)
+{
+	struct hs_hdr hdr;
+
+	if (!c)
+		return -EINVAL;
+	c->stats.records++;
+	if (!data || size < sizeof(hdr)) {
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	memcpy(&hdr, data, sizeof(hdr));
+	switch (hdr.kind) {
+	case HS_REC_TCP:
+		return collector_handle_tcp(c, &hdr, data, size);
+	case HS_REC_TLS:
+		return collector_handle_tls(c, data, size);
+	default:
+		c->stats.malformed++;
+		return -EINVAL;
+	}
 }
 
 void collector_flush(struct collector *c, uint64_t now_ns)

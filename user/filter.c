@@ -6,12 +6,20 @@
 
 #include "filter.h"
 
+/* Shown by default: TLS connections, and connects that failed before any byte could flow. */
+static bool is_default_interest(const struct timeline *tl)
+{
+	return tl->tls.seen || tl->result == RESULT_REFUSED || tl->result == RESULT_TIMEOUT;
+}
+
 /* A NULL filter matches everything. A connection whose owner is unknown (pid 0) never matches
  * a pid or comm filter. */
 bool conn_filter_match(const struct conn_filter *f, const struct timeline *tl)
 {
 	if (!f)
 		return true;
+	if (!f->all && !is_default_interest(tl))
+		return false;
 	if (f->pid && (!tl->pid || tl->pid != f->pid))
 		return false;
 	if (f->comm[0] && (!tl->pid || strncmp(tl->comm, f->comm, sizeof(f->comm)) != 0))

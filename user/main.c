@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 		render_text_header(app.out);
 		fflush(app.out);
 	}
-	fprintf(stderr, "Tracing TCP connections... Hit Ctrl-C to end.\n");
+	fprintf(stderr, "Tracing TCP and TLS connections... Hit Ctrl-C to end.\n");
 
 	start_ns = clock_ns(CLOCK_MONOTONIC);
 	while (!stop_requested) {

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "render.h"
+#include "tls_parse.h"
 
 #define JSON_SCHEMA "hstrace/1"
 
@@ -52,6 +53,11 @@ static int add_i64(struct json_object *obj, const char *key, int64_t v)
 	return add(obj, key, json_object_new_int64(v));
 }
 
+static int add_bool(struct json_object *obj, const char *key, bool v)
+{
+	return add(obj, key, json_object_new_boolean(v));
+}
+
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (RFC 3629: no
  * overlongs, no surrogates, nothing above U+10FFFF). */
 static size_t utf8_seq_len(const unsigned char *s, size_t n)
@@ -79,15 +85,19 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* The owner's comm as a JSON string. A comm is raw bytes, cut at 15 bytes possibly inside a
- * UTF-8 sequence; every byte that is not valid UTF-8 becomes U+FFFD so the line stays valid
- * JSON. Returns NULL on out-of-memory. */
-static struct json_object *comm_string(const char comm[16])
-{
-	const unsigned char *s = (const unsigned char *)comm;
-	size_t n = strnlen(comm, 16), i = 0, o = 0;
-	char buf[16 * 3 + 1];
+/* The first bytes of s (up to its NUL, at most max <= UTF8_STRING_MAX) as a JSON string. The
+ * bytes come from the kernel or the wire (a comm cut at 15 bytes possibly inside a UTF-8
+ * sequence, an SNI or ALPN name sent by the peer): every byte that is not valid UTF-8 becomes
+ * U+FFFD so the line stays valid JSON. Returns NULL on out-of-memory. */
+#define UTF8_STRING_MAX 256
 
+static struct json_object *utf8_string(const char *str, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n, i = 0, o = 0;
+	char buf[UTF8_STRING_MAX * 3 + 1];
+
+	n = strnlen(str, max < UTF8_STRING_MAX ? max : UTF8_STRING_MAX);
 	while (i < n) {
 		size_t len = utf8_seq_len(s + i, n - i);
 
@@ -158,8 +168,12 @@ static struct json_object *event_object(const struct tl_event *ev, uint64_t base
 		err = add_str(o, "dir", ev->dir == DIR_OUT ? "out" : "in");
 	if (!err && ev->len > 0)
 		err = add_i64(o, "len", ev->len);
+	if (!err && ev->records > 0)
+		err = add_i64(o, "records", ev->records);
 	if (!err && ev->derived)
-		err = add(o, "derived", json_object_new_boolean(1));
+		err = add_bool(o, "derived", true);
+	if (!err && ev->estimated)
+		err = add_bool(o, "estimated", true);
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -244,9 +258,202 @@ static struct json_object *tcp_object(const struct timeline *tl)
 	return o;
 }
 
+/* name, or the IANA number as "0x%04X" when this build has no name for it. */
+static struct json_object *name_or_hex(const char *name, uint16_t id)
+{
+	char buf[8];
+
+	if (name)
+		return json_object_new_string(name);
+	snprintf(buf, sizeof(buf), "0x%04X", id);
+	return json_object_new_string(buf);
+}
+
+/* name, or the number in decimal when this build has no name for it (as tcp.error does). */
+static struct json_object *name_or_dec(const char *name, unsigned int id)
+{
+	char buf[16];
+
+	if (name)
+		return json_object_new_string(name);
+	snprintf(buf, sizeof(buf), "%u", id);
+	return json_object_new_string(buf);
+}
+
+/* "alpn": {"offered": [...], "selected": "..."}; selected only when known. */
+static struct json_object *alpn_object(const struct tl_tls *t)
+{
+	struct json_object *o = json_object_new_object(), *arr;
+	size_t i, n = t->n_alpn_offered < TL_MAX_ALPN ? t->n_alpn_offered : TL_MAX_ALPN;
+	int err;
+
+	if (!o)
+		return NULL;
+	arr = json_object_new_array_ext(n ? (int)n : 1);
+	err = add(o, "offered", arr);
+	for (i = 0; !err && i < n; i++) {
+		struct json_object *name = utf8_string(t->alpn_offered[i], TL_ALPN_LEN);
+
+		if (!name || json_object_array_add(arr, name)) {
+			json_object_put(name);
+			err = -ENOMEM;
+		}
+	}
+	if (!err && t->alpn_selected[0])
+		err = add(o, "selected", utf8_string(t->alpn_selected, TL_ALPN_LEN));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "offered_versions": the client's supported_versions, as names ("1.3") or "0x%04X". */
+static struct json_object *versions_array(const struct tl_tls *t)
+{
+	size_t i, n = t->n_offered_versions < TL_MAX_VERSIONS ? t->n_offered_versions
+							       : TL_MAX_VERSIONS;
+	struct json_object *arr = json_object_new_array_ext(n ? (int)n : 1);
+
+	if (!arr)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		uint16_t v = t->offered_versions[i];
+		struct json_object *name = name_or_hex(tls_version_name(v), v);
+
+		if (!name || json_object_array_add(arr, name)) {
+			json_object_put(name);
+			json_object_put(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* "cert_chain": {"count": n, "bytes": n} */
+static struct json_object *cert_chain_object(const struct tl_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add_i64(o, "count", t->cert_count);
+	err = err ?: add_i64(o, "bytes", t->cert_bytes);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "alert": level and description are null when the alert was encrypted (level 0); a value
+ * with no name is given as its decimal number; dir is null when unknown. */
+static struct json_object *alert_object(const struct tl_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	if (t->alert_level == 0) {
+		err = add_null(o, "level");
+		err = err ?: add_null(o, "description");
+	} else {
+		const char *level = t->alert_level == 1 ? "warning"
+				    : t->alert_level == 2 ? "fatal"
+							  : NULL;
+
+		err = add(o, "level", name_or_dec(level, t->alert_level));
+		err = err ?: add(o, "description",
+				 name_or_dec(tls_alert_name(t->alert_desc), t->alert_desc));
+	}
+	if (!err && (t->alert_dir == DIR_OUT || t->alert_dir == DIR_IN))
+		err = add_str(o, "dir", t->alert_dir == DIR_OUT ? "out" : "in");
+	else if (!err)
+		err = add_null(o, "dir");
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* {"bytes": n, "records": n} of application data in one direction. */
+static struct json_object *app_data_dir_object(const struct tl_tls *t, enum tl_dir dir)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add_u64(o, "bytes", t->app_bytes[dir]);
+	err = err ?: add_i64(o, "records", t->app_records[dir]);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static struct json_object *app_data_object(const struct tl_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add(o, "out", app_data_dir_object(t, DIR_OUT));
+	err = err ?: add(o, "in", app_data_dir_object(t, DIR_IN));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "tls": what the plaintext part of the handshake said; optional fields only when known. */
+static struct json_object *tls_object(const struct tl_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+	int err = 0;
+
+	if (!o)
+		return NULL;
+	if (t->sni[0])
+		err = add(o, "sni", utf8_string(t->sni, sizeof(t->sni)));
+	if (!err && (t->n_alpn_offered || t->alpn_selected[0]))
+		err = add(o, "alpn", alpn_object(t));
+	if (!err && t->version)
+		err = add(o, "version", name_or_hex(tls_version_name(t->version), t->version));
+	err = err ?: add(o, "offered_versions", versions_array(t));
+	if (!err && t->has_cipher)
+		err = add(o, "cipher", name_or_hex(tls_cipher_name(t->cipher), t->cipher));
+	if (!err && t->has_group)
+		err = add(o, "group", name_or_hex(tls_group_name(t->group), t->group));
+	if (!err && t->resumed >= 0)
+		err = add_bool(o, "resumed", t->resumed > 0);
+	if (!err && t->has_certs)
+		err = add(o, "cert_chain", cert_chain_object(t));
+	if (!err && t->has_alert)
+		err = add(o, "alert", alert_object(t));
+	err = err ?: add(o, "app_data", app_data_object(t));
+	err = err ?: add_bool(o, "handshake_done", t->handshake_done);
+	if (!err && t->ttfb_estimated)
+		err = add_bool(o, "ttfb_estimated", true);
+	if (!err && t->desync)
+		err = add_bool(o, "desync", true);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Builds the whole object. Returns NULL on out-of-memory. */
 static struct json_object *timeline_object(const struct timeline *tl)
 {
+	const char *result = tl_result_name(tl->result); /* never NULL by contract; be safe */
 	struct json_object *o = json_object_new_object();
 	int err;
 
@@ -257,7 +464,7 @@ static struct json_object *timeline_object(const struct timeline *tl)
 	err = err ?: add_str(o, "role", tl_role_name(tl->role));
 	if (!err && tl->pid) {
 		err = add_i64(o, "pid", tl->pid);
-		err = err ?: (tl->comm[0] ? add(o, "comm", comm_string(tl->comm))
+		err = err ?: (tl->comm[0] ? add(o, "comm", utf8_string(tl->comm, sizeof(tl->comm)))
 					  : add_null(o, "comm"));
 	} else if (!err) {
 		err = add_null(o, "pid");
@@ -266,10 +473,12 @@ static struct json_object *timeline_object(const struct timeline *tl)
 	err = err ?: add(o, "local", endpoint_object(tl, true));
 	err = err ?: add(o, "peer", endpoint_object(tl, false));
 	err = err ?: add_i64(o, "ip_version", tl->ip_version);
-	err = err ?: add_str(o, "result", tl_result_name(tl->result));
+	err = err ?: add_str(o, "result", result ? result : "unknown");
 	err = err ?: add(o, "events", events_array(tl));
 	err = err ?: add(o, "phases_us", phases_object(tl));
 	err = err ?: add(o, "tcp", tcp_object(tl));
+	if (!err && tl->tls.seen)
+		err = add(o, "tls", tls_object(&tl->tls));
 	err = err ?: add_u64(o, "cookie", tl->cookie);
 	if (err) {
 		json_object_put(o);

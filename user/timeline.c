@@ -24,6 +24,29 @@ static const char *const event_names[HS_EV__MAX] = {
 	[HS_EV_CLOSED] = "closed",
 };
 
+_Static_assert((int)HS_EV__MAX <= (int)TL_EV_CLIENT_HELLO, "TCP and TLS event numbers overlap");
+
+/* TLS events are numbered from TL_EV_CLIENT_HELLO on. */
+#define TLS_SLOT(ev) [(ev) - TL_EV_CLIENT_HELLO]
+
+static const char *const tls_event_names[TL_EV__MAX - TL_EV_CLIENT_HELLO] = {
+	TLS_SLOT(TL_EV_CLIENT_HELLO) = "client_hello",
+	TLS_SLOT(TL_EV_SERVER_HELLO) = "server_hello",
+	TLS_SLOT(TL_EV_HELLO_RETRY_REQUEST) = "hello_retry_request",
+	TLS_SLOT(TL_EV_CERTIFICATE) = "certificate",
+	TLS_SLOT(TL_EV_SERVER_KEY_EXCHANGE) = "server_key_exchange",
+	TLS_SLOT(TL_EV_CERTIFICATE_REQUEST) = "certificate_request",
+	TLS_SLOT(TL_EV_SERVER_HELLO_DONE) = "server_hello_done",
+	TLS_SLOT(TL_EV_CLIENT_KEY_EXCHANGE) = "client_key_exchange",
+	TLS_SLOT(TL_EV_CERTIFICATE_VERIFY) = "certificate_verify",
+	TLS_SLOT(TL_EV_CHANGE_CIPHER_SPEC) = "change_cipher_spec",
+	TLS_SLOT(TL_EV_FINISHED) = "finished",
+	TLS_SLOT(TL_EV_ENCRYPTED_HANDSHAKE) = "encrypted_handshake",
+	TLS_SLOT(TL_EV_NEW_SESSION_TICKET) = "new_session_ticket",
+	TLS_SLOT(TL_EV_ALERT) = "alert",
+	TLS_SLOT(TL_EV_APP_DATA) = "app_data",
+};
+
 static const char *const result_names[RESULT__MAX] = {
 	[RESULT_OK] = "ok",
 	[RESULT_REFUSED] = "refused",
@@ -31,10 +54,14 @@ static const char *const result_names[RESULT__MAX] = {
 	[RESULT_RESET] = "reset",
 	[RESULT_CLOSED] = "closed",
 	[RESULT_INCOMPLETE] = "incomplete",
+	[RESULT_TLS_ALERT] = "tls_alert",
+	[RESULT_TLS_FAILED] = "tls_failed",
 };
 
 const char *tl_event_name(unsigned int event)
 {
+	if (event >= TL_EV_CLIENT_HELLO && event < TL_EV__MAX)
+		return tls_event_names[event - TL_EV_CLIENT_HELLO];
 	if (event >= HS_EV__MAX || !event_names[event])
 		return "unknown";
 	return event_names[event];

@@ -29,6 +29,8 @@ struct tls_hello {
 
 	/* client: cipher suites offered (first TLS_MAX_GROUPS); server: the one selected */
 	uint16_t cipher;	 /* server only */
+	uint16_t ciphers[TLS_MAX_GROUPS]; /* client only, in offer order, GREASE skipped */
+	size_t n_ciphers;
 
 	char sni[256];		 /* client: server_name (host_name), NUL-terminated, printable */
 	char alpn[TL_MAX_ALPN][TL_ALPN_LEN]; /* client: offered; server: selected (<= 1) */

@@ -28,7 +28,15 @@ CLIENT_EVENTS = {"syn_sent", "syn_retransmit", "established", "fin_out", "fin_in
                  "reset_out", "closed"}
 SERVER_EVENTS = {"syn_received", "established", "accepted", "fin_out", "fin_in", "reset_in",
                  "reset_out", "closed"}
-RESULTS = {"ok", "refused", "timeout", "reset", "closed", "incomplete"}
+# TLS events (docs/json.md): both roles, always with a direction.
+TLS_EVENTS = {"client_hello", "server_hello", "hello_retry_request", "certificate",
+              "server_key_exchange", "certificate_request", "server_hello_done",
+              "client_key_exchange", "certificate_verify", "change_cipher_spec", "finished",
+              "encrypted_handshake", "new_session_ticket", "alert", "app_data"}
+CLIENT_EVENTS |= TLS_EVENTS
+SERVER_EVENTS |= TLS_EVENTS
+RESULTS = {"ok", "refused", "timeout", "reset", "closed", "incomplete", "tls_alert",
+           "tls_failed"}
 # Direction an event must have when it carries one.
 EVENT_DIR = {"syn_sent": "out", "syn_retransmit": "out", "fin_out": "out", "fin_in": "in",
              "reset_in": "in", "reset_out": "out"}
@@ -483,6 +491,13 @@ def check_record(rec, wall_from=None, wall_to=None):
             need(isinstance(e["len"], int) and e["len"] >= 0, "len %r" % e["len"])
         if "derived" in e:
             need(isinstance(e["derived"], bool), "derived must be a bool")
+        if e["event"] in TLS_EVENTS:
+            need(e.get("dir") in ("in", "out"), "TLS event %s without a dir" % e["event"])
+            need("tls" in rec, "TLS event %s but no tls object" % e["event"])
+        if "records" in e:
+            need(isinstance(e["records"], int) and e["records"] > 0, "records %r" % e["records"])
+        if "estimated" in e:
+            need(e["estimated"] is True, "estimated must be true when present")
         need(last is None or e["t_us"] >= last, "events not sorted by t_us")
         last = e["t_us"]
     ph = rec.get("phases_us")
@@ -510,11 +525,6 @@ def check_phase(rec, phase, ev_from, ev_to):
           "phase %s = %d µs but %s -> %s spans %d µs" % (phase, ph[phase], ev_from, ev_to, span),
           rec)
     return ph[phase]
-
-
-def lifecycle(rec):
-    """The event names in order (for comparing whole timelines)."""
-    return names(rec)
 
 
 # ---------------------------------------------------------------------------------------------

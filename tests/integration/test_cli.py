@@ -61,7 +61,7 @@ def test_help():
 
 def test_output_file():
     out = H.make_tmpdir() / "out.ndjson"
-    hs = H.start_hstrace(["--json", "-o", str(out)])
+    hs = H.start_hstrace(["--json", "--all", "-o", str(out)])
     srv, cl = _one_conn("hs_of_")
     H.settle()
     recs = hs.stop_ok(path=out)
@@ -75,7 +75,7 @@ def test_output_file():
 
 
 def test_duration_exits_by_itself():
-    hs = H.start_hstrace(["--json", "--duration", "2"])
+    hs = H.start_hstrace(["--json", "--all", "--duration", "2"])
     srv, cl = _one_conn("hs_du_")
     rc = hs.wait_exit(15)
     t_exit = time.monotonic()
@@ -93,7 +93,7 @@ def test_duration_exits_by_itself():
 
 def test_sigterm_flushes_incomplete():
     srv = H.start_server(count=1, comm="hs_term_s")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl = H.start_client(srv.port, send=3, hold=60, comm="hs_term_c")
     lport = int(cl.wait_line("connected ").split()[1])
     srv.wait_line("accepted ")
@@ -108,7 +108,7 @@ def test_sigterm_flushes_incomplete():
 
 def test_text_output():
     srv = H.start_server(count=2, reply=5, comm="hs_txt_s")
-    hs = H.start_hstrace([])
+    hs = H.start_hstrace(["--all"])
     cl = H.start_client(srv.port, count=2, send=5, comm="hs_txt_c")
     cl.wait_exit(10)
     srv.wait_exit(10)

@@ -16,7 +16,7 @@ def test_filter_pid_client():
     srv = H.start_server(count=2, reply=1, comm="hs_flt_srv")
     a = H.start_client(srv.port, send=1, wait=True, comm="hs_flt_pa", name="clientA")
     b = H.start_client(srv.port, send=1, wait=True, comm="hs_flt_pb", name="clientB")
-    hs = H.start_hstrace(["--json", "-p", str(a.pid)])
+    hs = H.start_hstrace(["--json", "--all", "-p", str(a.pid)])
     a.release()
     a.wait_exit(10)
     b.release()
@@ -31,7 +31,7 @@ def test_filter_pid_client():
 
 def test_filter_pid_server():
     srv = H.start_server(count=2, reply=1, comm="hs_flt_srv")
-    hs = H.start_hstrace(["--json", "-p", str(srv.pid)])
+    hs = H.start_hstrace(["--json", "--all", "-p", str(srv.pid)])
     a = H.start_client(srv.port, send=1, comm="hs_flt_pa", name="clientA")
     a.wait_exit(10)
     b = H.start_client(srv.port, send=1, comm="hs_flt_pb", name="clientB")
@@ -49,7 +49,7 @@ def test_filter_pid_server():
 def test_filter_port():
     s1 = H.start_server(count=1, reply=1, comm="hs_flt_s1", name="server1")
     s2 = H.start_server(count=1, reply=1, comm="hs_flt_s2", name="server2")
-    hs = H.start_hstrace(["--json", "--port", str(s1.port)])
+    hs = H.start_hstrace(["--json", "--all", "--port", str(s1.port)])
     c1 = H.start_client(s1.port, send=1, comm="hs_flt_c1", name="client1")
     c2 = H.start_client(s2.port, send=1, comm="hs_flt_c2", name="client2")
     _finish(c1, c2, s1, s2)
@@ -65,7 +65,7 @@ def test_filter_port():
 def _v4_and_v6(args):
     s4 = H.start_server(addr="127.0.0.1", count=1, reply=1, comm="hs_flt_s4", name="server4")
     s6 = H.start_server(addr="::1", count=1, reply=1, comm="hs_flt_s6", name="server6")
-    hs = H.start_hstrace(["--json", *args])
+    hs = H.start_hstrace(["--json", "--all", *args])
     c4 = H.start_client(s4.port, addr="127.0.0.1", send=1, comm="hs_flt_c4", name="client4")
     c6 = H.start_client(s6.port, addr="::1", send=1, comm="hs_flt_c6", name="client6")
     _finish(c4, c6, s4, s6)
@@ -92,7 +92,7 @@ def test_filter_ipv6_only():
 
 def test_filter_comm():
     srv = H.start_server(count=2, reply=1, comm="hs_flt_srv")
-    hs = H.start_hstrace(["--json", "--comm", "hs_flt_ca"])
+    hs = H.start_hstrace(["--json", "--all", "--comm", "hs_flt_ca"])
     a = H.start_client(srv.port, send=1, comm="hs_flt_ca", name="clientA")
     a.wait_exit(10)
     b = H.start_client(srv.port, send=1, comm="hs_flt_cb", name="clientB")

@@ -17,7 +17,7 @@ def _pair(recs, cl, srv, lport):
 def test_ipv4_client_server():
     t0 = time.time()
     srv = H.start_server(count=1, accept_delay=0.3, reply=700, comm="hs_srv_a")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl = H.start_client(srv.port, send=1000, comm="hs_cli_a")
     cl.wait_exit(10)
     srv.wait_exit(10)
@@ -80,6 +80,7 @@ def test_ipv4_client_server():
 
 def test_refused():
     port, _held = H.free_port()  # bound, not listening: the SYN is answered by RST
+    # No --all: a failed connect is shown by default.
     hs = H.start_hstrace(["--json"])
     cl = H.start_client(port, comm="hs_refused")
     cl.wait_exit(10, expect=1)
@@ -103,7 +104,7 @@ def test_refused():
 
 def test_reset_after_established():
     srv = H.start_server(count=1, comm="hs_srv_rst")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl = H.start_client(srv.port, send=100, hold=0.5, linger0=True, comm="hs_cli_rst")
     cl.wait_exit(10)
     srv.wait_exit(10)
@@ -131,7 +132,7 @@ def test_reset_after_established():
 
 def test_closed_without_data():
     srv = H.start_server(count=1, comm="hs_srv_cls")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl = H.start_client(srv.port, no_read=True, comm="hs_cli_cls")
     cl.wait_exit(10)
     srv.wait_exit(10)
@@ -164,7 +165,7 @@ def test_closed_without_data():
 
 def test_incomplete_on_sigint():
     srv = H.start_server(count=1, comm="hs_srv_inc")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl = H.start_client(srv.port, send=10, hold=60, comm="hs_cli_inc")
     lport = int(cl.wait_line("connected ").split()[1])
     srv.wait_line("accepted ")
@@ -191,7 +192,7 @@ def test_preexisting_connection_skipped():
     cl = H.start_client(srv.port, send=10, hold=3, comm="hs_cli_pre")
     lport = int(cl.wait_line("connected ").split()[1])
     srv.wait_line("accepted ")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     check(cl.proc.poll() is None, "client closed before hstrace started; test setup too slow")
     cl.wait_exit(10)
     srv.wait_exit(10)

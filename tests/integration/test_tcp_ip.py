@@ -18,7 +18,7 @@ def _ends(recs, cl, srv, lport):
 
 def test_ipv6_loopback():
     srv = H.start_server(addr="::1", count=1, reply=20, comm="hs_srv_v6")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl = H.start_client(srv.port, addr="::1", send=30, comm="hs_cli_v6")
     cl.wait_exit(10)
     srv.wait_exit(10)
@@ -36,7 +36,7 @@ def test_ipv6_loopback():
 
 def test_dual_stack_server():
     srv = H.start_server(addr="::", count=2, reply=5, comm="hs_srv_ds")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl4 = H.start_client(srv.port, addr="127.0.0.1", send=5, comm="hs_cli_ds4", name="client4")
     cl4.wait_exit(10)
     cl6 = H.start_client(srv.port, addr="::1", send=5, comm="hs_cli_ds6", name="client6")

@@ -9,7 +9,7 @@ N = 200
 
 def test_200_sequential_connections():
     srv = H.start_server(count=N, reply=10, comm="hs_srv_many")
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     cl = H.start_client(srv.port, count=N, send=10, comm="hs_cli_many")
     cl.wait_exit(60)
     srv.wait_exit(30)

@@ -33,7 +33,7 @@ def _timeout_record(recs, cl, srv):
 
 def test_timeout_client_gives_up():
     srv = _full_listener()
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     first = H.start_client(srv.port, send=1, hold=60, comm="hs_cli_fill", name="filler")
     first.wait_line("connected ")
     cl = H.start_client(srv.port, connect_timeout=2.5, comm="hs_cli_to")
@@ -52,7 +52,7 @@ def test_timeout_client_gives_up():
 
 def test_timeout_syncnt_etimedout():
     srv = _full_listener()
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     first = H.start_client(srv.port, send=1, hold=60, comm="hs_cli_fill", name="filler")
     first.wait_line("connected ")
     # TCP_SYNCNT=1: one retransmission, then the kernel fails connect() with ETIMEDOUT.

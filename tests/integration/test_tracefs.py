@@ -50,7 +50,7 @@ def test_tracefs_unmounted():
         H.umount(mp)
     check(TRACEFS not in H.mounts_of_type("tracefs"), "tracefs still mounted at " + TRACEFS)
 
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--all"])
     _check_traced(hs, "hs_tfs_")
 
 
@@ -62,5 +62,5 @@ def test_tracefs_absent_in_private_mount_ns():
               "echo 'test setup: tracefs/debugfs still mounted' >&2; exit 99; fi; "
               'exec "$0" "$@"' % TRACEFS)
     prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
-    hs = H.start_hstrace(["--json"], prefix=prefix)
+    hs = H.start_hstrace(["--json", "--all"], prefix=prefix)
     _check_traced(hs, "hs_tfn_")

@@ -32,6 +32,9 @@
 
 /* ---- synthetic timelines ---- */
 
+/* An event at ts of this kind and direction; len, records and the flags are 0. */
+#define EV(ts, kind, d) ((struct tl_event){ .ts_ns = (ts), .event = (kind), .dir = (d) })
+
 static void set_addr(struct timeline *tl, bool local, int family, const char *text)
 {
 	uint8_t *a = local ? tl->laddr : tl->raddr;
@@ -59,11 +62,11 @@ static void client_v4(struct timeline *tl, struct tl_event ev[5])
 	tl->start_ns = MONO_BASE_NS;
 	tl->start_wall_ns = WALL_START_NS;
 
-	ev[0] = (struct tl_event){ MONO_BASE_NS, HS_EV_SYN_SENT, DIR_OUT, false, 0 };
-	ev[1] = (struct tl_event){ MONO_BASE_NS + 61499, HS_EV_ESTABLISHED, DIR_NONE, false, 0 };
-	ev[2] = (struct tl_event){ MONO_BASE_NS + 2000999, HS_EV_FIN_OUT, DIR_OUT, false, 0 };
-	ev[3] = (struct tl_event){ MONO_BASE_NS + 2100000, HS_EV_FIN_IN, DIR_IN, false, 0 };
-	ev[4] = (struct tl_event){ MONO_BASE_NS + 2100500, HS_EV_CLOSED, DIR_NONE, false, 0 };
+	ev[0] = EV(MONO_BASE_NS, HS_EV_SYN_SENT, DIR_OUT);
+	ev[1] = EV(MONO_BASE_NS + 61499, HS_EV_ESTABLISHED, DIR_NONE);
+	ev[2] = EV(MONO_BASE_NS + 2000999, HS_EV_FIN_OUT, DIR_OUT);
+	ev[3] = EV(MONO_BASE_NS + 2100000, HS_EV_FIN_IN, DIR_IN);
+	ev[4] = EV(MONO_BASE_NS + 2100500, HS_EV_CLOSED, DIR_NONE);
 	tl->events = ev;
 	tl->n_events = 5;
 
@@ -94,10 +97,11 @@ static void server_v6(struct timeline *tl, struct tl_event ev[4])
 	tl->start_ns = MONO_BASE_NS;
 	tl->start_wall_ns = WALL_START_NS;
 
-	ev[0] = (struct tl_event){ MONO_BASE_NS, HS_EV_SYN_RECV, DIR_IN, true, 0 };
-	ev[1] = (struct tl_event){ MONO_BASE_NS + 45000, HS_EV_ESTABLISHED, DIR_NONE, false, 0 };
-	ev[2] = (struct tl_event){ MONO_BASE_NS + 1245000, HS_EV_ACCEPTED, DIR_NONE, false, 0 };
-	ev[3] = (struct tl_event){ MONO_BASE_NS + 9000000, HS_EV_CLOSED, DIR_NONE, false, 0 };
+	ev[0] = EV(MONO_BASE_NS, HS_EV_SYN_RECV, DIR_IN);
+	ev[0].derived = true;
+	ev[1] = EV(MONO_BASE_NS + 45000, HS_EV_ESTABLISHED, DIR_NONE);
+	ev[2] = EV(MONO_BASE_NS + 1245000, HS_EV_ACCEPTED, DIR_NONE);
+	ev[3] = EV(MONO_BASE_NS + 9000000, HS_EV_CLOSED, DIR_NONE);
 	tl->events = ev;
 	tl->n_events = 4;
 
@@ -122,8 +126,140 @@ static void client_failed(struct timeline *tl, struct tl_event ev[5], enum conn_
 	tl->bytes_sent = 0;
 	tl->bytes_received = 0;
 	tl->srtt_us = 0;
-	ev[1] = (struct tl_event){ MONO_BASE_NS + 3000000000ULL, HS_EV_CLOSED, DIR_NONE, false, 0 };
+	ev[1] = EV(MONO_BASE_NS + 3000000000ULL, HS_EV_CLOSED, DIR_NONE);
 	tl->n_events = 2;
+}
+
+#define TLS12_EVENTS 17
+
+/* curl, TLS 1.2 to example.com: full handshake, ECDHE-RSA with a 3-certificate chain. */
+static void client_tls12(struct timeline *tl, struct tl_event ev[TLS12_EVENTS])
+{
+	struct tl_tls *t = &tl->tls;
+	const uint64_t b = MONO_BASE_NS;
+
+	client_v4(tl, ev);
+	ev[0] = EV(b, HS_EV_SYN_SENT, DIR_OUT);
+	ev[1] = EV(b + 61499, HS_EV_ESTABLISHED, DIR_NONE);
+	ev[2] = EV(b + 100000, TL_EV_CLIENT_HELLO, DIR_OUT);
+	ev[2].len = 508;
+	ev[3] = EV(b + 350000, TL_EV_SERVER_HELLO, DIR_IN);
+	ev[3].len = 85;
+	ev[4] = EV(b + 350100, TL_EV_CERTIFICATE, DIR_IN);
+	ev[4].len = 4330;
+	ev[5] = EV(b + 350200, TL_EV_SERVER_KEY_EXCHANGE, DIR_IN);
+	ev[5].len = 329;
+	ev[6] = EV(b + 350300, TL_EV_SERVER_HELLO_DONE, DIR_IN);
+	ev[7] = EV(b + 400000, TL_EV_CLIENT_KEY_EXCHANGE, DIR_OUT);
+	ev[7].len = 66;
+	ev[8] = EV(b + 400100, TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT);
+	ev[8].len = 1;
+	ev[9] = EV(b + 400200, TL_EV_FINISHED, DIR_OUT);
+	ev[9].len = 40;
+	ev[10] = EV(b + 700000, TL_EV_CHANGE_CIPHER_SPEC, DIR_IN);
+	ev[10].len = 1;
+	ev[11] = EV(b + 700100, TL_EV_FINISHED, DIR_IN);
+	ev[11].len = 40;
+	ev[12] = EV(b + 750000, TL_EV_APP_DATA, DIR_OUT);
+	ev[12].len = 100;
+	ev[13] = EV(b + 1200000, TL_EV_APP_DATA, DIR_IN);
+	ev[13].len = 3000;
+	ev[14] = EV(b + 2000999, HS_EV_FIN_OUT, DIR_OUT);
+	ev[15] = EV(b + 2100000, HS_EV_FIN_IN, DIR_IN);
+	ev[16] = EV(b + 2100500, HS_EV_CLOSED, DIR_NONE);
+	tl->n_events = 17;
+
+	tl->phases[0] = (struct tl_phase){ "tcp_handshake", 61499 };
+	tl->phases[1] = (struct tl_phase){ "idle_before_hello", 38501 };
+	tl->phases[2] = (struct tl_phase){ "server_hello_rtt", 250000 };
+	tl->phases[3] = (struct tl_phase){ "tls_handshake", 600100 };
+	tl->phases[4] = (struct tl_phase){ "ttfb", 450000 };
+	tl->phases[5] = (struct tl_phase){ "total", 2100500 };
+	tl->n_phases = 6;
+
+	t->seen = true;
+	t->version = 0x0303;
+	t->offered_versions[0] = 0x0304;
+	t->offered_versions[1] = 0x0303;
+	t->n_offered_versions = 2;
+	strcpy(t->sni, "example.com");
+	strcpy(t->alpn_offered[0], "h2");
+	strcpy(t->alpn_offered[1], "http/1.1");
+	t->n_alpn_offered = 2;
+	strcpy(t->alpn_selected, "h2");
+	t->has_cipher = true;
+	t->cipher = 0xC02F;
+	t->has_group = true;
+	t->group = 0x0017;
+	t->resumed = 0;
+	t->has_certs = true;
+	t->cert_count = 3;
+	t->cert_bytes = 4321;
+	t->handshake_done = true;
+	t->app_bytes[DIR_OUT] = 100;
+	t->app_records[DIR_OUT] = 1;
+	t->app_bytes[DIR_IN] = 5000000000ULL;
+	t->app_records[DIR_IN] = 2;
+}
+
+#define TLS13_EVENTS 10
+
+/* nginx, TLS 1.3 from a resuming client on [::1]: no plaintext certificate, one encrypted
+ * flight each way, tickets told from data by a rule. */
+static void server_tls13(struct timeline *tl, struct tl_event ev[TLS13_EVENTS])
+{
+	struct tl_tls *t = &tl->tls;
+	const uint64_t b = MONO_BASE_NS;
+
+	server_v6(tl, ev);
+	ev[0] = EV(b, HS_EV_SYN_RECV, DIR_IN);
+	ev[0].derived = true;
+	ev[1] = EV(b + 45000, HS_EV_ESTABLISHED, DIR_NONE);
+	ev[2] = EV(b + 1245000, HS_EV_ACCEPTED, DIR_NONE);
+	ev[3] = EV(b + 1300000, TL_EV_CLIENT_HELLO, DIR_IN);
+	ev[3].len = 1200;
+	ev[4] = EV(b + 1500000, TL_EV_SERVER_HELLO, DIR_OUT);
+	ev[4].len = 118;
+	ev[5] = EV(b + 1500500, TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT);
+	ev[5].len = 2500;
+	ev[5].records = 4;
+	ev[6] = EV(b + 1700000, TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN);
+	ev[6].len = 74;
+	ev[6].records = 1;
+	ev[7] = EV(b + 1750000, TL_EV_NEW_SESSION_TICKET, DIR_OUT);
+	ev[7].len = 250;
+	ev[7].estimated = true;
+	ev[8] = EV(b + 1800000, TL_EV_APP_DATA, DIR_IN);
+	ev[8].len = 80;
+	ev[9] = EV(b + 9000000, HS_EV_CLOSED, DIR_NONE);
+	tl->events = ev;
+	tl->n_events = 10;
+
+	tl->phases[0] = (struct tl_phase){ "tcp_handshake", 45000 };
+	tl->phases[1] = (struct tl_phase){ "accept_wait", 1200000 };
+	tl->phases[2] = (struct tl_phase){ "server_think", 200000 };
+	tl->phases[3] = (struct tl_phase){ "tls_handshake", 400000 };
+	tl->phases[4] = (struct tl_phase){ "response_time", 2345678 };
+	tl->phases[5] = (struct tl_phase){ "total", 9000000 };
+	tl->n_phases = 6;
+
+	t->seen = true;
+	t->version = 0x0304;
+	t->offered_versions[0] = 0x0304;
+	t->n_offered_versions = 1;
+	strcpy(t->sni, "api.example.net");
+	strcpy(t->alpn_offered[0], "http/1.1");
+	t->n_alpn_offered = 1; /* the server's choice is encrypted in 1.3 */
+	t->has_cipher = true;
+	t->cipher = 0x1302;
+	t->has_group = true;
+	t->group = 0x001d;
+	t->resumed = 1;
+	t->handshake_done = true;
+	t->app_bytes[DIR_IN] = 80;
+	t->app_records[DIR_IN] = 1;
+	t->app_bytes[DIR_OUT] = 1024;
+	t->app_records[DIR_OUT] = 3;
 }
 
 /* ---- rendering helpers ---- */
@@ -258,9 +394,18 @@ static void assert_endpoint(struct json_object *o, const char *key, const char *
 	assert_int_equal(get_int(ep, "port"), port);
 }
 
-/* One event: t_us and name, plus dir ("" = absent), len (0 = absent), derived. */
-static void assert_event(struct json_object *events, size_t i, int64_t t_us, const char *name,
-			 const char *dir, int64_t len, bool derived)
+/* Asserts o[key] is the boolean true. */
+static void assert_true_field(struct json_object *o, const char *key)
+{
+	assert_true(json_object_is_type(get(o, key), json_type_boolean));
+	assert_true(json_object_get_boolean(get(o, key)));
+}
+
+/* One event: t_us and name, plus dir ("" = absent), len and records (0 = absent), derived and
+ * estimated (false = absent). */
+static void assert_event_full(struct json_object *events, size_t i, int64_t t_us,
+			      const char *name, const char *dir, int64_t len, int64_t records,
+			      bool derived, bool estimated)
 {
 	struct json_object *ev = json_object_array_get_idx(events, i);
 
@@ -275,14 +420,26 @@ static void assert_event(struct json_object *events, size_t i, int64_t t_us, con
 		assert_int_equal(get_int(ev, "len"), len);
 	else
 		assert_no_field(ev, "len");
-	if (derived) {
-		assert_true(json_object_is_type(get(ev, "derived"), json_type_boolean));
-		assert_true(json_object_get_boolean(get(ev, "derived")));
-	} else {
+	if (records)
+		assert_int_equal(get_int(ev, "records"), records);
+	else
+		assert_no_field(ev, "records");
+	if (derived)
+		assert_true_field(ev, "derived");
+	else
 		assert_no_field(ev, "derived");
-	}
+	if (estimated)
+		assert_true_field(ev, "estimated");
+	else
+		assert_no_field(ev, "estimated");
 	assert_int_equal(json_object_object_length(ev),
-			 2 + !!dir[0] + !!len + derived);
+			 2 + !!dir[0] + !!len + !!records + derived + estimated);
+}
+
+static void assert_event(struct json_object *events, size_t i, int64_t t_us, const char *name,
+			 const char *dir, int64_t len, bool derived)
+{
+	assert_event_full(events, i, t_us, name, dir, len, 0, derived, false);
 }
 
 static const char *const top_keys[] = {
@@ -291,6 +448,53 @@ static const char *const top_keys[] = {
 };
 
 #define N_TOP_KEYS (sizeof(top_keys) / sizeof(top_keys[0]))
+
+/* A connection that carried TLS has "tls" between "tcp" and "cookie". */
+static const char *const tls_top_keys[] = {
+	"schema", "start", "role", "pid", "comm", "local", "peer", "ip_version",
+	"result", "events", "phases_us", "tcp", "tls", "cookie",
+};
+
+#define N_TLS_TOP_KEYS (sizeof(tls_top_keys) / sizeof(tls_top_keys[0]))
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Asserts o[key] is an array of exactly these strings. */
+static void assert_str_array(struct json_object *o, const char *key, const char *const *want,
+			     size_t n)
+{
+	struct json_object *arr = get(o, key);
+	size_t i;
+
+	assert_true(json_object_is_type(arr, json_type_array));
+	assert_int_equal(json_object_array_length(arr), n);
+	for (i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(arr, i);
+
+		assert_true(json_object_is_type(v, json_type_string));
+		assert_string_equal(json_object_get_string(v), want[i]);
+	}
+}
+
+/* Asserts o[key] is {"bytes": bytes, "records": records}. */
+static void assert_app_dir(struct json_object *o, const char *key, int64_t bytes,
+			   int64_t records)
+{
+	static const char *const keys[] = { "bytes", "records" };
+	struct json_object *d = get(o, key);
+
+	assert_keys(d, keys, 2);
+	assert_int_equal(get_int(d, "bytes"), bytes);
+	assert_int_equal(get_int(d, "records"), records);
+}
+
+static bool get_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+
+	assert_true(json_object_is_type(v, json_type_boolean));
+	return json_object_get_boolean(v);
+}
 
 /* ---- render_addr ---- */
 
@@ -508,12 +712,21 @@ static void test_json_event_fields(void **state)
 	ev[2].derived = true;
 	ev[2].dir = DIR_NONE;
 	ev[3].event = 200; /* an event this build does not know */
+	ev[4].records = 3;
+	ev[4].estimated = true;
+	ev[0].estimated = true;
 	o = json_of(&tl);
 	events = get(o, "events");
-	assert_event(events, 0, 0, "syn_sent", "out", 0, false);
+	assert_event_full(events, 0, 0, "syn_sent", "out", 0, 0, false, true);
 	assert_event(events, 1, 61, "established", "in", 517, false);
 	assert_event(events, 2, 2000, "fin_out", "", 0, true);
 	assert_event(events, 3, 2100, "unknown", "in", 0, false);
+	assert_event_full(events, 4, 2100, "closed", "", 0, 3, false, true);
+	/* fixed key order: records after len, estimated after derived */
+	assert_string_equal(json_object_to_json_string_ext(json_object_array_get_idx(events, 4),
+							   JSON_C_TO_STRING_PLAIN),
+			    "{\"t_us\":2100,\"event\":\"closed\",\"records\":3,"
+			    "\"estimated\":true}");
 	json_object_put(o);
 
 	/* no events at all: an empty array */
@@ -587,21 +800,339 @@ static void test_json_write_error(void **state)
 	fclose(f);
 }
 
+/* ---- JSON: TLS ---- */
+
+static void test_json_tls12_client(void **state)
+{
+	static const char *const tls_keys[] = {
+		"sni", "alpn", "version", "offered_versions", "cipher", "group", "resumed",
+		"cert_chain", "app_data", "handshake_done",
+	};
+	static const char *const phase_keys[] = {
+		"tcp_handshake", "idle_before_hello", "server_hello_rtt", "tls_handshake", "ttfb",
+		"total",
+	};
+	static const char *const alpn_keys[] = { "offered", "selected" };
+	static const char *const alpn_offered[] = { "h2", "http/1.1" };
+	static const char *const versions[] = { "1.3", "1.2" };
+	static const char *const cert_keys[] = { "count", "bytes" };
+	static const char *const dir_keys[] = { "out", "in" };
+	struct tl_event ev[TLS12_EVENTS];
+	struct timeline tl;
+	struct json_object *o, *events, *phases, *tls, *alpn, *certs, *app;
+
+	(void)state;
+	client_tls12(&tl, ev);
+	o = json_of(&tl);
+	assert_keys(o, tls_top_keys, N_TLS_TOP_KEYS);
+	assert_string_equal(get_str(o, "result"), "ok");
+	assert_string_equal(get_str(o, "role"), "client");
+	assert_true(json_object_get_uint64(get(o, "cookie")) == BIG_COOKIE);
+
+	events = get(o, "events");
+	assert_int_equal(json_object_array_length(events), 17);
+	assert_event(events, 0, 0, "syn_sent", "out", 0, false);
+	assert_event(events, 1, 61, "established", "", 0, false);
+	assert_event(events, 2, 100, "client_hello", "out", 508, false);
+	assert_event(events, 3, 350, "server_hello", "in", 85, false);
+	assert_event(events, 4, 350, "certificate", "in", 4330, false);
+	assert_event(events, 5, 350, "server_key_exchange", "in", 329, false);
+	assert_event(events, 6, 350, "server_hello_done", "in", 0, false);
+	assert_event(events, 7, 400, "client_key_exchange", "out", 66, false);
+	assert_event(events, 8, 400, "change_cipher_spec", "out", 1, false);
+	assert_event(events, 9, 400, "finished", "out", 40, false);
+	assert_event(events, 10, 700, "change_cipher_spec", "in", 1, false);
+	assert_event(events, 11, 700, "finished", "in", 40, false);
+	assert_event(events, 12, 750, "app_data", "out", 100, false);
+	assert_event(events, 13, 1200, "app_data", "in", 3000, false);
+	assert_event(events, 14, 2000, "fin_out", "out", 0, false);
+	assert_event(events, 15, 2100, "fin_in", "in", 0, false);
+	assert_event(events, 16, 2100, "closed", "", 0, false);
+
+	phases = get(o, "phases_us");
+	assert_keys(phases, phase_keys, ARRAY_LEN(phase_keys));
+	assert_int_equal(get_int(phases, "tcp_handshake"), 61);
+	assert_int_equal(get_int(phases, "idle_before_hello"), 39); /* 38.501: nearest */
+	assert_int_equal(get_int(phases, "server_hello_rtt"), 250);
+	assert_int_equal(get_int(phases, "tls_handshake"), 600);
+	assert_int_equal(get_int(phases, "ttfb"), 450);
+	assert_int_equal(get_int(phases, "total"), 2101); /* 2100.5: nearest */
+
+	tls = get(o, "tls");
+	assert_keys(tls, tls_keys, ARRAY_LEN(tls_keys));
+	assert_string_equal(get_str(tls, "sni"), "example.com");
+	alpn = get(tls, "alpn");
+	assert_keys(alpn, alpn_keys, 2);
+	assert_str_array(alpn, "offered", alpn_offered, 2);
+	assert_string_equal(get_str(alpn, "selected"), "h2");
+	assert_string_equal(get_str(tls, "version"), "1.2");
+	assert_str_array(tls, "offered_versions", versions, 2);
+	assert_string_equal(get_str(tls, "cipher"), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+	assert_string_equal(get_str(tls, "group"), "secp256r1");
+	assert_false(get_bool(tls, "resumed"));
+	certs = get(tls, "cert_chain");
+	assert_keys(certs, cert_keys, 2);
+	assert_int_equal(get_int(certs, "count"), 3);
+	assert_int_equal(get_int(certs, "bytes"), 4321);
+	app = get(tls, "app_data");
+	assert_keys(app, dir_keys, 2);
+	assert_app_dir(app, "out", 100, 1);
+	assert_app_dir(app, "in", 5000000000LL, 2);
+	assert_true(get_bool(tls, "handshake_done"));
+	json_object_put(o);
+}
+
+static void test_json_tls13_server(void **state)
+{
+	static const char *const tls_keys[] = {
+		"sni", "alpn", "version", "offered_versions", "cipher", "group", "resumed",
+		"app_data", "handshake_done",
+	};
+	static const char *const phase_keys[] = {
+		"tcp_handshake", "accept_wait", "server_think", "tls_handshake", "response_time",
+		"total",
+	};
+	static const char *const alpn_keys[] = { "offered" };
+	static const char *const alpn_offered[] = { "http/1.1" };
+	static const char *const versions[] = { "1.3" };
+	struct tl_event ev[TLS13_EVENTS];
+	struct timeline tl;
+	struct json_object *o, *events, *phases, *tls, *alpn;
+
+	(void)state;
+	server_tls13(&tl, ev);
+	o = json_of(&tl);
+	assert_keys(o, tls_top_keys, N_TLS_TOP_KEYS);
+	assert_string_equal(get_str(o, "role"), "server");
+	assert_endpoint(o, "local", "::1", 443);
+
+	events = get(o, "events");
+	assert_int_equal(json_object_array_length(events), 10);
+	assert_event(events, 0, 0, "syn_received", "in", 0, true);
+	assert_event(events, 1, 45, "established", "", 0, false);
+	assert_event(events, 2, 1245, "accepted", "", 0, false);
+	assert_event(events, 3, 1300, "client_hello", "in", 1200, false);
+	assert_event(events, 4, 1500, "server_hello", "out", 118, false);
+	assert_event_full(events, 5, 1500, "encrypted_handshake", "out", 2500, 4, false, false);
+	assert_event_full(events, 6, 1700, "encrypted_handshake", "in", 74, 1, false, false);
+	assert_event_full(events, 7, 1750, "new_session_ticket", "out", 250, 0, false, true);
+	assert_event(events, 8, 1800, "app_data", "in", 80, false);
+	assert_event(events, 9, 9000, "closed", "", 0, false);
+
+	phases = get(o, "phases_us");
+	assert_keys(phases, phase_keys, ARRAY_LEN(phase_keys));
+	assert_int_equal(get_int(phases, "server_think"), 200);
+	assert_int_equal(get_int(phases, "tls_handshake"), 400);
+	assert_int_equal(get_int(phases, "response_time"), 2346);
+	assert_int_equal(get_int(phases, "total"), 9000);
+
+	tls = get(o, "tls");
+	assert_keys(tls, tls_keys, ARRAY_LEN(tls_keys));
+	assert_string_equal(get_str(tls, "sni"), "api.example.net");
+	alpn = get(tls, "alpn");
+	assert_keys(alpn, alpn_keys, 1); /* no "selected": encrypted in 1.3 */
+	assert_str_array(alpn, "offered", alpn_offered, 1);
+	assert_string_equal(get_str(tls, "version"), "1.3");
+	assert_str_array(tls, "offered_versions", versions, 1);
+	assert_string_equal(get_str(tls, "cipher"), "TLS_AES_256_GCM_SHA384");
+	assert_string_equal(get_str(tls, "group"), "x25519");
+	assert_true(get_bool(tls, "resumed"));
+	assert_app_dir(get(tls, "app_data"), "out", 1024, 3);
+	assert_app_dir(get(tls, "app_data"), "in", 80, 1);
+	assert_true(get_bool(tls, "handshake_done"));
+	json_object_put(o);
+}
+
+/* Optional tls fields are left out when unknown; no "tls" at all without a TLS record. */
+static void test_json_tls_minimal(void **state)
+{
+	static const char *const tls_keys[] = { "offered_versions", "app_data",
+						"handshake_done" };
+	struct tl_event ev[TLS12_EVENTS];
+	struct timeline tl;
+	struct json_object *o, *tls;
+
+	(void)state;
+	client_tls12(&tl, ev);
+	memset(&tl.tls, 0, sizeof(tl.tls));
+	tl.tls.seen = true;
+	tl.tls.resumed = -1;
+	tl.tls.cipher = 0x1301; /* ignored without has_cipher */
+	tl.tls.group = 0x001d;	/* ignored without has_group */
+	tl.tls.cert_count = 2;	/* ignored without has_certs */
+	tl.tls.alert_desc = 42;	/* ignored without has_alert */
+	tl.result = RESULT_TLS_FAILED;
+	o = json_of(&tl);
+	assert_keys(o, tls_top_keys, N_TLS_TOP_KEYS);
+	assert_string_equal(get_str(o, "result"), "tls_failed");
+	tls = get(o, "tls");
+	assert_keys(tls, tls_keys, ARRAY_LEN(tls_keys));
+	assert_int_equal(json_object_array_length(get(tls, "offered_versions")), 0);
+	assert_app_dir(get(tls, "app_data"), "out", 0, 0);
+	assert_app_dir(get(tls, "app_data"), "in", 0, 0);
+	assert_false(get_bool(tls, "handshake_done"));
+	json_object_put(o);
+
+	/* TLS fields set but no record seen: plain TCP output */
+	client_tls12(&tl, ev);
+	tl.tls.seen = false;
+	o = json_of(&tl);
+	assert_keys(o, top_keys, N_TOP_KEYS);
+	json_object_put(o);
+}
+
+static void test_json_tls_alert(void **state)
+{
+	static const char *const alert_keys[] = { "level", "description", "dir" };
+	struct tl_event ev[TLS12_EVENTS];
+	struct timeline tl;
+	struct json_object *o, *alert;
+
+	(void)state;
+	/* the client rejects the server's certificate */
+	client_tls12(&tl, ev);
+	ev[4] = EV(MONO_BASE_NS + 360000, TL_EV_ALERT, DIR_OUT);
+	ev[4].len = 2;
+	ev[5] = EV(MONO_BASE_NS + 360500, HS_EV_CLOSED, DIR_NONE);
+	tl.n_events = 6;
+	tl.n_phases = 3;
+	tl.result = RESULT_TLS_ALERT;
+	tl.tls.has_alert = true;
+	tl.tls.alert_level = 2;
+	tl.tls.alert_desc = 42;
+	tl.tls.alert_dir = DIR_OUT;
+	tl.tls.handshake_done = false;
+	memset(tl.tls.app_bytes, 0, sizeof(tl.tls.app_bytes));
+	memset(tl.tls.app_records, 0, sizeof(tl.tls.app_records));
+	o = json_of(&tl);
+	assert_string_equal(get_str(o, "result"), "tls_alert");
+	assert_event(get(o, "events"), 4, 360, "alert", "out", 2, false);
+	alert = get(get(o, "tls"), "alert");
+	assert_keys(alert, alert_keys, 3);
+	assert_string_equal(get_str(alert, "level"), "fatal");
+	assert_string_equal(get_str(alert, "description"), "bad_certificate");
+	assert_string_equal(get_str(alert, "dir"), "out");
+	assert_false(get_bool(get(o, "tls"), "handshake_done"));
+	json_object_put(o);
+
+	/* encrypted (TLS 1.3): level and description unknown */
+	tl.tls.alert_level = 0;
+	tl.tls.alert_desc = 99;
+	tl.tls.alert_dir = DIR_IN;
+	o = json_of(&tl);
+	alert = get(get(o, "tls"), "alert");
+	assert_keys(alert, alert_keys, 3);
+	assert_null_field(alert, "level");
+	assert_null_field(alert, "description");
+	assert_string_equal(get_str(alert, "dir"), "in");
+	json_object_put(o);
+
+	/* a description and a level without a name are given as numbers; no direction: null */
+	tl.tls.alert_level = 1;
+	tl.tls.alert_desc = 231;
+	tl.tls.alert_dir = DIR_NONE;
+	o = json_of(&tl);
+	alert = get(get(o, "tls"), "alert");
+	assert_string_equal(get_str(alert, "level"), "warning");
+	assert_string_equal(get_str(alert, "description"), "231");
+	assert_null_field(alert, "dir");
+	json_object_put(o);
+
+	tl.tls.alert_level = 7;
+	tl.tls.alert_desc = 0;
+	o = json_of(&tl);
+	alert = get(get(o, "tls"), "alert");
+	assert_string_equal(get_str(alert, "level"), "7");
+	assert_string_equal(get_str(alert, "description"), "close_notify");
+	json_object_put(o);
+}
+
+/* Numbers without a name are given in hex; wire strings stay valid UTF-8; flags appear. */
+static void test_json_tls_unknown(void **state)
+{
+	static const char *const tls_keys[] = {
+		"sni", "alpn", "version", "offered_versions", "cipher", "group", "app_data",
+		"handshake_done", "ttfb_estimated", "desync",
+	};
+	static const char *const alpn_keys[] = { "offered", "selected" };
+	static const char *const versions[] = { "0x7F1C", "1.3", "0x0A0A" };
+	static const char *const alpn_offered[] = { "h\xef\xbf\xbd" "3" };
+	struct tl_event ev[TLS12_EVENTS];
+	struct timeline tl;
+	struct json_object *o, *tls, *alpn;
+
+	(void)state;
+	client_tls12(&tl, ev);
+	tl.tls.version = 0x7F1C;
+	tl.tls.offered_versions[0] = 0x7F1C;
+	tl.tls.offered_versions[1] = 0x0304;
+	tl.tls.offered_versions[2] = 0x0A0A;
+	tl.tls.n_offered_versions = 3;
+	tl.tls.cipher = 0x1234;
+	tl.tls.group = 0xABCD;
+	tl.tls.resumed = -1;
+	tl.tls.has_certs = false;
+	tl.tls.ttfb_estimated = true;
+	tl.tls.desync = true;
+	memcpy(tl.tls.sni, "caf\xc3\xa9.example\xff", 14); /* valid é, stray 0xff */
+	tl.tls.sni[14] = '\0';
+	strcpy(tl.tls.alpn_offered[0], "h\xfe" "3");
+	tl.tls.n_alpn_offered = 1;
+	o = json_of(&tl);
+	tls = get(o, "tls");
+	assert_keys(tls, tls_keys, ARRAY_LEN(tls_keys));
+	assert_string_equal(get_str(tls, "sni"), "caf\xc3\xa9.example\xef\xbf\xbd");
+	alpn = get(tls, "alpn");
+	assert_keys(alpn, alpn_keys, 2);
+	assert_str_array(alpn, "offered", alpn_offered, 1);
+	assert_string_equal(get_str(tls, "version"), "0x7F1C");
+	assert_str_array(tls, "offered_versions", versions, 3);
+	assert_string_equal(get_str(tls, "cipher"), "0x1234");
+	assert_string_equal(get_str(tls, "group"), "0xABCD");
+	assert_true(get_bool(tls, "ttfb_estimated"));
+	assert_true(get_bool(tls, "desync"));
+	json_object_put(o);
+
+	/* only the server's choice known; a full-length SNI with no NUL */
+	client_tls12(&tl, ev);
+	tl.tls.n_alpn_offered = 0;
+	tl.tls.version = 0;
+	memset(tl.tls.sni, 'a', sizeof(tl.tls.sni));
+	o = json_of(&tl);
+	tls = get(o, "tls");
+	assert_no_field(tls, "version");
+	assert_int_equal(strlen(get_str(tls, "sni")), sizeof(tl.tls.sni));
+	alpn = get(tls, "alpn");
+	assert_keys(alpn, alpn_keys, 2);
+	assert_int_equal(json_object_array_length(get(alpn, "offered")), 0);
+	assert_string_equal(get_str(alpn, "selected"), "h2");
+	json_object_put(o);
+
+	/* neither: no alpn object; no SNI: no sni field */
+	tl.tls.alpn_selected[0] = '\0';
+	tl.tls.sni[0] = '\0';
+	o = json_of(&tl);
+	assert_no_field(get(o, "tls"), "alpn");
+	assert_no_field(get(o, "tls"), "sni");
+	json_object_put(o);
+}
+
 /* ---- text ---- */
 
 static void test_text_header(void **state)
 {
 	static const char *const want[] = {
-		"TIME", "PID", "COMM", "ROLE", "LADDR:LPORT", "RADDR:RPORT",
-		"TCP(ms)", "ACCEPT(ms)", "RETX", "RESULT",
+		"TIME", "PID", "COMM", "ROLE", "LADDR:LPORT", "RADDR:RPORT", "SNI", "VER",
+		"TCP(ms)", "ACCEPT(ms)", "TLS(ms)", "TTFB(ms)", "RETX", "RESULT",
 	};
 	char *s;
 
 	(void)state;
 	s = text_of(NULL);
-	assert_columns(s, want, 10);
+	assert_columns(s, want, ARRAY_LEN(want));
 	assert_string_equal(s, "TIME     PID     COMM             ROLE   LADDR:LPORT           "
-			       "RADDR:RPORT             TCP(ms) ACCEPT(ms) RETX RESULT\n");
+			       "RADDR:RPORT           SNI                      VER    TCP(ms) "
+			       "ACCEPT(ms)   TLS(ms)  TTFB(ms) RETX RESULT\n");
 	free(s);
 }
 
@@ -616,7 +1147,8 @@ static void test_text_client_v4(void **state)
 	s = text_of(&tl);
 	/* columns line up with the header for IPv4 */
 	assert_string_equal(s, "07:35:05 4242    curl             client 127.0.0.1:51234       "
-			       "127.0.0.1:443             0.061          -    0 ok\n");
+			       "127.0.0.1:443         -                        -        0.061 "
+			       "         -         -         -    0 ok\n");
 	free(s);
 
 	client_failed(&tl, ev, RESULT_TIMEOUT, ETIMEDOUT);
@@ -625,10 +1157,10 @@ static void test_text_client_v4(void **state)
 	{
 		static const char *const want[] = {
 			"07:35:05", "4242", "curl", "client", "127.0.0.1:51234",
-			"127.0.0.1:443", "-", "-", "6", "timeout",
+			"127.0.0.1:443", "-", "-", "-", "-", "-", "-", "6", "timeout",
 		};
 
-		assert_columns(s, want, 10);
+		assert_columns(s, want, ARRAY_LEN(want));
 	}
 	free(s);
 }
@@ -636,8 +1168,8 @@ static void test_text_client_v4(void **state)
 static void test_text_server_v6(void **state)
 {
 	static const char *const want[] = {
-		"07:35:05", "777", "nginx", "server", "[::1]:443", "[::1]:40000",
-		"0.045", "1.200", "0", "ok",
+		"07:35:05", "777", "nginx", "server", "[::1]:443", "[::1]:40000", "-", "-",
+		"0.045", "1.200", "3.457", "-", "0", "ok",
 	};
 	struct tl_event ev[4];
 	struct timeline tl;
@@ -646,15 +1178,15 @@ static void test_text_server_v6(void **state)
 	(void)state;
 	server_v6(&tl, ev);
 	s = text_of(&tl);
-	assert_columns(s, want, 10);
+	assert_columns(s, want, ARRAY_LEN(want));
 	free(s);
 }
 
 static void test_text_unknown_owner(void **state)
 {
 	static const char *const want[] = {
-		"07:35:05", "-", "?", "server", "[2001:db8::1]:443", "[2001:db8::2]:40000",
-		"0.045", "-", "0", "incomplete",
+		"07:35:05", "-", "?", "server", "[2001:db8::1]:443", "[2001:db8::2]:40000", "-",
+		"-", "0.045", "-", "-", "-", "0", "incomplete",
 	};
 	struct tl_event ev[4];
 	struct timeline tl;
@@ -668,7 +1200,7 @@ static void test_text_unknown_owner(void **state)
 	set_addr(&tl, true, AF_INET6, "2001:db8::1");
 	set_addr(&tl, false, AF_INET6, "2001:db8::2");
 	s = text_of(&tl);
-	assert_columns(s, want, 10);
+	assert_columns(s, want, ARRAY_LEN(want));
 	free(s);
 
 	/* control characters in a comm cannot break the line */
@@ -680,11 +1212,128 @@ static void test_text_unknown_owner(void **state)
 	free(s);
 }
 
+static void test_text_tls(void **state)
+{
+	static const char *const want_server[] = {
+		"07:35:05", "777", "nginx", "server", "[::1]:443", "[::1]:40000",
+		"api.example.net", "1.3", "0.045", "1.200", "0.400", "2.346", "0", "ok",
+	};
+	struct tl_event ev12[TLS12_EVENTS], ev13[TLS13_EVENTS];
+	struct timeline tl;
+	char *s;
+
+	(void)state;
+	/* client: TTFB is the ttfb phase; widths stay those of the header */
+	client_tls12(&tl, ev12);
+	s = text_of(&tl);
+	assert_string_equal(s, "07:35:05 4242    curl             client 127.0.0.1:51234       "
+			       "127.0.0.1:443         example.com              1.2      0.061 "
+			       "         -     0.600     0.450    0 ok\n");
+	free(s);
+
+	/* server: TTFB is the response_time phase */
+	server_tls13(&tl, ev13);
+	s = text_of(&tl);
+	assert_columns(s, want_server, ARRAY_LEN(want_server));
+	free(s);
+
+	/* ... and a client's response_time is not its TTFB */
+	client_tls12(&tl, ev12);
+	tl.phases[4].name = "response_time";
+	s = text_of(&tl);
+	assert_non_null(strstr(s, " 0.600         -    0 ok\n"));
+	free(s);
+}
+
+/* SNI: cut with a marker past 24 columns, never breaking the columns; unknown version. */
+static void test_text_sni(void **state)
+{
+	struct tl_event ev[TLS12_EVENTS];
+	struct timeline tl;
+	char *s;
+
+	(void)state;
+	client_tls12(&tl, ev);
+	strcpy(tl.tls.sni, "abcdefghijklmnopqrstuvwx"); /* exactly 24: kept whole */
+	s = text_of(&tl);
+	assert_non_null(strstr(s, " abcdefghijklmnopqrstuvwx 1.2 "));
+	free(s);
+
+	strcpy(tl.tls.sni, "a-very-long-host-name.example.com");
+	s = text_of(&tl);
+	assert_non_null(strstr(s, " a-very-long-host-name... 1.2 "));
+	free(s);
+
+	strcpy(tl.tls.sni, "a b\tc\xc3\xa9\n");
+	tl.tls.version = 0x7F1C;
+	s = text_of(&tl);
+	assert_non_null(strstr(s, " a?b?c??? "));
+	assert_non_null(strstr(s, " ?        0.061 "));
+	assert_null(memchr(s, '\n', strlen(s) - 1));
+	free(s);
+
+	/* a full 256-byte name with no NUL */
+	memset(tl.tls.sni, 'z', sizeof(tl.tls.sni));
+	s = text_of(&tl);
+	assert_non_null(strstr(s, " zzzzzzzzzzzzzzzzzzzzz... ? "));
+	free(s);
+
+	/* TLS never seen: no SNI or version, whatever the fields hold */
+	tl.tls.seen = false;
+	s = text_of(&tl);
+	assert_non_null(strstr(s, ":443         -                        -        0.061 "));
+	free(s);
+}
+
+/* RESULT: a TLS failure with an alert names it. */
+static void test_text_tls_result(void **state)
+{
+	struct tl_event ev[TLS12_EVENTS];
+	struct timeline tl;
+	char *s;
+
+	(void)state;
+	client_tls12(&tl, ev);
+	tl.result = RESULT_TLS_ALERT;
+	tl.tls.has_alert = true;
+	tl.tls.alert_level = 2;
+	tl.tls.alert_desc = 42;
+	tl.tls.alert_dir = DIR_OUT;
+	s = text_of(&tl);
+	assert_non_null(strstr(s, "    0 tls_alert:bad_certificate\n"));
+	free(s);
+
+	tl.tls.alert_level = 0;
+	s = text_of(&tl);
+	assert_non_null(strstr(s, "    0 tls_alert:encrypted\n"));
+	free(s);
+
+	tl.result = RESULT_TLS_FAILED;
+	tl.tls.alert_level = 1;
+	tl.tls.alert_desc = 231;
+	s = text_of(&tl);
+	assert_non_null(strstr(s, "    0 tls_failed:231\n"));
+	free(s);
+
+	tl.tls.has_alert = false;
+	s = text_of(&tl);
+	assert_non_null(strstr(s, "    0 tls_failed\n"));
+	free(s);
+
+	/* a closing alert on a good connection: just "ok" */
+	tl.result = RESULT_OK;
+	tl.tls.has_alert = true;
+	tl.tls.alert_desc = 0;
+	s = text_of(&tl);
+	assert_non_null(strstr(s, "    0 ok\n"));
+	free(s);
+}
+
 /* ---- filter ---- */
 
 static void test_filter_any(void **state)
 {
-	struct conn_filter f = { 0 };
+	struct conn_filter f = { .all = true };
 	struct tl_event ev[5];
 	struct timeline tl;
 
@@ -698,7 +1347,7 @@ static void test_filter_any(void **state)
 
 static void test_filter_pid_comm(void **state)
 {
-	struct conn_filter f = { 0 };
+	struct conn_filter f = { .all = true };
 	struct tl_event ev[5];
 	struct timeline tl;
 
@@ -728,6 +1377,7 @@ static void test_filter_pid_comm(void **state)
 
 	/* a full 15-character comm */
 	memset(&f, 0, sizeof(f));
+	f.all = true;
 	strcpy(tl.comm, "abcdefghijklmno");
 	strcpy(f.comm, "abcdefghijklmno");
 	assert_true(conn_filter_match(&f, &tl));
@@ -735,7 +1385,7 @@ static void test_filter_pid_comm(void **state)
 
 static void test_filter_unknown_owner(void **state)
 {
-	struct conn_filter f = { 0 };
+	struct conn_filter f = { .all = true };
 	struct tl_event ev[4];
 	struct timeline tl;
 
@@ -754,7 +1404,7 @@ static void test_filter_unknown_owner(void **state)
 
 static void test_filter_port(void **state)
 {
-	struct conn_filter f = { 0 };
+	struct conn_filter f = { .all = true };
 	struct tl_event ev[5];
 	struct timeline tl;
 
@@ -775,7 +1425,7 @@ static void test_filter_port(void **state)
 
 static void test_filter_ip_version(void **state)
 {
-	struct conn_filter f = { 0 };
+	struct conn_filter f = { .all = true };
 	struct tl_event ev4[5], ev6[4];
 	struct timeline tl4, tl6;
 
@@ -792,6 +1442,67 @@ static void test_filter_ip_version(void **state)
 	assert_true(conn_filter_match(&f, &tl6));
 	f.port = 40001;
 	assert_false(conn_filter_match(&f, &tl6));
+}
+
+/* Default (no --all): TLS connections and failed connects only; --all: everything. */
+static void test_filter_default(void **state)
+{
+	struct conn_filter def = { 0 }, all = { .all = true };
+	struct tl_event ev[TLS12_EVENTS], ev13[TLS13_EVENTS];
+	struct timeline tl;
+	enum conn_result r;
+
+	(void)state;
+	/* plain TCP that worked: hidden by default */
+	client_v4(&tl, ev);
+	assert_false(conn_filter_match(&def, &tl));
+	assert_true(conn_filter_match(&all, &tl));
+	assert_true(conn_filter_match(NULL, &tl));
+	server_v6(&tl, ev);
+	assert_false(conn_filter_match(&def, &tl));
+	assert_true(conn_filter_match(&all, &tl));
+
+	/* plain TCP that failed after the connect: hidden by default too */
+	for (r = RESULT_RESET; r <= RESULT_INCOMPLETE; r++) {
+		client_failed(&tl, ev, r, 0);
+		assert_false(conn_filter_match(&def, &tl));
+		assert_true(conn_filter_match(&all, &tl));
+	}
+
+	/* failed connects: shown on any port */
+	client_failed(&tl, ev, RESULT_REFUSED, ECONNREFUSED);
+	tl.rport = 8080;
+	assert_true(conn_filter_match(&def, &tl));
+	assert_true(conn_filter_match(&all, &tl));
+	client_failed(&tl, ev, RESULT_TIMEOUT, ETIMEDOUT);
+	tl.rport = 5432;
+	assert_true(conn_filter_match(&def, &tl));
+
+	/* TLS, whatever its result or role */
+	client_tls12(&tl, ev);
+	assert_true(conn_filter_match(&def, &tl));
+	tl.result = RESULT_TLS_ALERT;
+	assert_true(conn_filter_match(&def, &tl));
+	tl.result = RESULT_RESET;
+	assert_true(conn_filter_match(&def, &tl));
+	server_tls13(&tl, ev13);
+	assert_true(conn_filter_match(&def, &tl));
+
+	/* the other filters still apply on top */
+	def.ip_version = 6;
+	assert_true(conn_filter_match(&def, &tl));
+	def.ip_version = 4;
+	assert_false(conn_filter_match(&def, &tl));
+	def.ip_version = 0;
+	def.port = 443;
+	assert_true(conn_filter_match(&def, &tl));
+	client_failed(&tl, ev, RESULT_REFUSED, ECONNREFUSED);
+	tl.rport = 8080;
+	assert_false(conn_filter_match(&def, &tl));
+	def.port = 8080;
+	assert_true(conn_filter_match(&def, &tl));
+	def.pid = 1;
+	assert_false(conn_filter_match(&def, &tl));
 }
 
 /* Text times are local: pin the zone so the expected strings hold everywhere. */
@@ -816,15 +1527,24 @@ int main(void)
 		cmocka_unit_test(test_json_start),
 		cmocka_unit_test(test_json_comm_bytes),
 		cmocka_unit_test(test_json_write_error),
+		cmocka_unit_test(test_json_tls12_client),
+		cmocka_unit_test(test_json_tls13_server),
+		cmocka_unit_test(test_json_tls_minimal),
+		cmocka_unit_test(test_json_tls_alert),
+		cmocka_unit_test(test_json_tls_unknown),
 		cmocka_unit_test(test_text_header),
 		cmocka_unit_test(test_text_client_v4),
 		cmocka_unit_test(test_text_server_v6),
 		cmocka_unit_test(test_text_unknown_owner),
+		cmocka_unit_test(test_text_tls),
+		cmocka_unit_test(test_text_sni),
+		cmocka_unit_test(test_text_tls_result),
 		cmocka_unit_test(test_filter_any),
 		cmocka_unit_test(test_filter_pid_comm),
 		cmocka_unit_test(test_filter_unknown_owner),
 		cmocka_unit_test(test_filter_port),
 		cmocka_unit_test(test_filter_ip_version),
+		cmocka_unit_test(test_filter_default),
 	};
 
 	return cmocka_run_group_tests_name("render", tests, setup_tz, NULL);

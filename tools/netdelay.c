@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * netdelay - a user-space network delay line between two network namespaces.
+ *
+ * This kernel has no netem, so real delay between two test hosts is made here: netdelay
+ * creates one TUN device in each of two network namespaces, reads every IP packet that one
+ * namespace routes into its device and writes it into the other namespace's device once its
+ * delay has passed. Each direction gets the same one-way delay, optionally with uniform
+ * jitter and random loss. Packets of a direction are never reordered (a packet is released no
+ * earlier than the one before it), so jitter delays packets but keeps TCP's view in order.
+ *
+ * The devices are not persistent: they disappear when netdelay exits, whatever the reason.
+ * Addresses and routes are the caller's business (tools/netns_pair.sh sets them up).
+ *
+ *   netdelay --ns-a NS --ns-b NS [--dev NAME] [--delay-ms MS] [--jitter-ms MS] [--loss PCT]
+ *            [--seed N] [--queue N]
+ *
+ * NS is a name under /run/netns (ip netns add) or a path to a netns file. netdelay prints
+ * "ready" on stdout once both devices exist, relays until SIGINT/SIGTERM, then prints one
+ * stats line per direction on stdout and exits 0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOT_BYTES 2048 /* a TUN device with the default 1500-byte MTU never gives more */
+#define READ_BYTES 65536
+
+struct pkt {
+	uint64_t due_ns;
+	uint16_t len;
+	unsigned char data[SLOT_BYTES];
+};
+
+/* One direction: packets read from in_fd wait in a FIFO ring, then go to out_fd. */
+struct line {
+	const char *name;
+	int in_fd;
+	int out_fd;
+	struct pkt *ring;
+	uint32_t cap;
+	uint32_t head; /* next packet to send */
+	uint32_t count;
+	uint64_t last_due_ns;
+	uint64_t relayed, lost, full, oversize, write_err;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*: enough randomness for loss and jitter, reproducible with --seed. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static double rng_unit(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double)((rng_state * 0x2545f4914f6cdd1dull) >> 11) / (double)(1ull << 53);
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return (errno || end == s || *end || *out < lo || *out > hi) ? -1 : 0;
+}
+
+/* Opens a new TUN device called dev inside the network namespace ns. Returns its fd or -1. */
+static int tun_in_netns(const char *ns, const char *dev)
+{
+	char path[4096];
+	struct ifreq ifr;
+	int self = -1, target = -1, fd = -1, ret = -1;
+
+	if (strchr(ns, '/'))
+		snprintf(path, sizeof(path), "%s", ns);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	target = open(path, O_RDONLY | O_CLOEXEC);
+	if (self < 0 || target < 0) {
+		fprintf(stderr, "netdelay: open %s: %s\n", self < 0 ? "/proc/self/ns/net" : path,
+			strerror(errno));
+		goto out;
+	}
+	if (setns(target, CLONE_NEWNET)) {
+		fprintf(stderr, "netdelay: setns %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "netdelay: open /dev/net/tun: %s\n", strerror(errno));
+	} else {
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
+		if (ioctl(fd, TUNSETIFF, &ifr)) {
+			fprintf(stderr, "netdelay: TUNSETIFF %s in %s: %s\n", dev, ns,
+				strerror(errno));
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (setns(self, CLONE_NEWNET)) {
+		fprintf(stderr, "netdelay: setns back: %s\n", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	ret = fd;
+out:
+	if (self >= 0)
+		close(self);
+	if (target >= 0)
+		close(target);
+	return ret;
+}
+
+/* Reads every packet waiting on l->in_fd into the ring (or drops it). */
+static void line_read(struct line *l, uint64_t delay_ns, uint64_t jitter_ns, double loss,
+		      unsigned char *buf)
+{
+	for (int i = 0; i < 256; i++) {
+		ssize_t n = read(l->in_fd, buf, READ_BYTES);
+		uint64_t due;
+		struct pkt *p;
+
+		if (n <= 0)
+			return;
+		if (loss > 0 && rng_unit() * 100.0 < loss) {
+			l->lost++;
+			continue;
+		}
+		if (n > SLOT_BYTES) {
+			l->oversize++;
+			continue;
+		}
+		if (l->count == l->cap) {
+			l->full++;
+			continue;
+		}
+		due = now_ns() + delay_ns;
+		if (jitter_ns) {
+			int64_t j = (int64_t)((rng_unit() * 2.0 - 1.0) * (double)jitter_ns);
+
+			due = (j < 0 && (uint64_t)-j > due) ? 0 : due + (uint64_t)j;
+		}
+		if (due < l->last_due_ns)
+			due = l->last_due_ns; /* FIFO: never overtake the packet before */
+		l->last_due_ns = due;
+		p = &l->ring[(l->head + l->count) % l->cap];
+		p->due_ns = due;
+		p->len = (uint16_t)n;
+		memcpy(p->data, buf, (size_t)n);
+		l->count++;
+	}
+}
+
+/* Writes the packets whose time has come; returns the due time of the next one, or 0. */
+static uint64_t line_flush(struct line *l)
+{
+	uint64_t now = now_ns();
+
+	while (l->count) {
+		struct pkt *p = &l->ring[l->head];
+
+		if (p->due_ns > now)
+			return p->due_ns;
+		if (write(l->out_fd, p->data, p->len) != p->len)
+			l->write_err++;
+		else
+			l->relayed++;
+		l->head = (l->head + 1) % l->cap;
+		l->count--;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: netdelay --ns-a NS --ns-b NS [--dev NAME] [--delay-ms MS] "
+		   "[--jitter-ms MS] [--loss PCT] [--seed N] [--queue N]\n"
+		   "Relays IP packets between a TUN device NAME (default hsdelay0) in each of two\n"
+		   "network namespaces, each way after MS milliseconds (default 20), +- jitter,\n"
+		   "dropping PCT percent at random. Prints \"ready\", runs until SIGINT/SIGTERM.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *ns_a = NULL, *ns_b = NULL, *dev = "hsdelay0";
+	double delay_ms = 20, jitter_ms = 0, loss = 0, queue = 8192, seed = 1;
+	struct line lines[2];
+	unsigned char *buf;
+	struct sigaction sa;
+	int fd_a, fd_b;
+
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int bad = 0;
+
+		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!v) {
+			usage(stderr);
+			return 2;
+		}
+		if (!strcmp(o, "--ns-a"))
+			ns_a = v;
+		else if (!strcmp(o, "--ns-b"))
+			ns_b = v;
+		else if (!strcmp(o, "--dev"))
+			dev = v;
+		else if (!strcmp(o, "--delay-ms"))
+			bad = parse_double(v, 0, 60000, &delay_ms);
+		else if (!strcmp(o, "--jitter-ms"))
+			bad = parse_double(v, 0, 60000, &jitter_ms);
+		else if (!strcmp(o, "--loss"))
+			bad = parse_double(v, 0, 100, &loss);
+		else if (!strcmp(o, "--seed"))
+			bad = parse_double(v, 1, 1e15, &seed);
+		else if (!strcmp(o, "--queue"))
+			bad = parse_double(v, 1, 1 << 20, &queue);
+		else
+			bad = 1;
+		if (bad) {
+			fprintf(stderr, "netdelay: bad option or value: %s %s\n", o, v);
+			usage(stderr);
+			return 2;
+		}
+		i++;
+	}
+	if (!ns_a || !ns_b || strlen(dev) >= IFNAMSIZ) {
+		usage(stderr);
+		return 2;
+	}
+	rng_state ^= (uint64_t)seed * 0x100000001b3ull;
+	/* Wake up on time: the default 50 us timer slack would add to every delay. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	fd_a = tun_in_netns(ns_a, dev);
+	fd_b = fd_a < 0 ? -1 : tun_in_netns(ns_b, dev);
+	buf = malloc(READ_BYTES);
+	memset(lines, 0, sizeof(lines));
+	lines[0] = (struct line){ .name = "a->b", .in_fd = fd_a, .out_fd = fd_b };
+	lines[1] = (struct line){ .name = "b->a", .in_fd = fd_b, .out_fd = fd_a };
+	for (int d = 0; d < 2; d++) {
+		lines[d].cap = (uint32_t)queue;
+		lines[d].ring = fd_b < 0 ? NULL : calloc(lines[d].cap, sizeof(struct pkt));
+	}
+	if (fd_b < 0 || !buf || !lines[0].ring || !lines[1].ring) {
+		if (fd_b >= 0)
+			fprintf(stderr, "netdelay: out of memory\n");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+
+	uint64_t delay_ns = (uint64_t)(delay_ms * 1e6), jitter_ns = (uint64_t)(jitter_ms * 1e6);
+	sigset_t none;
+
+	sigemptyset(&none);
+	while (!stop) {
+		struct pollfd pfd[2] = { { .fd = fd_a, .events = POLLIN },
+					 { .fd = fd_b, .events = POLLIN } };
+		uint64_t next = 0, now;
+		struct timespec ts, *tsp = NULL;
+
+		for (int d = 0; d < 2; d++) {
+			uint64_t due = line_flush(&lines[d]);
+
+			if (due && (!next || due < next))
+				next = due;
+		}
+		if (next) {
+			now = now_ns();
+			uint64_t wait = next > now ? next - now : 0;
+
+			ts.tv_sec = (time_t)(wait / 1000000000ull);
+			ts.tv_nsec = (long)(wait % 1000000000ull);
+			tsp = &ts;
+		}
+		if (ppoll(pfd, 2, tsp, &none) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("netdelay: ppoll");
+			break;
+		}
+		if (pfd[0].revents & (POLLERR | POLLHUP) || pfd[1].revents & (POLLERR | POLLHUP)) {
+			fprintf(stderr, "netdelay: a TUN device went away\n");
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			line_read(&lines[0], delay_ns, jitter_ns, loss, buf);
+		if (pfd[1].revents & POLLIN)
+			line_read(&lines[1], delay_ns, jitter_ns, loss, buf);
+	}
+	for (int d = 0; d < 2; d++) {
+		struct line *l = &lines[d];
+
+		printf("%s relayed=%llu lost=%llu queue_full=%llu oversize=%llu write_errors=%llu "
+		       "pending=%u\n",
+		       l->name, (unsigned long long)l->relayed, (unsigned long long)l->lost,
+		       (unsigned long long)l->full, (unsigned long long)l->oversize,
+		       (unsigned long long)l->write_err, l->count);
+		free(l->ring);
+	}
+	free(buf);
+	close(fd_a);
+	close(fd_b);
+	return 0;
+}

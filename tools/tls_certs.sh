@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+#
+# tls_certs.sh - make throwaway TLS keys and certificates for hstrace's tests and demo.
+#
+#   tools/tls_certs.sh DIR
+#
+# Everything is generated here with openssl (nothing is downloaded) into DIR, which must exist:
+#   ca.pem, ca.key                 a test CA
+#   server.pem, server.key         RSA 2048 server certificate signed by that CA; subjectAltName
+#                                  DNS:localhost, DNS:hstrace.test, IP:127.0.0.1, IP:::1
+#   chain.pem                      server.pem followed by ca.pem (a 2-certificate chain)
+#   other-ca.pem, other-ca.key     a second CA that signed nothing the servers use: a client
+#                                  that trusts only it rejects server.pem
+#   untrusted.pem, untrusted.key   a self-signed RSA certificate with the same names, trusted
+#                                  by nobody
+# The keys are unencrypted and valid for 2 days: for loopback tests only.
+set -eu
+
+dir=${1:?usage: tls_certs.sh DIR}
+[ -d "$dir" ] || { echo "tls_certs.sh: $dir is not a directory" >&2; exit 1; }
+cd "$dir"
+
+SAN="subjectAltName=DNS:localhost,DNS:hstrace.test,IP:127.0.0.1,IP:::1"
+err=tls_certs.log
+: >"$err"
+
+run() {
+	"$@" >>"$err" 2>&1 || { echo "tls_certs.sh: failed: $*" >&2; cat "$err" >&2; exit 1; }
+}
+
+ca() { # name subject
+	run openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-keyout "$1.key" -out "$1.pem" -subj "$2" \
+		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+}
+
+ca ca "/CN=hstrace test CA"
+ca other-ca "/CN=hstrace other test CA"
+
+run openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+	-subj "/CN=localhost" -addext "$SAN"
+printf '%s\n%s\n%s\n' "$SAN" "basicConstraints=CA:FALSE" "extendedKeyUsage=serverAuth" >server.ext
+run openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+	-extfile server.ext -out server.pem
+cat server.pem ca.pem >chain.pem
+
+run openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout untrusted.key -out untrusted.pem \
+	-subj "/CN=localhost" -addext "$SAN"
+
+rm -f server.csr server.ext ca.srl "$err"
+chmod 600 ./*.key

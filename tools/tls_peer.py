@@ -1,0 +1,321 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+"""tls_peer.py - small real TLS and plain-text peers for hstrace tests (and by hand).
+
+Python's ssl module (the system OpenSSL) does the TLS; only the standard library is used. Each
+peer is its own process, so its pid is known to whoever traces it. Lines on stdout tell the
+caller what happened.
+
+  client        print "pid <pid>", connect ("connected <local port>"), TLS handshake
+                ("handshake <version> <cipher>"), send --send, read the answer until the peer
+                closes ("received <n>" and, with --print, "data <text>"), send close_notify,
+                close, "done". The socket is read by the script itself into a memory BIO, so
+                the read pattern is chosen here: --read-size N does recv(N) (large reads: a
+                whole flight in one call), --exact-reads reads a 5-byte record header, then the
+                record body (OpenSSL's own default pattern). Each socket read prints
+                "recv <bytes> <record headers that started in it>".
+  server        listen on --addr/--port (0: any free port), print "listening <port>"; for each
+                of --count connections: accept, TLS handshake, read until --expect bytes (or
+                an empty line ending an HTTP request) came, answer (--echo: the bytes read;
+                else --reply text), send close_notify, close ("closed <port>").
+  plain-client  plain TCP: connect, send --send, shutdown(SHUT_WR), read until EOF, close.
+  plain-server  plain TCP: accept --count connections, read until EOF, send the bytes back.
+
+Examples:
+  tls_peer.py server --cert server.pem --key server.key --reply 'hello'
+  tls_peer.py client --port 4433 --ca ca.pem --sni localhost --read-size 65536 \\
+      --send $'GET / HTTP/1.0\\r\\n\\r\\n'
+"""
+
+import argparse
+import os
+import socket
+import ssl
+import sys
+
+VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def family_for(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def set_versions(ctx, version):
+    if version:
+        ctx.minimum_version = ctx.maximum_version = VERSIONS[version]
+
+
+class RecordCounter:
+    """Follows the TLS record framing of the bytes read, to count the record headers that
+    start in each socket read."""
+
+    def __init__(self):
+        self.hdr = b""
+        self.left = 0
+
+    def feed(self, data):
+        n, i = 0, 0
+        while i < len(data):
+            if self.left:
+                k = min(self.left, len(data) - i)
+                self.left -= k
+                i += k
+                continue
+            k = min(5 - len(self.hdr), len(data) - i)
+            if not self.hdr:
+                n += 1
+            self.hdr += data[i:i + k]
+            i += k
+            if len(self.hdr) == 5:
+                self.left = int.from_bytes(self.hdr[3:5], "big")
+                self.hdr = b""
+        return n
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def run_client(a):
+    out("pid %d" % os.getpid())
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if a.ca:
+        ctx.load_verify_locations(a.ca)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    set_versions(ctx, a.tls)
+    if a.alpn:
+        ctx.set_alpn_protocols(a.alpn.split(","))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=a.sni or None)
+    sock = socket.socket(family_for(a.addr), socket.SOCK_STREAM)
+    sock.connect((a.addr, a.port))
+    out("connected %d" % sock.getsockname()[1])
+    counter = RecordCounter()
+
+    def flush():
+        data = outgoing.read()
+        if data:
+            sock.sendall(data)
+
+    def fill():
+        if a.exact_reads:
+            data = recv_exact(sock, 5)
+            if len(data) == 5:
+                out("recv %d %d" % (5, counter.feed(data)))
+                body = recv_exact(sock, int.from_bytes(data[3:5], "big"))
+                if body:
+                    out("recv %d %d" % (len(body), counter.feed(body)))
+                data += body
+        else:
+            data = sock.recv(a.read_size)
+            if data:
+                out("recv %d %d" % (len(data), counter.feed(data)))
+        if data:
+            incoming.write(data)
+        else:
+            incoming.write_eof()
+        return bool(data)
+
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            flush()
+            if not fill():
+                out("handshake_error eof")
+                return 1
+        except ssl.SSLError as e:
+            flush()  # the alert, if any
+            out("handshake_error %s" % (e.reason or e))
+            sock.close()
+            return 1
+    flush()
+    out("handshake %s %s" % (tls.version(), tls.cipher()[0]))
+    if a.send:
+        tls.write(a.send.encode().decode("unicode_escape").encode("latin-1"))
+        flush()
+    got = b""
+    while True:
+        try:
+            chunk = tls.read(65536)
+            if not chunk:
+                break
+            got += chunk
+        except ssl.SSLWantReadError:
+            flush()
+            if not fill():
+                break
+        except ssl.SSLZeroReturnError:
+            break
+    out("received %d" % len(got))
+    if a.print:
+        out("data %s" % got.decode("latin-1"))
+    try:
+        tls.unwrap()
+    except ssl.SSLError:
+        pass
+    try:
+        flush()
+    except OSError:
+        pass
+    sock.close()
+    out("done")
+    return 0
+
+
+def run_server(a):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    set_versions(ctx, a.tls)
+    if a.alpn:
+        ctx.set_alpn_protocols(a.alpn.split(","))
+    fam = family_for(a.addr)
+    ls = socket.socket(fam, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.addr, a.port))
+    ls.listen(16)
+    out("listening %d" % ls.getsockname()[1])
+    served = 0
+    while a.count == 0 or served < a.count:
+        conn, peer = ls.accept()
+        out("accepted %s %d" % (peer[0], peer[1]))
+        try:
+            tconn = ctx.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            out("handshake_error %s" % getattr(e, "reason", e))
+            conn.close()
+            served += 1
+            continue
+        got = b""
+        try:
+            while True:
+                if a.expect and len(got) >= a.expect:
+                    break
+                if not a.expect and b"\r\n\r\n" in got:
+                    break
+                chunk = tconn.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            out("received %d" % len(got))
+            tconn.sendall(got if a.echo else a.reply.encode())
+            tconn.unwrap()
+        except (ssl.SSLError, OSError) as e:
+            out("conn_error %s" % getattr(e, "reason", e))
+        tconn.close()
+        out("closed %d" % peer[1])
+        served += 1
+    ls.close()
+    out("done")
+    return 0
+
+
+def run_plain_client(a):
+    out("pid %d" % os.getpid())
+    s = socket.socket(family_for(a.addr), socket.SOCK_STREAM)
+    s.connect((a.addr, a.port))
+    out("connected %d" % s.getsockname()[1])
+    s.sendall(a.send.encode())
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    out("received %d" % len(got))
+    out("done")
+    return 0
+
+
+def run_plain_server(a):
+    ls = socket.socket(family_for(a.addr), socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((a.addr, a.port))
+    ls.listen(16)
+    out("listening %d" % ls.getsockname()[1])
+    for _ in range(a.count):
+        conn, peer = ls.accept()
+        got = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        conn.sendall(got)
+        conn.close()
+        out("closed %d" % peer[1])
+    ls.close()
+    out("done")
+    return 0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="mode", required=True)
+
+    cl = sub.add_parser("client", help="TLS client with a chosen read pattern")
+    cl.add_argument("--addr", default="127.0.0.1")
+    cl.add_argument("--port", type=int, required=True)
+    cl.add_argument("--ca", help="CA file to verify the server with (default: no verification)")
+    cl.add_argument("--sni", default="", help="server name (SNI and host name check)")
+    cl.add_argument("--tls", choices=sorted(VERSIONS), help="only this TLS version")
+    cl.add_argument("--alpn", help="comma-separated ALPN protocols to offer")
+    cl.add_argument("--send", default="", help="text to send (backslash escapes allowed)")
+    cl.add_argument("--print", action="store_true", help="print what was received")
+    g = cl.add_mutually_exclusive_group()
+    g.add_argument("--read-size", type=int, default=65536, help="bytes per recv() (default)")
+    g.add_argument("--exact-reads", action="store_true",
+                   help="read each record as a 5-byte header, then its body")
+
+    sv = sub.add_parser("server", help="TLS server")
+    sv.add_argument("--addr", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=0)
+    sv.add_argument("--cert", required=True)
+    sv.add_argument("--key", required=True)
+    sv.add_argument("--tls", choices=sorted(VERSIONS), help="only this TLS version")
+    sv.add_argument("--alpn", help="comma-separated ALPN protocols to accept")
+    sv.add_argument("--count", type=int, default=1, help="connections to serve (0: forever)")
+    sv.add_argument("--expect", type=int, default=0,
+                    help="bytes to read before answering (default: an HTTP request)")
+    sv.add_argument("--echo", action="store_true", help="answer with the bytes read")
+    sv.add_argument("--reply", default="HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n",
+                    help="answer text")
+
+    pc = sub.add_parser("plain-client", help="plain TCP client")
+    pc.add_argument("--addr", default="127.0.0.1")
+    pc.add_argument("--port", type=int, required=True)
+    pc.add_argument("--send", default="", help="text to send")
+
+    ps = sub.add_parser("plain-server", help="plain TCP echo server")
+    ps.add_argument("--addr", default="127.0.0.1")
+    ps.add_argument("--port", type=int, default=0)
+    ps.add_argument("--count", type=int, default=1)
+
+    a = p.parse_args(argv)
+    run = {"client": run_client, "server": run_server, "plain-client": run_plain_client,
+           "plain-server": run_plain_server}[a.mode]
+    try:
+        return run(a)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
