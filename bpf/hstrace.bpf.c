@@ -462,6 +462,202 @@ int handle_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 	return on_accept_return(ctx->ret);
 }
 
+/*
+ * OpenSSL uprobes. An SSL object is bound to its connection by the socket I/O its thread does
+ * on a tracked socket while inside SSL_do_handshake(): no OpenSSL struct offsets are read.
+ */
+struct ssl_call {
+	__u64 ssl;
+	__u64 entry_ns;
+	__u32 depth; /* nested calls on this thread: counted once */
+	__u32 lib_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+struct ssl_key {
+	__u64 tgid;
+	__u64 ssl;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, __u64); /* cookie */
+} ssl_conns SEC(".maps");
+
+/* tid -> cookie of the tracked socket this thread last did I/O on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} thread_conn SEC(".maps");
+
+struct verify_call {
+	__u64 entry_ns;
+	__u32 depth;
+	__u32 lib_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct verify_call);
+} verify_calls SEC(".maps");
+
+/* Called for I/O on a tracked socket: binds the SSL object in a handshake call, if any. */
+static __always_inline void ssl_note_io(__u64 id, __u64 cookie)
+{
+	__u32 tid = (__u32)id;
+	struct ssl_call *call;
+	struct ssl_key k;
+
+	bpf_map_update_elem(&thread_conn, &tid, &cookie, BPF_ANY);
+	call = bpf_map_lookup_elem(&ssl_calls, &tid);
+	if (!call)
+		return;
+	k.tgid = id >> 32;
+	k.ssl = call->ssl;
+	bpf_map_update_elem(&ssl_conns, &k, &cookie, BPF_ANY);
+}
+
+static __always_inline void ssl_emit(__u8 what, __u64 cookie, __s32 ret, __u64 entry_ns,
+				     __u64 ssl, __u32 lib_id)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct hs_ssl_rec *r;
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&lost_records, 1);
+		return;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->hdr.kind = HS_REC_SSL;
+	r->hdr.size = sizeof(*r);
+	r->hdr.cpu = bpf_get_smp_processor_id();
+	r->hdr.ts_ns = bpf_ktime_get_ns();
+	r->hdr.cookie = cookie;
+	r->what = what;
+	r->ret = ret;
+	r->entry_ns = entry_ns;
+	r->ssl = ssl;
+	r->pid = id >> 32;
+	r->tid = (__u32)id;
+	r->lib_id = lib_id;
+	bpf_ringbuf_submit(r, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_handshake_enter, void *ssl)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_call c = {}, *cur;
+
+	cur = bpf_map_lookup_elem(&ssl_calls, &tid);
+	if (cur) {
+		cur->depth++;
+		return 0;
+	}
+	c.ssl = (__u64)ssl;
+	c.entry_ns = bpf_ktime_get_ns();
+	c.lib_id = (__u32)bpf_get_attach_cookie(ctx);
+	bpf_map_update_elem(&ssl_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_ssl_handshake_exit, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ssl_call *cur, c;
+	struct ssl_key k;
+	__u64 *cookie;
+
+	cur = bpf_map_lookup_elem(&ssl_calls, &tid);
+	if (!cur)
+		return 0;
+	if (cur->depth) {
+		cur->depth--;
+		return 0;
+	}
+	c = *cur;
+	bpf_map_delete_elem(&ssl_calls, &tid);
+	k.tgid = id >> 32;
+	k.ssl = c.ssl;
+	cookie = bpf_map_lookup_elem(&ssl_conns, &k);
+	ssl_emit(HS_SSL_HANDSHAKE, cookie ? *cookie : 0, ret, c.entry_ns, c.ssl, c.lib_id);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_verify_enter)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct verify_call c = {}, *cur;
+
+	cur = bpf_map_lookup_elem(&verify_calls, &tid);
+	if (cur) {
+		cur->depth++;
+		return 0;
+	}
+	c.entry_ns = bpf_ktime_get_ns();
+	c.lib_id = (__u32)bpf_get_attach_cookie(ctx);
+	bpf_map_update_elem(&verify_calls, &tid, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_verify_exit, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct verify_call *cur, c;
+	__u64 *cookie;
+
+	cur = bpf_map_lookup_elem(&verify_calls, &tid);
+	if (!cur)
+		return 0;
+	if (cur->depth) {
+		cur->depth--;
+		return 0;
+	}
+	c = *cur;
+	bpf_map_delete_elem(&verify_calls, &tid);
+	cookie = bpf_map_lookup_elem(&thread_conn, &tid);
+	ssl_emit(HS_SSL_VERIFY, cookie ? *cookie : 0, ret, c.entry_ns, 0, c.lib_id);
+	return 0;
+}
+
+/* A new program image: user space scans it for TLS libraries (after the loader ran). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec)
+{
+	struct hs_exec_rec *r;
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		__sync_fetch_and_add(&lost_records, 1);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->hdr.kind = HS_REC_EXEC;
+	r->hdr.size = sizeof(*r);
+	r->hdr.cpu = bpf_get_smp_processor_id();
+	r->hdr.ts_ns = bpf_ktime_get_ns();
+	r->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
 /* System call entry on fd: remembers the arguments when fd is a tracked socket. */
 static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, __u8 dir)
 {
@@ -470,9 +666,13 @@ static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, 
 	struct io_args a = { .key = key, .addr = addr, .kind = kind, .cnt = cnt, .dir = dir };
 	__u32 tid = (__u32)id;
 
-	if (!bpf_map_lookup_elem(&tls_conns, &key))
+	struct tls_conn *c;
+
+	c = bpf_map_lookup_elem(&tls_conns, &key);
+	if (!c)
 		return 0;
 	bpf_map_update_elem(&io_pending, &tid, &a, BPF_ANY);
+	ssl_note_io(id, c->cookie);
 	return 0;
 }
 

@@ -16,6 +16,8 @@
 enum hs_rec_kind {
 	HS_REC_TCP = 1, /* struct hs_tcp_rec */
 	HS_REC_TLS = 2, /* struct hs_tls_rec */
+	HS_REC_SSL = 3, /* struct hs_ssl_rec */
+	HS_REC_EXEC = 4, /* struct hs_exec_rec */
 };
 
 /* TCP timeline events (hs_tcp_rec.event). Never renumber: recorded streams depend on them. */
@@ -135,5 +137,36 @@ struct hs_tls_rec {
 };
 
 #define HS_TLS_REC_HDR_SIZE ((unsigned long)&((struct hs_tls_rec *)0)->data)
+
+/*
+ * TLS library calls seen by uprobes (OpenSSL). One record per call, sent at its return.
+ * hdr.cookie is the connection when known: for SSL_do_handshake(), the one its SSL object
+ * did socket I/O on inside a handshake call; for X509_verify_cert(), the one the calling
+ * thread last did TLS I/O on. 0 when unknown.
+ */
+enum hs_ssl_what {
+	HS_SSL_HANDSHAKE = 1, /* SSL_do_handshake() (SSL_connect/SSL_accept call it) */
+	HS_SSL_VERIFY = 2,    /* X509_verify_cert() */
+};
+
+struct hs_ssl_rec {
+	struct hs_hdr hdr; /* ts_ns: when the call returned */
+	__u8 what;	   /* enum hs_ssl_what */
+	__u8 _pad[3];
+	__s32 ret;	   /* the call's return value */
+	__u64 entry_ns;	   /* when the call was entered */
+	__u64 ssl;	   /* SSL * (HS_SSL_HANDSHAKE) */
+	__u32 pid;
+	__u32 tid;
+	__u32 lib_id;	   /* which library (the uprobe's bpf cookie; user space keeps the list) */
+	__u32 _pad2;
+};
+
+/* A process called execve(): user space looks for TLS libraries it maps. */
+struct hs_exec_rec {
+	struct hs_hdr hdr; /* cookie 0 */
+	__u32 pid;
+	__u32 _pad;
+};
 
 #endif /* HSTRACE_H */

@@ -27,6 +27,7 @@
 
 #include "hstrace.h"
 #include "collector.h"
+#include "collector_ssl.h"
 #include "collector_tls.h"
 
 /* uthash must not exit() when out of memory: a failed add marks the element instead. */
@@ -48,6 +49,7 @@ struct conn {
 	uint64_t *seq;		 /* arrival sequence number of each event, for a stable sort */
 	size_t cap;		 /* slots allocated in tl.events and seq */
 	struct conn_tls *tls;	 /* TLS state, from the first TLS record on */
+	struct conn_ssl *ssl;	 /* TLS library calls, from the first uprobe record on */
 
 	uint16_t family;		 /* latest known AF_INET / AF_INET6, 0 unknown */
 	uint8_t saddr[HS_ADDR_LEN];	 /* latest non-zero raw addresses, as in the records */
@@ -71,6 +73,7 @@ struct conn {
 struct collector {
 	collector_emit_fn emit;
 	void *ctx;
+	void (*lib_describe)(void *ctx, uint32_t lib_id, struct tl_tls *tls);
 	int64_t mono_to_wall_ns;
 	uint64_t grace_ns;
 	size_t max_conns;
@@ -96,6 +99,7 @@ struct collector *collector_new(const struct collector_opts *opts)
 	}
 	c->emit = opts->emit;
 	c->ctx = opts->ctx;
+	c->lib_describe = opts->lib_describe;
 	c->mono_to_wall_ns = opts->mono_to_wall_ns;
 	c->grace_ns = opts->grace_ns ? opts->grace_ns : DEFAULT_GRACE_NS;
 	c->max_conns = opts->max_conns ? opts->max_conns : DEFAULT_MAX_CONNS;
@@ -107,6 +111,7 @@ static void conn_free(struct conn *conn)
 	if (!conn)
 		return;
 	conn_tls_free(conn->tls);
+	conn_ssl_free(conn->ssl);
 	free(conn->tl.events);
 	free(conn->seq);
 	free(conn);
@@ -244,11 +249,12 @@ static enum tl_dir event_dir(unsigned int event)
 	}
 }
 
-/* Makes room for one more event, beyond those the TLS log may still add. Returns 0 or -ENOMEM
- * (the connection is unchanged). */
-static int conn_reserve_event(struct conn *conn)
+/* Makes room for `extra` more events, beyond those the TLS and library layers may still add.
+ * Returns 0 or -ENOMEM (the connection is unchanged). */
+static int conn_reserve(struct conn *conn, size_t extra)
 {
-	size_t need = conn->tl.n_events + conn_tls_max_events(conn->tls) + 1;
+	size_t need = conn->tl.n_events + conn_tls_max_events(conn->tls) +
+		      conn_ssl_max_events(conn->ssl) + extra;
 	struct tl_event *events;
 	uint64_t *seq;
 	size_t cap;
@@ -278,7 +284,7 @@ static int conn_add_record(struct collector *c, struct conn *conn, const struct 
 	struct tl_event *ev;
 	int err;
 
-	err = conn_reserve_event(conn);
+	err = conn_reserve(conn, 1);
 	if (err)
 		return err;
 
@@ -480,9 +486,11 @@ static void conn_close_last(struct conn *conn)
 static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 {
 	struct timeline *tl = &conn->tl;
+	uint32_t lib_id;
 
 	conn_derive_syn_recv(conn);
 	c->stats.events += conn_tls_add_events(conn->tls, tl, conn->seq);
+	c->stats.events += conn_ssl_add_events(conn->ssl, tl, conn->seq, c->seq);
 	conn_sort_events(conn);
 	conn_close_last(conn);
 	tl->start_ns = tl->n_events ? tl->events[0].ts_ns : 0;
@@ -490,6 +498,7 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 	conn_set_addrs(conn);
 	conn_tls_conclude(conn->tls, tl, conn->seq);
 	tl->result = evicted ? RESULT_INCOMPLETE : conn_result(conn);
+	tl->sources = TL_SRC_KERNEL_TCP | (tl->tls.seen ? TL_SRC_KERNEL_TLS : 0);
 
 	tl->n_phases = 0;
 	if (tl->role == ROLE_CLIENT) {
@@ -499,6 +508,9 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 		tl_add_phase(tl, "accept_wait", HS_EV_ESTABLISHED, HS_EV_ACCEPTED);
 	}
 	conn_tls_add_phases(conn->tls, tl);
+	lib_id = conn_ssl_conclude(conn->ssl, tl);
+	if (lib_id && c->lib_describe)
+		c->lib_describe(c->ctx, lib_id, &tl->tls);
 }
 
 /* Hands conn to the emit callback and frees it. */
@@ -544,7 +556,7 @@ static int conn_create(struct collector *c, const struct hs_tcp_rec *rec)
 	conn->tl.cookie = rec->hdr.cookie;
 	conn->tl.role = rec->event == HS_EV_SYN_SENT ? ROLE_CLIENT : ROLE_SERVER;
 	conn->tl.fd = -1;
-	err = conn_reserve_event(conn);
+	err = conn_reserve(conn, 1);
 	if (err) {
 		conn_free(conn);
 		return err;
@@ -577,7 +589,7 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 		c->stats.unmatched++;
 		return -ENOENT;
 	}
-	err = conn_reserve_event(conn);
+	err = conn_reserve(conn, 1);
 	if (err)
 		return err;
 	err = conn_tls_add(&conn->tls, &conn->tl.tls, &rec, c->seq);
@@ -591,6 +603,33 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 malformed:
 	c->stats.malformed++;
 	return -EINVAL;
+}
+
+/* A TLS library call (uprobes): for collector_ssl.c, on a connection already tracked. */
+static int collector_handle_ssl(struct collector *c, const void *data, size_t size)
+{
+	struct hs_ssl_rec rec;
+	struct conn *conn;
+	int err;
+
+	if (ssl_record_read(&rec, data, size)) {
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	HASH_FIND(hh, c->conns, &rec.hdr.cookie, sizeof(rec.hdr.cookie), conn);
+	if (!conn) {
+		c->stats.unmatched++;
+		return -ENOENT;
+	}
+	/* The library layer's events need room before its state exists. */
+	err = conn_reserve(conn, conn->ssl ? 0 : CONN_SSL_MAX_EVENTS);
+	if (err)
+		return err;
+	err = conn_ssl_add(&conn->ssl, &rec);
+	if (err)
+		return err;
+	c->seq += 4;
+	return 0;
 }
 
 /* A TCP record: opens, extends or (connect() again) replaces a connection. */
@@ -641,6 +680,8 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 		return collector_handle_tcp(c, &hdr, data, size);
 	case HS_REC_TLS:
 		return collector_handle_tls(c, data, size);
+	case HS_REC_SSL:
+		return collector_handle_ssl(c, data, size);
 	default:
 		c->stats.malformed++;
 		return -EINVAL;

@@ -28,6 +28,8 @@ struct collector_opts {
 	uint64_t grace_ns;	 /* how long a closed connection waits for late records (0: 50 ms) */
 	size_t max_conns;	 /* open connections kept at most (0: 262144); beyond, the oldest
 				  * is emitted as incomplete and counted in `evicted` */
+	/* Optional: fills tls->library and tls->library_file for a uprobe's library id. */
+	void (*lib_describe)(void *ctx, uint32_t lib_id, struct tl_tls *tls);
 };
 
 struct collector_stats {

@@ -412,6 +412,23 @@ static struct json_object *app_data_object(const struct tl_tls *t)
 	return o;
 }
 
+/* "library": {"name", "file"} of the TLS library seen by uprobes. */
+static struct json_object *library_object(const struct tl_tls *t)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add(o, "name", utf8_string(t->library, sizeof(t->library)));
+	err = err ?: add(o, "file", utf8_string(t->library_file, sizeof(t->library_file)));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* "tls": what the plaintext part of the handshake said; optional fields only when known. */
 static struct json_object *tls_object(const struct tl_tls *t)
 {
@@ -443,11 +460,60 @@ static struct json_object *tls_object(const struct tl_tls *t)
 		err = add_bool(o, "ttfb_estimated", true);
 	if (!err && t->desync)
 		err = add_bool(o, "desync", true);
+	if (!err && t->verify)
+		err = add_str(o, "verify", t->verify == 1 ? "ok" : "failed");
+	if (!err && t->library[0])
+		err = add(o, "library", library_object(t));
 	if (err) {
 		json_object_put(o);
 		return NULL;
 	}
 	return o;
+}
+
+/* "tls_api": the TLS library's own handshake calls (uprobes). */
+static struct json_object *tls_api_object(const struct tl_tls_api *a)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = add_u64(o, "calls", a->calls);
+	err = err ?: add_u64(o, "inside_us", (a->inside_ns + 500) / 1000);
+	err = err ?: add_i64(o, "result", a->result);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "sources": which layers contributed, so a reader knows how much detail to expect. */
+static struct json_object *sources_array(uint32_t sources)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+		{ TL_SRC_KERNEL_TCP, "kernel-tcp" },
+		{ TL_SRC_KERNEL_TLS, "kernel-tls" },
+		{ TL_SRC_OPENSSL, "openssl" },
+	};
+	struct json_object *a = json_object_new_array();
+	size_t i;
+
+	if (!a)
+		return NULL;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(sources & names[i].bit))
+			continue;
+		if (json_object_array_add(a, json_object_new_string(names[i].name))) {
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
 }
 
 /* Builds the whole object. Returns NULL on out-of-memory. */
@@ -479,6 +545,10 @@ static struct json_object *timeline_object(const struct timeline *tl)
 	err = err ?: add(o, "tcp", tcp_object(tl));
 	if (!err && tl->tls.seen)
 		err = add(o, "tls", tls_object(&tl->tls));
+	if (!err && tl->tls_api.seen)
+		err = add(o, "tls_api", tls_api_object(&tl->tls_api));
+	if (!err && tl->sources)
+		err = add(o, "sources", sources_array(tl->sources));
 	err = err ?: add_u64(o, "cookie", tl->cookie);
 	if (err) {
 		json_object_put(o);

@@ -45,6 +45,10 @@ static const char *const tls_event_names[TL_EV__MAX - TL_EV_CLIENT_HELLO] = {
 	TLS_SLOT(TL_EV_NEW_SESSION_TICKET) = "new_session_ticket",
 	TLS_SLOT(TL_EV_ALERT) = "alert",
 	TLS_SLOT(TL_EV_APP_DATA) = "app_data",
+	TLS_SLOT(TL_EV_HANDSHAKE_START) = "handshake_start",
+	TLS_SLOT(TL_EV_HANDSHAKE_DONE) = "handshake_done",
+	TLS_SLOT(TL_EV_CERT_VERIFY_START) = "cert_verify_start",
+	TLS_SLOT(TL_EV_CERT_VERIFY_DONE) = "cert_verify_done",
 };
 
 static const char *const result_names[RESULT__MAX] = {

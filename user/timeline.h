@@ -59,7 +59,26 @@ enum tl_tls_event {
 	TL_EV_NEW_SESSION_TICKET,
 	TL_EV_ALERT,
 	TL_EV_APP_DATA,		 /* the first application-data record in this direction */
+	TL_EV_HANDSHAKE_START,	 /* OpenSSL: first entry into SSL_do_handshake() */
+	TL_EV_HANDSHAKE_DONE,	 /* OpenSSL: SSL_do_handshake() returned 1 */
+	TL_EV_CERT_VERIFY_START, /* OpenSSL: X509_verify_cert() entered for the peer's chain */
+	TL_EV_CERT_VERIFY_DONE,	 /* OpenSSL: ... and returned */
 	TL_EV__MAX,
+};
+
+/* Which layers contributed to a timeline (struct timeline.sources). */
+enum tl_source {
+	TL_SRC_KERNEL_TCP = 1 << 0,
+	TL_SRC_KERNEL_TLS = 1 << 1,
+	TL_SRC_OPENSSL = 1 << 2,
+};
+
+/* What the TLS library's own API calls said (uprobes). */
+struct tl_tls_api {
+	bool seen;
+	uint32_t calls;	    /* SSL_do_handshake() calls (non-blocking retries included) */
+	uint64_t inside_ns; /* time spent inside them */
+	int32_t result;	    /* return value of the last call (1: handshake complete) */
 };
 
 /* One event of a timeline. */
@@ -107,6 +126,9 @@ struct tl_tls {
 	uint32_t app_records[3];
 	bool desync;		/* framing lost somewhere: later records not seen */
 	bool ttfb_estimated;	/* TLS 1.3 client: tickets and data told apart by a rule */
+	uint8_t verify;		/* peer certificate verification: 0 not seen, 1 ok, 2 failed */
+	char library[64];	/* TLS library seen by uprobes, e.g. "OpenSSL 3.0.19" */
+	char library_file[256]; /* ... and the file it was probed in */
 };
 
 /* A named span between two events. Names are static strings ("tcp_handshake", ...). */
@@ -148,6 +170,8 @@ struct timeline {
 	uint32_t srtt_us;	  /* last smoothed RTT seen */
 
 	struct tl_tls tls;
+	struct tl_tls_api tls_api;
+	uint32_t sources; /* enum tl_source bits */
 };
 
 /* Returns the static name of an event ("syn_sent", ...), or "unknown". */

@@ -24,6 +24,9 @@ struct tracer {
 	struct hstrace_bpf *skel;
 	struct ring_buffer *rb;
 	bool tracefs_mounted;
+	struct bpf_link **uprobes; /* attached by tracer_attach_ssl() */
+	size_t n_uprobes;
+	size_t cap_uprobes;
 };
 
 static bool libbpf_verbose;
@@ -150,6 +153,73 @@ fail:
 	return err;
 }
 
+static int uprobe_keep(struct tracer *t, struct bpf_link *link)
+{
+	struct bpf_link **n;
+
+	if (t->n_uprobes == t->cap_uprobes) {
+		n = realloc(t->uprobes, (t->cap_uprobes * 2 + 8) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->uprobes = n;
+		t->cap_uprobes = t->cap_uprobes * 2 + 8;
+	}
+	t->uprobes[t->n_uprobes++] = link;
+	return 0;
+}
+
+/* Attaches prog to func in path; returns 0 or a negative errno. */
+static int uprobe_attach(struct tracer *t, struct bpf_program *prog, const char *path,
+			 const char *func, bool retprobe, uint32_t lib_id)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = func, .retprobe = retprobe,
+		    .bpf_cookie = lib_id);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &o);
+	if (!link)
+		return -errno;
+	err = uprobe_keep(t, link);
+	if (err)
+		bpf_link__destroy(link);
+	return err;
+}
+
+int tracer_attach_ssl(struct tracer *t, const char *path, uint32_t lib_id, bool handshake,
+		      bool verify)
+{
+	struct hstrace_bpf *sk = t->skel;
+	size_t before = t->n_uprobes;
+	int err = -ENOENT;
+
+	/* Return probes first: an entry without its return would leave a call open. */
+	if (handshake) {
+		err = uprobe_attach(t, sk->progs.handle_ssl_handshake_exit, path,
+				    "SSL_do_handshake", true, lib_id);
+		if (!err)
+			err = uprobe_attach(t, sk->progs.handle_ssl_handshake_enter, path,
+					    "SSL_do_handshake", false, lib_id);
+	}
+	if (verify && (!handshake || !err)) {
+		err = uprobe_attach(t, sk->progs.handle_verify_exit, path, "X509_verify_cert",
+				    true, lib_id);
+		if (!err)
+			err = uprobe_attach(t, sk->progs.handle_verify_enter, path,
+					    "X509_verify_cert", false, lib_id);
+	}
+	if (err) {
+		while (t->n_uprobes > before)
+			bpf_link__destroy(t->uprobes[--t->n_uprobes]);
+	}
+	return err;
+}
+
+size_t tracer_uprobe_count(const struct tracer *t)
+{
+	return t->n_uprobes;
+}
+
 int tracer_poll(struct tracer *t, int timeout_ms)
 {
 	return ring_buffer__poll(t->rb, timeout_ms);
@@ -169,6 +239,9 @@ void tracer_close(struct tracer *t)
 {
 	if (!t)
 		return;
+	while (t->n_uprobes)
+		bpf_link__destroy(t->uprobes[--t->n_uprobes]);
+	free(t->uprobes);
 	ring_buffer__free(t->rb);
 	hstrace_bpf__destroy(t->skel);
 	tracefs_release(t->tracefs_mounted);

@@ -35,6 +35,16 @@ int tracer_poll(struct tracer *t, int timeout_ms);
 /* Hands every record already in the ring buffer to on_record without waiting. */
 int tracer_drain(struct tracer *t);
 
+/* Attaches the OpenSSL uprobes to the library or executable at path (as reachable from
+ * hstrace): SSL_do_handshake entry/return when handshake, X509_verify_cert entry/return when
+ * verify. lib_id comes back in every record from these probes. Returns 0 when at least one
+ * probe was attached, else a negative errno (nothing stays attached). */
+int tracer_attach_ssl(struct tracer *t, const char *path, uint32_t lib_id, bool handshake,
+		      bool verify);
+
+/* Number of uprobe links attached so far. */
+size_t tracer_uprobe_count(const struct tracer *t);
+
 /* Records the BPF side could not put in the ring buffer (buffer full) since start. */
 uint64_t tracer_lost(const struct tracer *t);
 

@@ -535,6 +535,8 @@ static void test_names(void **state)
 		"server_hello_done",   "client_key_exchange", "certificate_verify",
 		"change_cipher_spec",  "finished",	      "encrypted_handshake",
 		"new_session_ticket",  "alert",		      "app_data",
+		"handshake_start",     "handshake_done",      "cert_verify_start",
+		"cert_verify_done",
 	};
 	unsigned int i;
 
@@ -1801,6 +1803,170 @@ static void test_tls13_early_data(void **state)
 
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* ---- TLS library calls (uprobes) ---- */
+
+static int ssl_feed(struct fixture *f, uint64_t cookie, uint8_t what, uint64_t entry_us,
+		    uint64_t ret_us, int32_t ret)
+{
+	struct hs_ssl_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr.kind = HS_REC_SSL;
+	r.hdr.size = sizeof(r);
+	r.hdr.ts_ns = T(ret_us);
+	r.hdr.cookie = cookie;
+	r.what = what;
+	r.ret = ret;
+	r.entry_ns = T(entry_us);
+	r.ssl = 0x5500aa00;
+	r.pid = r.tid = 4242;
+	r.lib_id = 3;
+	return collector_handle(f->c, &r, sizeof(r));
+}
+
+static void describe_lib(void *ctx, uint32_t lib_id, struct tl_tls *tls)
+{
+	(void)ctx;
+	assert_int_equal(lib_id, 3);
+	strcpy(tls->library, "OpenSSL 3.0.99");
+	strcpy(tls->library_file, "/usr/lib/libssl.so.3");
+}
+
+/* A non-blocking client: two handshake calls, peer verification in between. */
+static void test_ssl_client_calls(void **state)
+{
+	struct fixture *f = *state;
+	struct collector_opts opts = { .emit = capture, .ctx = f, .lib_describe = describe_lib };
+	const struct timeline *tl;
+	const struct tl_event *e;
+	size_t i, n_start = 0;
+
+	collector_free(f->c);
+	f->c = collector_new(&opts);
+	assert_non_null(f->c);
+	client_open(f, 70, 0);
+	hello(f, 70, 1100, OUT, &ch13);
+	assert_int_equal(ssl_feed(f, 70, HS_SSL_HANDSHAKE, 1050, 1150, -1), 0);
+	hello(f, 70, 2000, IN, &sh13);
+	rec(f, 70, 2000, IN, 23, 2000);
+	assert_int_equal(ssl_feed(f, 70, HS_SSL_VERIFY, 2100, 2400, 1), 0);
+	rec(f, 70, 2600, OUT, 23, 53);
+	assert_int_equal(ssl_feed(f, 70, HS_SSL_HANDSHAKE, 1990, 2650, 1), 0);
+	rec(f, 70, 2700, OUT, 23, 60);
+	rec(f, 70, 3700, IN, 23, 500);
+	tcp_close(f, 70, 5000);
+
+	tl = finish_one(f);
+	assert_true(tl->tls_api.seen);
+	assert_int_equal(tl->tls_api.calls, 2);
+	assert_int_equal(tl->tls_api.inside_ns, (100 + 660) * US);
+	assert_int_equal(tl->tls_api.result, 1);
+	assert_int_equal(tl->tls.verify, 1);
+	assert_int_equal(phase_us(tl, "cert_verify"), 300);
+	assert_int_equal(tl->sources, TL_SRC_KERNEL_TCP | TL_SRC_KERNEL_TLS | TL_SRC_OPENSSL);
+	assert_string_equal(tl->tls.library, "OpenSSL 3.0.99");
+	assert_string_equal(tl->tls.library_file, "/usr/lib/libssl.so.3");
+	for (i = 0; i < tl->n_events; i++) {
+		e = &tl->events[i];
+		if (e->event == TL_EV_HANDSHAKE_START) {
+			n_start++;
+			assert_int_equal(e->ts_ns, T(1050));
+		}
+		if (e->event == TL_EV_HANDSHAKE_DONE)
+			assert_int_equal(e->ts_ns, T(2650));
+		if (e->event == TL_EV_CERT_VERIFY_START)
+			assert_int_equal(e->ts_ns, T(2100));
+		if (e->event == TL_EV_CERT_VERIFY_DONE)
+			assert_int_equal(e->ts_ns, T(2400));
+	}
+	assert_int_equal(n_start, 1);
+	assert_int_equal(count_events(tl, TL_EV_HANDSHAKE_DONE), 1);
+	assert_int_equal(count_events(tl, TL_EV_CERT_VERIFY_DONE), 1);
+	/* Events stay sorted. */
+	for (i = 1; i < tl->n_events; i++)
+		assert_true(tl->events[i - 1].ts_ns <= tl->events[i].ts_ns);
+}
+
+/* A server builds its own chain with X509_verify_cert() before its ServerHello: not peer
+ * verification. Its tickets, written inside its handshake call, are exact. */
+static void test_ssl_server_chain_and_tickets(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	size_t i, tickets = 0;
+
+	server_open(f, 71, 0);
+	hello(f, 71, 500, IN, &ch13);
+	assert_int_equal(ssl_feed(f, 71, HS_SSL_VERIFY, 550, 600, 0), 0);
+	hello(f, 71, 700, OUT, &sh13);
+	rec(f, 71, 700, OUT, 23, 2000);
+	assert_int_equal(ssl_feed(f, 71, HS_SSL_HANDSHAKE, 450, 750, -1), 0);
+	rec(f, 71, 10700, IN, 23, 69);
+	rec(f, 71, 10800, OUT, 23, 250);
+	rec(f, 71, 10800, OUT, 23, 250);
+	assert_int_equal(ssl_feed(f, 71, HS_SSL_HANDSHAKE, 10690, 10810, 1), 0);
+	rec(f, 71, 10900, IN, 23, 120);
+	rec(f, 71, 11400, OUT, 23, 4000);
+	tcp_close(f, 71, 20000);
+
+	tl = finish_one(f);
+	assert_int_equal(tl->tls.verify, 0);
+	assert_int_equal(count_events(tl, TL_EV_CERT_VERIFY_START), 0);
+	assert_int_equal(tl->tls_api.calls, 2);
+	assert_int_equal(tl->tls_api.result, 1);
+	for (i = 0; i < tl->n_events; i++) {
+		if (tl->events[i].event != TL_EV_NEW_SESSION_TICKET)
+			continue;
+		tickets++;
+		assert_false(tl->events[i].estimated);
+	}
+	assert_int_equal(tickets, 2);
+	assert_int_equal(phase_us(tl, "response_time"), 500);
+}
+
+/* A failed verification shows as tls.verify "failed". */
+static void test_ssl_verify_failed(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+
+	client_open(f, 72, 0);
+	hello(f, 72, 1100, OUT, &ch13);
+	hello(f, 72, 2000, IN, &sh13);
+	rec(f, 72, 2000, IN, 23, 2000);
+	assert_int_equal(ssl_feed(f, 72, HS_SSL_VERIFY, 2100, 2400, 0), 0);
+	rec(f, 72, 2500, OUT, 23, 19); /* the encrypted alert */
+	assert_int_equal(ssl_feed(f, 72, HS_SSL_HANDSHAKE, 1050, 2550, -1), 0);
+	tcp_close(f, 72, 3000);
+
+	tl = finish_one(f);
+	assert_int_equal(tl->tls.verify, 2);
+	assert_int_equal(tl->tls_api.result, -1);
+	assert_int_equal(tl->result, RESULT_TLS_ALERT);
+	assert_int_equal(count_events(tl, TL_EV_HANDSHAKE_DONE), 0);
+}
+
+/* Bad or orphan library records are counted, never fatal. */
+static void test_ssl_bad_records(void **state)
+{
+	struct fixture *f = *state;
+	struct hs_ssl_rec r;
+
+	assert_int_equal(ssl_feed(f, 999, HS_SSL_HANDSHAKE, 1, 2, 1), -ENOENT);
+	memset(&r, 0, sizeof(r));
+	r.hdr.kind = HS_REC_SSL;
+	r.hdr.size = sizeof(r);
+	r.what = 9;
+	assert_int_equal(collector_handle(f->c, &r, sizeof(r)), -EINVAL);
+	r.what = HS_SSL_HANDSHAKE;
+	assert_int_equal(collector_handle(f->c, &r, sizeof(r) - 1), -EINVAL);
+	r.entry_ns = 10;
+	r.hdr.ts_ns = 5; /* returned before it was entered */
+	assert_int_equal(collector_handle(f->c, &r, sizeof(r)), -EINVAL);
+	assert_int_equal(stats(f).malformed, 3);
+	assert_int_equal(stats(f).unmatched, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1811,6 +1977,10 @@ int main(void)
 		TEST(test_tls13_client_tickets_after_request),
 		TEST(test_tls13_client_tickets_before_request),
 		TEST(test_tls13_client_split_tickets),
+		TEST(test_ssl_client_calls),
+		TEST(test_ssl_server_chain_and_tickets),
+		TEST(test_ssl_verify_failed),
+		TEST(test_ssl_bad_records),
 		TEST(test_tls13_server),
 		TEST(test_tls13_hello_retry_request),
 		TEST(test_tls13_hello_retry_request_server),
