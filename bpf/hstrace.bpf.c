@@ -595,6 +595,10 @@ int BPF_KRETPROBE(handle_ssl_handshake_exit, int ret)
 	k.tgid = id >> 32;
 	k.ssl = c.ssl;
 	cookie = bpf_map_lookup_elem(&ssl_conns, &k);
+	/* No socket I/O inside the call (memory BIOs, e.g. Python's asyncio): take the socket
+	 * this thread last did TLS I/O on. */
+	if (!cookie)
+		cookie = bpf_map_lookup_elem(&thread_conn, &tid);
 	ssl_emit(HS_SSL_HANDSHAKE, cookie ? *cookie : 0, ret, c.entry_ns, c.ssl, c.lib_id);
 	return 0;
 }

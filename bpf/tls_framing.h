@@ -12,7 +12,8 @@
  * Each tlsf_step() consumes at least one byte or stops, so a bounded loop always terminates.
  *
  * Before including, define:
- *   __u8/__u16/__u32/__u64              (vmlinux.h in BPF, <linux/types.h> in user space)
+ *   __u8/__u16/__u32/__u64, bool,       (vmlinux.h in BPF; in user space <linux/types.h>,
+ *   __always_inline                      <stdbool.h> and <sys/cdefs.h>)
  *   TLSF_READ(dst, size, addr)          copy size (1..7) bytes at address addr (a __u64) into
  *                                       dst; evaluates to 0 on success
  *   TLSF_FUNC                           storage class of tlsf_step(): in BPF a global
@@ -44,9 +45,9 @@ enum tlsf_flags {
 	TLSF_F_IN_CERT = 1 << 5,   /* inside a plaintext Certificate message */
 	TLSF_F_CERT_LIST = 1 << 6, /* ... past its 3-byte certificate_list length */
 	TLSF_F_PROBE = 1 << 7,	   /* a handshake record after change_cipher_spec: encrypted
-				    * (TLS 1.2 Finished) unless it holds exactly one ClientHello
-				    * (TLS 1.3: the second ClientHello after a HelloRetryRequest
-				    * follows the client's middlebox-compatibility CCS) */
+				    * (TLS 1.2 Finished) unless it holds exactly one ClientHello or
+				    * ServerHello (TLS 1.3 after a HelloRetryRequest: the second
+				    * hellos follow the middlebox-compatibility CCS) */
 };
 
 /* Framing state of one direction. Only scalars: it lives in a BPF map value. */
@@ -222,12 +223,12 @@ static __always_inline int tlsf_handshake_bytes(struct tls_stream *st, struct tl
 		st->hs_len = (__u32)st->hs_hdr[1] << 16 | (__u32)st->hs_hdr[2] << 8 | st->hs_hdr[3];
 		if (st->flags & TLSF_F_PROBE) {
 			st->flags &= ~TLSF_F_PROBE;
-			if (st->hs_type != 1 || st->hs_len + 4 != st->rec_len) {
+			if ((st->hs_type != 1 && st->hs_type != 2) || st->hs_len + 4 != st->rec_len) {
 				/* Encrypted: the rest of the record is opaque. */
 				st->rec_type = 0;
 				return TLSF_MORE;
 			}
-			st->flags &= ~TLSF_F_ENCRYPTED; /* a plaintext ClientHello after all */
+			st->flags &= ~TLSF_F_ENCRYPTED; /* a plaintext hello after all */
 		}
 		if (st->hs_len > TLSF_MAX_HS_LEN)
 			return tlsf_stop(st, io, TLSF_F_DESYNC);

@@ -73,7 +73,8 @@ struct conn {
 struct collector {
 	collector_emit_fn emit;
 	void *ctx;
-	void (*lib_describe)(void *ctx, uint32_t lib_id, struct tl_tls *tls);
+	void (*lib_describe)(void *lib_ctx, uint32_t lib_id, struct tl_tls *tls);
+	void *lib_ctx;
 	int64_t mono_to_wall_ns;
 	uint64_t grace_ns;
 	size_t max_conns;
@@ -100,6 +101,7 @@ struct collector *collector_new(const struct collector_opts *opts)
 	c->emit = opts->emit;
 	c->ctx = opts->ctx;
 	c->lib_describe = opts->lib_describe;
+	c->lib_ctx = opts->lib_ctx;
 	c->mono_to_wall_ns = opts->mono_to_wall_ns;
 	c->grace_ns = opts->grace_ns ? opts->grace_ns : DEFAULT_GRACE_NS;
 	c->max_conns = opts->max_conns ? opts->max_conns : DEFAULT_MAX_CONNS;
@@ -510,7 +512,7 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 	conn_tls_add_phases(conn->tls, tl);
 	lib_id = conn_ssl_conclude(conn->ssl, tl);
 	if (lib_id && c->lib_describe)
-		c->lib_describe(c->ctx, lib_id, &tl->tls);
+		c->lib_describe(c->lib_ctx, lib_id, &tl->tls);
 }
 
 /* Hands conn to the emit callback and frees it. */

@@ -29,7 +29,8 @@ struct collector_opts {
 	size_t max_conns;	 /* open connections kept at most (0: 262144); beyond, the oldest
 				  * is emitted as incomplete and counted in `evicted` */
 	/* Optional: fills tls->library and tls->library_file for a uprobe's library id. */
-	void (*lib_describe)(void *ctx, uint32_t lib_id, struct tl_tls *tls);
+	void (*lib_describe)(void *lib_ctx, uint32_t lib_id, struct tl_tls *tls);
+	void *lib_ctx;
 };
 
 struct collector_stats {

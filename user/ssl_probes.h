@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * ssl_probes.h - keeps OpenSSL uprobes on every TLS library in use, while hstrace runs.
+ *
+ * Glue between ssl_libs.c (which finds libraries) and tracer.c (which attaches probes).
+ * Discovery: the system's libraries and every running process at start; then each process
+ * that calls execve() is scanned 100 ms and 1 s after it (once the loader and early dlopen()s
+ * have mapped its libraries), and every process again every 5 s (libraries dlopen()ed late,
+ * e.g. by Python's `import ssl`). A library that cannot be probed is reported once and skipped.
+ */
+#ifndef HSTRACE_SSL_PROBES_H
+#define HSTRACE_SSL_PROBES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "timeline.h"
+#include "tracer.h"
+
+struct ssl_probes;
+
+/* Returns a new prober attaching through t, or NULL (ENOMEM). verbose: one line per library
+ * probed on stderr. */
+struct ssl_probes *ssl_probes_new(struct tracer *t, bool verbose);
+
+/* --ssl-lib PATH: probes that library or executable. Returns 0 or a negative errno (with a
+ * one-line message on stderr). */
+int ssl_probes_add_path(struct ssl_probes *p, const char *path);
+
+/* Scans the system's libraries and every process, probing what is new. Returns the number of
+ * libraries probed so far. */
+int ssl_probes_scan_all(struct ssl_probes *p);
+
+/* A process called execve() at monotonic time now_ns: scan it soon. */
+void ssl_probes_on_exec(struct ssl_probes *p, uint32_t pid, uint64_t now_ns);
+
+/* Runs the scans that are due at monotonic time now_ns. */
+void ssl_probes_tick(struct ssl_probes *p, uint64_t now_ns);
+
+/* collector_opts.lib_describe: fills tls->library and tls->library_file for lib_id. */
+void ssl_probes_describe(void *p, uint32_t lib_id, struct tl_tls *tls);
+
+/* Number of libraries probed. */
+unsigned int ssl_probes_count(const struct ssl_probes *p);
+
+/* Frees the prober (the probes stay attached until the tracer closes). Accepts NULL. */
+void ssl_probes_free(struct ssl_probes *p);
+
+#endif /* HSTRACE_SSL_PROBES_H */
