@@ -42,9 +42,11 @@ DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	setpriv:util-linux
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
-LIB_SRCS := user/collector.c user/collector_tls.c user/tls_parse.c user/timeline.c \
-	user/render_text.c user/render_json.c user/filter.c
-TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/tracefs.c
+LIB_SRCS := user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c \
+	user/render_text.c user/render_json.c user/filter.c user/report.c user/report_text.c \
+	user/report_json.c user/report_cmd.c user/ndjson_read.c user/render_timeline.c user/color.c \
+	user/ssl_libs.c
+TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/tracefs.c user/ssl_probes.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c))
 
 LIB_OBJS  := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
@@ -115,6 +117,13 @@ unit: $(UNIT_TESTS)
 test: deps
 	$(MAKE) all $(UNIT_TESTS)
 	$(PYTHON) tests/run.py $(TESTS)
+
+# demo: trace a few TLS 1.2 and 1.3 handshakes between local test peers (openssl s_server,
+# curl, openssl s_client) and print their timelines (root; tools/demo.sh).
+.PHONY: demo
+demo: deps
+	$(MAKE) all
+	PYTHON=$(PYTHON) sh tools/demo.sh
 
 bench: deps
 	$(MAKE) all
@@ -197,3 +206,38 @@ fuzz: fuzz-build
 			$(FUZZ_DIR)/$$t.log | sed 's/^/           /'; \
 	done
 # ---- fuzz (end) -----------------------------------------------------------------------------
+
+# ---- tools (begin) ----------------------------------------------------------------------------
+#   make tools       build/netdelay (user-space delay line between two network namespaces) and
+#                    build/hs_load (TLS handshake load generator), used by the accuracy tests
+#                    and by make bench
+TOOLS := $(OUT)/netdelay $(OUT)/hs_load
+
+.PHONY: tools
+tools: $(TOOLS)
+all: tools
+
+$(OUT)/netdelay: tools/netdelay.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUT)/hs_load: tools/hs_load.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -lm -o $@
+# ---- tools (end) ------------------------------------------------------------------------------
+
+# ---- report (begin) -------------------------------------------------------------------------
+#   make golden        rewrite the expected outputs of the golden report tests (tests/golden/cases)
+#                      with build/hstrace; review the diff before committing it
+#   make bench-report  `hstrace report` vs jq on 1,000,000 records (tools/bench_report.sh)
+.PHONY: golden bench-report
+golden: $(OUT)/hstrace
+	@grep -v '^#' tests/golden/cases | while read -r expected fixture args; do \
+		[ -n "$$expected" ] || continue; \
+		echo "  GOLDEN   $$expected"; \
+		$(OUT)/hstrace report $$args $$fixture > $$expected 2>/dev/null || exit 1; \
+	done
+
+bench-report: $(OUT)/hstrace
+	tools/bench_report.sh $(BENCH_REPORT_RECORDS)
+# ---- report (end) ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define TCP_NEW_SYN_RECV 12
+#define MSG_PEEK 2
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -663,7 +664,8 @@ int BPF_PROG(handle_exec)
 }
 
 /* System call entry on fd: remembers the arguments when fd is a tracked socket. */
-static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, __u8 dir)
+static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, __u8 dir,
+				    long flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (id & 0xffffffff00000000ULL) | (__u32)fd;
@@ -674,6 +676,9 @@ static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, 
 
 	c = bpf_map_lookup_elem(&tls_conns, &key);
 	if (!c)
+		return 0;
+	/* A peek (nginx reads the first byte to tell TLS from plain HTTP) consumes nothing. */
+	if (flags & MSG_PEEK)
 		return 0;
 	bpf_map_update_elem(&io_pending, &tid, &a, BPF_ANY);
 	ssl_note_io(id, c->cookie);
@@ -766,12 +771,14 @@ static __always_inline int io_exit(long ret)
 	return 0;
 }
 
-#define IO_PROGS(name, kind, dir, addr_arg, cnt_arg)                                           \
+/* flags_arg: index of the recv flags argument, or -1 (no flags). */
+#define IO_PROGS(name, kind, dir, addr_arg, cnt_arg, flags_arg)                                \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                            \
 	int handle_enter_##name(struct trace_event_raw_sys_enter *ctx)                          \
 	{                                                                                      \
 		return io_enter(ctx->args[0], (__u64)ctx->args[addr_arg], kind,                \
-				(__u32)ctx->args[cnt_arg], dir);                               \
+				(__u32)ctx->args[cnt_arg], dir,                                \
+				flags_arg >= 0 ? ctx->args[flags_arg & 7] : 0);                \
 	}                                                                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                             \
 	int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)                            \
@@ -779,14 +786,14 @@ static __always_inline int io_exit(long ret)
 		return io_exit(ctx->ret);                                                      \
 	}
 
-IO_PROGS(read, IO_BUF, HS_DIR_IN, 1, 2)
-IO_PROGS(write, IO_BUF, HS_DIR_OUT, 1, 2)
-IO_PROGS(recvfrom, IO_BUF, HS_DIR_IN, 1, 2)
-IO_PROGS(sendto, IO_BUF, HS_DIR_OUT, 1, 2)
-IO_PROGS(readv, IO_IOV, HS_DIR_IN, 1, 2)
-IO_PROGS(writev, IO_IOV, HS_DIR_OUT, 1, 2)
-IO_PROGS(recvmsg, IO_MSG, HS_DIR_IN, 1, 2)
-IO_PROGS(sendmsg, IO_MSG, HS_DIR_OUT, 1, 2)
+IO_PROGS(read, IO_BUF, HS_DIR_IN, 1, 2, -1)
+IO_PROGS(write, IO_BUF, HS_DIR_OUT, 1, 2, -1)
+IO_PROGS(recvfrom, IO_BUF, HS_DIR_IN, 1, 2, 3)
+IO_PROGS(sendto, IO_BUF, HS_DIR_OUT, 1, 2, -1)
+IO_PROGS(readv, IO_IOV, HS_DIR_IN, 1, 2, -1)
+IO_PROGS(writev, IO_IOV, HS_DIR_OUT, 1, 2, -1)
+IO_PROGS(recvmsg, IO_MSG, HS_DIR_IN, 1, 2, 2)
+IO_PROGS(sendmsg, IO_MSG, HS_DIR_OUT, 1, 2, -1)
 
 SEC("tracepoint/syscalls/sys_enter_close")
 int handle_enter_close(struct trace_event_raw_sys_enter *ctx)

@@ -24,7 +24,11 @@ static const char doc[] =
 	"    hstrace --json -o c.ndjson --duration 60   # NDJSON to a file for a minute\n"
 	"    hstrace -p 1234          # only connections owned by PID 1234\n"
 	"    hstrace --comm nginx     # only connections owned by a process named nginx\n"
-	"    hstrace --port 443 -6    # only IPv6 connections with 443 at either end\n";
+	"    hstrace --port 443 -6    # only IPv6 connections with 443 at either end\n"
+	"    hstrace --timeline --slow 200  # waterfalls: failed, or over 200 ms\n"
+	"    hstrace -i 10 --by sni   # per-phase report every 10 s, by server name\n"
+	"    hstrace --report -d 60   # one report after a minute\n"
+	"    hstrace report c.ndjson  # report of a --json file (report --help)\n";
 
 enum {
 	OPT_COMM = 0x100,
@@ -34,6 +38,14 @@ enum {
 	OPT_USAGE,
 	OPT_VERSION,
 	OPT_ALL,
+	OPT_NO_UPROBES,
+	OPT_SSL_LIB,
+	OPT_TIMELINE,
+	OPT_COLOR,
+	OPT_SLOW,
+	OPT_REPORT,
+	OPT_BY,
+	OPT_TOP,
 };
 
 static const struct argp_option options[] = {
@@ -42,6 +54,10 @@ static const struct argp_option options[] = {
 	{ "port", OPT_PORT, "PORT", 0, "Only connections with this port at either end", 0 },
 	{ "ipv4", '4', NULL, 0, "Only IPv4 (including IPv4 on dual-stack sockets)", 0 },
 	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
+	{ "no-uprobes", OPT_NO_UPROBES, NULL, 0,
+	  "Kernel observation only: no OpenSSL uprobes (tls_api, cert_verify)", 0 },
+	{ "ssl-lib", OPT_SSL_LIB, "PATH", 0,
+	  "Also probe this libssl/libcrypto or statically linked executable (repeatable)", 0 },
 	{ "all", OPT_ALL, NULL, 0,
 	  "Show every TCP connection (default: those that carried TLS, and failed connects)", 0 },
 	{ "json", 'j', NULL, 0, "NDJSON output, one object per connection (docs/json.md)", 0 },
@@ -51,6 +67,18 @@ static const struct argp_option options[] = {
 	{ "ringbuf-kb", OPT_RINGBUF, "KB", 0,
 	  "Ring buffer size in KiB, a power of two (default 4096)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output", 0 },
+	{ "timeline", OPT_TIMELINE, NULL, 0,
+	  "Show each connection as a waterfall of its events and phases", 1 },
+	{ "color", OPT_COLOR, "WHEN", 0,
+	  "Colour the timeline: auto (a terminal), always, never", 1 },
+	{ "slow", OPT_SLOW, "MS", 0,
+	  "Show only failed connections and those whose total or tls_handshake phase took "
+	  "more than MS milliseconds", 1 },
+	{ "interval", 'i', "SEC", 0,
+	  "Print a per-phase report every SEC seconds (and one at exit), not connections", 2 },
+	{ "report", OPT_REPORT, NULL, 0, "Print only one report, at exit", 2 },
+	{ "by", OPT_BY, "KEY", 0, "Group report rows by sni, peer, comm, role or port", 2 },
+	{ "top", OPT_TOP, "N", 0, "Show at most N groups, the rest summed (default 10)", 2 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
 	{ "version", OPT_VERSION, NULL, 0, "Show the version", -1 },
@@ -115,6 +143,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			usage_error(state, "-4 and -6 exclude each other");
 		o->filter.ip_version = key == '4' ? 4 : 6;
 		break;
+	case OPT_NO_UPROBES:
+		o->no_uprobes = true;
+		break;
+	case OPT_SSL_LIB:
+		if (!*arg)
+			usage_error(state, "empty --ssl-lib path");
+		if (o->n_ssl_libs >= CLI_MAX_SSL_LIBS)
+			usage_error(state, "at most %d --ssl-lib options", CLI_MAX_SSL_LIBS);
+		o->ssl_libs[o->n_ssl_libs++] = arg;
+		break;
 	case OPT_ALL:
 		o->filter.all = true;
 		break;
@@ -142,6 +180,51 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		o->verbose = true;
+		break;
+	case OPT_TIMELINE:
+		o->timeline = true;
+		break;
+	case OPT_COLOR:
+		if (color_mode_parse(arg, &o->color))
+			usage_error(state, "invalid --color (auto, always or never): %s", arg);
+		break;
+	case OPT_SLOW:
+		if (parse_ulong(arg, 0, 1000000000UL, &v))
+			usage_error(state, "invalid --slow milliseconds: %s", arg);
+		o->slow = true;
+		o->slow_ms = v;
+		break;
+	case 'i':
+		if (parse_ulong(arg, 1, 86400, &v))
+			usage_error(state, "invalid interval in seconds (1-86400): %s", arg);
+		o->interval_s = v;
+		break;
+	case OPT_REPORT:
+		o->report = true;
+		break;
+	case OPT_BY:
+		if (report_by_parse(arg, &o->by))
+			usage_error(state, "invalid --by (sni, peer, comm, role or port): %s", arg);
+		break;
+	case OPT_TOP:
+		if (parse_ulong(arg, 1, 100000, &v))
+			usage_error(state, "invalid --top (1-100000): %s", arg);
+		o->top = v;
+		o->top_set = true;
+		break;
+	case ARGP_KEY_END:
+		if (o->interval_s && o->report)
+			usage_error(state, "-i and --report exclude each other");
+		if (o->timeline && o->json)
+			usage_error(state, "--timeline and --json exclude each other");
+		if (o->timeline && (o->interval_s || o->report))
+			usage_error(state,
+				    "--timeline shows connections; -i and --report show reports");
+		if (o->slow && (o->interval_s || o->report))
+			usage_error(state,
+				    "--slow selects connections to show; reports count them all");
+		if ((o->by || o->top_set) && !o->interval_s && !o->report)
+			usage_error(state, "--by and --top need -i SEC or --report");
 		break;
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
@@ -175,9 +258,92 @@ void cli_parse(int argc, char **argv, struct cli_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->ringbuf_kb = 4096;
+	o->top = REPORT_DEFAULT_TOP;
 	argp_err_exit_status = 2;
 	/* Own --help/--usage/--version and no implicit exits, so that every usage error prints
 	 * the usage line and exits with status 2. */
+	if (argp_parse(&argp, argc, argv, ARGP_NO_EXIT | ARGP_NO_HELP, NULL, o))
+		exit(2);
+}
+
+/* ---- hstrace report ---- */
+
+static const char report_doc[] =
+	"Per-phase timing report of connections recorded with `hstrace --json`.\n\n"
+	"FILE is NDJSON as --json writes it, plain or gzip-compressed; - reads standard input. "
+	"Per phase: count, min, p50, p90, p99, max and a log2 histogram; results and TLS alerts; "
+	"with --by, the same per group for the N groups with most connections (the rest summed). "
+	"Lines that are not hstrace records are counted and skipped.\v"
+	"EXAMPLES:\n"
+	"    hstrace report conns.ndjson             # the whole file\n"
+	"    hstrace report --by sni conns.ndjson.gz # one row block per server name\n"
+	"    hstrace report --json - < conns.ndjson  # one JSON object (docs/report.md)\n";
+
+static const struct argp_option report_options[] = {
+	{ "by", OPT_BY, "KEY", 0, "Group rows by sni, peer, comm, role or port", 0 },
+	{ "top", OPT_TOP, "N", 0, "Show at most N groups, the rest summed (default 10)", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object instead of text (docs/report.md)", 0 },
+	{ "help", 'h', NULL, 0, "Show this help", -1 },
+	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
+	{},
+};
+
+static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
+{
+	struct report_cli_opts *o = state->input;
+	unsigned long v;
+
+	switch (key) {
+	case OPT_BY:
+		if (report_by_parse(arg, &o->by))
+			usage_error(state, "invalid --by (sni, peer, comm, role or port): %s", arg);
+		break;
+	case OPT_TOP:
+		if (parse_ulong(arg, 1, 100000, &v))
+			usage_error(state, "invalid --top (1-100000): %s", arg);
+		o->top = v;
+		break;
+	case 'j':
+		o->json = true;
+		break;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		exit(0);
+	case OPT_USAGE:
+		argp_state_help(state, stdout, ARGP_HELP_USAGE);
+		exit(0);
+	case ARGP_KEY_ERROR:
+		argp_state_help(state, stderr, ARGP_HELP_USAGE);
+		exit(2);
+	case ARGP_KEY_ARG:
+		if (o->path)
+			usage_error(state, "one FILE only (unexpected %s)", arg);
+		if (!*arg)
+			usage_error(state, "empty file name");
+		o->path = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!o->path)
+			usage_error(state, "FILE missing (use - for standard input)");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+void cli_parse_report(int argc, char **argv, struct report_cli_opts *o)
+{
+	static const struct argp argp = {
+		.options = report_options,
+		.parser = parse_report_opt,
+		.args_doc = "FILE",
+		.doc = report_doc,
+	};
+
+	memset(o, 0, sizeof(*o));
+	o->top = REPORT_DEFAULT_TOP;
+	argp_err_exit_status = 2;
 	if (argp_parse(&argp, argc, argv, ARGP_NO_EXIT | ARGP_NO_HELP, NULL, o))
 		exit(2);
 }

@@ -8,7 +8,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "color.h"
 #include "filter.h"
+#include "report.h"
+
+#define CLI_MAX_SSL_LIBS 16
 
 struct cli_opts {
 	struct conn_filter filter;
@@ -18,10 +22,34 @@ struct cli_opts {
 	bool verbose;
 	const char *btf_path;	 /* NULL: the kernel's own BTF */
 	size_t ringbuf_kb;	 /* ring buffer size in KiB */
+	bool no_uprobes;	 /* --no-uprobes: kernel observation only */
+	const char *ssl_libs[CLI_MAX_SSL_LIBS]; /* --ssl-lib PATH, repeatable */
+	unsigned int n_ssl_libs;
+
+	bool timeline;		 /* --timeline: waterfall view */
+	enum color_mode color;	 /* --color */
+	bool slow;		 /* --slow MS given */
+	uint64_t slow_ms;	 /* show only failed connections and those slower than this */
+	unsigned int interval_s; /* -i SEC: a report every SEC seconds (0: none) */
+	bool report;		 /* --report: only the final report */
+	enum report_by by;	 /* --by */
+	size_t top;		 /* --top N groups shown */
+	bool top_set;
+};
+
+/* `hstrace report [--by KEY] [--top N] [--json] FILE` */
+struct report_cli_opts {
+	const char *path;
+	enum report_by by;
+	size_t top;
+	bool json;
 };
 
 /* Parses argv into *o (defaults first). Wrong flags or values print the usage and exit with
  * status 2; --help prints the help and exits 0. */
 void cli_parse(int argc, char **argv, struct cli_opts *o);
+
+/* Parses the arguments of `hstrace report` (argv[0] is "report"), as cli_parse() does. */
+void cli_parse_report(int argc, char **argv, struct report_cli_opts *o);
 
 #endif /* HSTRACE_CLI_H */

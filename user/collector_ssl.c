@@ -25,7 +25,7 @@ struct span {
 };
 
 struct conn_ssl {
-	uint32_t lib_id;
+	uint32_t lib_id;	/* of the handshake calls (libssl), else of verification */
 	uint32_t calls;
 	uint64_t inside_ns;
 	int32_t last_ret;
@@ -63,7 +63,7 @@ int conn_ssl_add(struct conn_ssl **sslp, const struct hs_ssl_rec *rec)
 			return -ENOMEM;
 		*sslp = s;
 	}
-	if (!s->lib_id)
+	if (!s->lib_id || (rec->what == HS_SSL_HANDSHAKE && !s->calls))
 		s->lib_id = rec->lib_id;
 	if (rec->what == HS_SSL_VERIFY) {
 		if (s->n_verify < MAX_VERIFY)

@@ -7,10 +7,11 @@
 #include "ssl_libs.h"
 #include "ssl_probes.h"
 
-#define EXEC_QUEUE 256
-#define FULL_RESCAN_NS (5ULL * 1000 * 1000 * 1000)
+#define EXEC_QUEUE 1024
+#define FULL_RESCAN_NS (30ULL * 1000 * 1000 * 1000)
 #define EXEC_DELAY1_NS (100ULL * 1000 * 1000)
 #define EXEC_DELAY2_NS (1000ULL * 1000 * 1000)
+#define EXEC_DELAY3_NS (5000ULL * 1000 * 1000)
 #define MAX_LIBS 1024
 
 struct probed_lib {
@@ -116,6 +117,7 @@ void ssl_probes_on_exec(struct ssl_probes *p, uint32_t pid, uint64_t now_ns)
 		return;
 	queue_scan(p, pid, now_ns + EXEC_DELAY1_NS);
 	queue_scan(p, pid, now_ns + EXEC_DELAY2_NS);
+	queue_scan(p, pid, now_ns + EXEC_DELAY3_NS);
 }
 
 void ssl_probes_tick(struct ssl_probes *p, uint64_t now_ns)

@@ -4,9 +4,10 @@
  *
  * Glue between ssl_libs.c (which finds libraries) and tracer.c (which attaches probes).
  * Discovery: the system's libraries and every running process at start; then each process
- * that calls execve() is scanned 100 ms and 1 s after it (once the loader and early dlopen()s
- * have mapped its libraries), and every process again every 5 s (libraries dlopen()ed late,
- * e.g. by Python's `import ssl`). A library that cannot be probed is reported once and skipped.
+ * that calls execve() is scanned 100 ms, 1 s and 5 s after it (once the loader and early
+ * dlopen()s, e.g. Python's `import ssl`, have mapped its libraries), and every process again
+ * every 30 s (a full scan costs ~45 µs per process, mostly the kernel generating
+ * /proc/PID/maps). A library that cannot be probed is reported once and skipped.
  */
 #ifndef HSTRACE_SSL_PROBES_H
 #define HSTRACE_SSL_PROBES_H

@@ -33,8 +33,10 @@ TLS_EVENTS = {"client_hello", "server_hello", "hello_retry_request", "certificat
               "server_key_exchange", "certificate_request", "server_hello_done",
               "client_key_exchange", "certificate_verify", "change_cipher_spec", "finished",
               "encrypted_handshake", "new_session_ticket", "alert", "app_data"}
-CLIENT_EVENTS |= TLS_EVENTS
-SERVER_EVENTS |= TLS_EVENTS
+# TLS library events (OpenSSL uprobes, docs/openssl.md): no direction.
+LIB_EVENTS = {"handshake_start", "handshake_done", "cert_verify_start", "cert_verify_done"}
+CLIENT_EVENTS |= TLS_EVENTS | LIB_EVENTS
+SERVER_EVENTS |= TLS_EVENTS | LIB_EVENTS
 RESULTS = {"ok", "refused", "timeout", "reset", "closed", "incomplete", "tls_alert",
            "tls_failed"}
 # Direction an event must have when it carries one.
@@ -494,6 +496,10 @@ def check_record(rec, wall_from=None, wall_to=None):
         if e["event"] in TLS_EVENTS:
             need(e.get("dir") in ("in", "out"), "TLS event %s without a dir" % e["event"])
             need("tls" in rec, "TLS event %s but no tls object" % e["event"])
+        if e["event"] in LIB_EVENTS:
+            need("dir" not in e, "library event %s with a dir" % e["event"])
+            need("openssl" in rec.get("sources", []), "library event %s but no openssl source"
+                 % e["event"])
         if "records" in e:
             need(isinstance(e["records"], int) and e["records"] > 0, "records %r" % e["records"])
         if "estimated" in e:

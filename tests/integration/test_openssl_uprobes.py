@@ -134,8 +134,12 @@ def test_curl_nonblocking():
     recs = hs.stop_ok()
     c = client_record(recs, cl.pid, srv.port)
     check(c["comm"] == "curl", "comm %r" % c["comm"], c)
-    # curl's socket is non-blocking: SSL_connect returns WANT_READ before the server answers.
-    check_api(c, min_calls=2)
+    # curl's socket is non-blocking: SSL_connect may return WANT_READ and be called again; the
+    # calls are counted and their time inside summed, whatever their number.
+    check_api(c)
+    ev = {e["event"]: e["t_us"] for e in c["events"]}
+    check(c["tls_api"]["inside_us"] <= ev["handshake_done"] - ev["handshake_start"] + 1,
+          "more time inside SSL calls than between first entry and success", c)
     check_verify(c, "ok")
     check_library(c)
 
@@ -259,6 +263,11 @@ def test_probe_budget():
         verify = 2 if "cert_verify" in r["phases_us"] else 0
         check(api["calls"] * 2 + verify <= 4, "%s: %d calls + verify: over 4 hits"
               % (r["role"], api["calls"]), r)
-    check(per_hs <= 8, "%.2f uprobe hits per handshake for both ends, budget 4 + 4" % per_hs)
+    # The machine-wide run counts include any other TLS process running meanwhile, so they
+    # bound the hits from below only; the per-end budget is checked on the bound calls above.
     check(hits >= 4 * n, "only %d uprobe hits for %d verifying handshakes: probes not hit"
           % (hits, n))
+    total = sum(r.get("tls_api", {"calls": 0})["calls"] * 2
+                + (2 if "cert_verify" in r["phases_us"] else 0) for r in cs + ss)
+    check(total / n <= 8, "%.2f bound uprobe hits per handshake (both ends), budget 4 + 4"
+          % (total / n), recs)
