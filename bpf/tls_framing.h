@@ -48,6 +48,9 @@ enum tlsf_flags {
 				    * (TLS 1.2 Finished) unless it holds exactly one ClientHello or
 				    * ServerHello (TLS 1.3 after a HelloRetryRequest: the second
 				    * hellos follow the middlebox-compatibility CCS) */
+	TLSF_F_FINISHED = 1 << 8,  /* an encrypted handshake record (TLS <= 1.2 Finished) followed
+				    * change_cipher_spec: the next content-type 23 record is
+				    * application data, and this direction is followed no further */
 };
 
 /* Framing state of one direction. Only scalars: it lives in a BPF map value. */
@@ -66,9 +69,8 @@ struct tls_stream {
 	__u8 cert_have;
 	__u8 rec_type;	  /* content type of the current record */
 	__u8 hs_type;	  /* type of the current handshake message */
-	__u8 flags;	  /* enum tlsf_flags */
 	__u8 n_encrypted; /* content-type 23 records seen */
-	__u8 _pad;
+	__u16 flags;	  /* enum tlsf_flags */
 };
 
 /* One buffer of one system call, and who made it (for the callbacks). Only scalars. */
@@ -125,7 +127,7 @@ static __always_inline __u32 tlsf_take(__u8 *acc, __u8 *have, __u32 need, __u64 
 	return k;
 }
 
-static __always_inline int tlsf_stop(struct tls_stream *st, struct tlsf_io *io, __u8 why)
+static __always_inline int tlsf_stop(struct tls_stream *st, struct tlsf_io *io, __u16 why)
 {
 	st->flags |= TLSF_F_STOPPED | why;
 	if (why == TLSF_F_DESYNC)
@@ -164,7 +166,10 @@ static __always_inline int tlsf_record_start(struct tls_stream *st, struct tlsf_
 		       tlsf_min(len, io->len - io->off), !!(st->flags & TLSF_F_ENCRYPTED));
 	if (type == 20)
 		st->flags |= TLSF_F_ENCRYPTED;
-	if (type == 23 && ++st->n_encrypted >= TLSF_MAX_ENCRYPTED)
+	/* Past the handshake: the first application data record in TLS <= 1.2 (TLS 1.3 hides
+	 * where its handshake ends: there, a bounded number of encrypted records). */
+	if (type == 23 && ((st->flags & TLSF_F_FINISHED) ||
+			   ++st->n_encrypted >= TLSF_MAX_ENCRYPTED))
 		st->flags |= TLSF_F_STOPPED;
 	return TLSF_MORE;
 }
@@ -226,6 +231,7 @@ static __always_inline int tlsf_handshake_bytes(struct tls_stream *st, struct tl
 			if ((st->hs_type != 1 && st->hs_type != 2) || st->hs_len + 4 != st->rec_len) {
 				/* Encrypted: the rest of the record is opaque. */
 				st->rec_type = 0;
+				st->flags |= TLSF_F_FINISHED;
 				return TLSF_MORE;
 			}
 			st->flags &= ~TLSF_F_ENCRYPTED; /* a plaintext hello after all */
