@@ -24,6 +24,8 @@ trap 'rm -f "$tmp"' EXIT
 	echo "loopback sockets whose first bytes are not TLS (followed for one call, then dropped)."
 	echo
 	/usr/bin/python3 tools/bench_io.py
+	echo
+	tools/bench_report.sh
 } > "$tmp"
 mv "$tmp" "$out"
 trap - EXIT

@@ -19,7 +19,9 @@ caller what happened.
                 an empty line ending an HTTP request) came, answer (--echo: the bytes read;
                 else --reply text), send close_notify, close ("closed <port>").
   plain-client  plain TCP: connect, send --send, shutdown(SHUT_WR), read until EOF, close.
-  plain-server  plain TCP: accept --count connections, read until EOF, send the bytes back.
+  plain-server  plain TCP: accept --count connections, read until EOF, send the bytes back
+                (--hangup: read once, then close without answering; --reset: the same
+                with a RST).
 
 Examples:
   tls_peer.py server --cert server.pem --key server.key --reply 'hello'
@@ -31,6 +33,7 @@ import argparse
 import os
 import socket
 import ssl
+import struct
 import sys
 
 VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
@@ -96,6 +99,8 @@ def run_client(a):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     set_versions(ctx, a.tls)
+    if a.ciphers:
+        ctx.set_ciphers(a.ciphers)
     if a.alpn:
         ctx.set_alpn_protocols(a.alpn.split(","))
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -251,6 +256,13 @@ def run_plain_server(a):
     out("listening %d" % ls.getsockname()[1])
     for _ in range(a.count):
         conn, peer = ls.accept()
+        if a.hangup or a.reset:
+            got = conn.recv(65536)
+            if a.reset:  # SO_LINGER 0: close() sends a RST
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            out("hangup %d after %d bytes" % (peer[1], len(got)))
+            conn.close()
+            continue
         got = b""
         while True:
             chunk = conn.recv(65536)
@@ -277,6 +289,7 @@ def main(argv=None):
     cl.add_argument("--sni", default="", help="server name (SNI and host name check)")
     cl.add_argument("--tls", choices=sorted(VERSIONS), help="only this TLS version")
     cl.add_argument("--alpn", help="comma-separated ALPN protocols to offer")
+    cl.add_argument("--ciphers", help="OpenSSL cipher list for TLS <= 1.2")
     cl.add_argument("--send", default="", help="text to send (backslash escapes allowed)")
     cl.add_argument("--print", action="store_true", help="print what was received")
     g = cl.add_mutually_exclusive_group()
@@ -307,6 +320,10 @@ def main(argv=None):
     ps.add_argument("--addr", default="127.0.0.1")
     ps.add_argument("--port", type=int, default=0)
     ps.add_argument("--count", type=int, default=1)
+    ps.add_argument("--hangup", action="store_true",
+                    help="read once (e.g. a ClientHello), then close without answering")
+    ps.add_argument("--reset", action="store_true",
+                    help="like --hangup, but close with a RST (SO_LINGER 0)")
 
     a = p.parse_args(argv)
     run = {"client": run_client, "server": run_server, "plain-client": run_plain_client,

@@ -19,9 +19,3 @@ int tracefs_ensure(bool *mounted)
 	*mounted = true;
 	return 0;
 }
-
-void tracefs_release(bool mounted)
-{
-	if (mounted)
-		umount2(TRACEFS, MNT_DETACH);
-}

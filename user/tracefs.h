@@ -11,10 +11,9 @@
 #include <stdbool.h>
 
 /* Mounts tracefs on /sys/kernel/tracing unless a tracing directory is already usable.
- * Sets *mounted to true when this call mounted it. Returns 0 or a negative errno. */
+ * Sets *mounted to true when this call mounted it. Returns 0 or a negative errno.
+ * The mount is left in place at exit: another hstrace (or perf, bpftrace) may be attaching
+ * classic tracepoints through it at that moment, and unmounting would make that fail. */
 int tracefs_ensure(bool *mounted);
-
-/* Unmounts what tracefs_ensure() mounted (mounted == true); errors are ignored. */
-void tracefs_release(bool mounted);
 
 #endif /* HSTRACE_TRACEFS_H */

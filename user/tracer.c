@@ -23,7 +23,7 @@
 struct tracer {
 	struct hstrace_bpf *skel;
 	struct ring_buffer *rb;
-	bool tracefs_mounted;
+	bool tracefs_mounted; /* this run mounted tracefs (left mounted, see tracefs.h) */
 	struct bpf_link **uprobes; /* attached by tracer_attach_ssl() */
 	size_t n_uprobes;
 	size_t cap_uprobes;
@@ -244,6 +244,5 @@ void tracer_close(struct tracer *t)
 	free(t->uprobes);
 	ring_buffer__free(t->rb);
 	hstrace_bpf__destroy(t->skel);
-	tracefs_release(t->tracefs_mounted);
 	free(t);
 }

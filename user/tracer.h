@@ -48,7 +48,7 @@ size_t tracer_uprobe_count(const struct tracer *t);
 /* Records the BPF side could not put in the ring buffer (buffer full) since start. */
 uint64_t tracer_lost(const struct tracer *t);
 
-/* Detaches and frees everything (and unmounts tracefs if it mounted it). Accepts NULL. */
+/* Detaches and frees everything. Accepts NULL. */
 void tracer_close(struct tracer *t);
 
 #endif /* HSTRACE_TRACER_H */

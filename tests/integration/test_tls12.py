@@ -12,7 +12,7 @@ ECDHE_CIPHER = ("ECDHE-RSA-AES128-GCM-SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_S
 RSA_CIPHER = ("AES128-GCM-SHA256", "TLS_RSA_WITH_AES_128_GCM_SHA256")
 CLIENT_PHASES = ("tcp_handshake", "idle_before_hello", "server_hello_rtt", "tls_handshake",
                  "ttfb", "total")
-SERVER_PHASES = ("tcp_handshake", "accept_wait", "idle_before_hello", "server_think",
+SERVER_PHASES = ("tcp_handshake", "accept_wait", "server_think",
                  "tls_handshake", "response_time", "total")
 
 

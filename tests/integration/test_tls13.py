@@ -16,7 +16,7 @@ TLS13_HANDSHAKE_CLIENT = [
     ("encrypted_handshake", "in"), ("change_cipher_spec", "out"), ("encrypted_handshake", "out")]
 CLIENT_PHASES = ("tcp_handshake", "idle_before_hello", "server_hello_rtt", "tls_handshake",
                  "ttfb", "total")
-SERVER_PHASES = ("tcp_handshake", "accept_wait", "idle_before_hello", "server_think",
+SERVER_PHASES = ("tcp_handshake", "accept_wait", "server_think",
                  "tls_handshake", "response_time", "total")
 
 

@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+"""netns.py - two network namespaces with real delay between them, and packet captures, for
+hstrace's accuracy tests.
+
+Pair() runs tools/netns_pair.sh up: namespaces <name>-c (client, 10.213.0.1) and <name>-s
+(server, 10.213.0.2) joined by build/netdelay, a user-space delay line over TUN devices (this
+kernel has no netem). Every pair, process and capture made here is registered with
+harness.add_cleanup(), so harness.cleanup_all() (run by tests/run.py after each test, passed or
+not) stops them and removes the namespaces. Names are unique per test process.
+"""
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+
+import harness as H
+from harness import check
+import tls_peers as T
+
+PAIR_SH = H.REPO / "tools" / "netns_pair.sh"
+NETDELAY = H.REPO / "build" / "netdelay"
+DEV = "hsdelay0"
+CLIENT_ADDR = "10.213.0.1"
+SERVER_ADDR = "10.213.0.2"
+
+_seq = itertools.count()
+
+
+def _sh(*args, timeout=30):
+    cp = subprocess.run(["sh", str(PAIR_SH), *map(str, args)], capture_output=True, text=True,
+                        timeout=timeout)
+    return cp
+
+
+class Pair:
+    """A client and a server namespace, delay_ms apart each way (RTT = 2 * delay_ms)."""
+
+    def __init__(self, delay_ms=20.0, jitter_ms=0.0, loss_pct=0.0):
+        H.require_root()
+        check(NETDELAY.is_file(), "%s not found: build it with `make tools`" % NETDELAY)
+        self.name = "hst%d-%d" % (os.getpid(), next(_seq))
+        self.delay_ms = delay_ms
+        self.client_ns = self.name + "-c"
+        self.server_ns = self.name + "-s"
+        self.final_log = ""
+        self.client_addr = CLIENT_ADDR
+        self.server_addr = SERVER_ADDR
+        _sh("gc")  # pairs left by a test process that was killed outright
+        H.add_cleanup(self.down, "netns pair " + self.name)
+        args = ["up", self.name, "--delay-ms", delay_ms]
+        if jitter_ms:
+            args += ["--jitter-ms", jitter_ms]
+        if loss_pct:
+            args += ["--loss", loss_pct]
+        cp = _sh(*args)
+        check(cp.returncode == 0, "netns_pair.sh up %s failed (%d)" % (self.name, cp.returncode),
+              cp.stdout + cp.stderr)
+        H.log(cp.stdout.strip())
+
+    def netdelay_log(self):
+        try:
+            return open("/run/hstrace-netns/%s/netdelay.log" % self.name).read()
+        except OSError:
+            return ""
+
+    def down(self):
+        """Stops the pair (idempotent). netdelay's final statistics stay in .final_log."""
+        cp = _sh("down", self.name)
+        if cp.stdout.strip():
+            self.final_log = cp.stdout
+            H.log("netdelay: " + " | ".join(cp.stdout.strip().splitlines()))
+        check(cp.returncode == 0, "netns_pair.sh down %s failed" % self.name, cp.stderr)
+        left = [n for n in (self.client_ns, self.server_ns) if os.path.exists("/run/netns/" + n)]
+        check(not left, "namespaces left behind: %s" % left)
+
+    def exec_argv(self, side, argv):
+        """argv run inside the client ("c") or server ("s") namespace."""
+        ns = self.client_ns if side == "c" else self.server_ns
+        return ["ip", "netns", "exec", ns, *map(str, argv)]
+
+    def proc(self, side, name, argv, stdin=None):
+        """A tls_peers.Proc running argv in a namespace (`ip netns exec` execs argv itself, so
+        .pid is the program's own pid)."""
+        return T.Proc(name, self.exec_argv(side, argv), stdin=stdin)
+
+
+class Capture:
+    """tshark capturing on the delay line's TUN device in one namespace of a pair, into a pcap
+    file in a temporary folder. stop() ends it; frames() reads the capture back."""
+
+    FIELDS = ("frame.time_epoch", "ip.src", "tcp.srcport", "ip.dst", "tcp.dstport",
+              "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset", "tcp.len",
+              "tls.record.content_type", "tls.record.opaque_type", "tls.handshake.type")
+
+    def __init__(self, pair, side, port):
+        d = H.make_tmpdir()
+        self.path = d / ("capture-%s.pcap" % side)
+        self.err_path = d / "tshark.err"
+        argv = pair.exec_argv(side, ["tshark", "-n", "-i", DEV, "-f", "tcp port %d" % port,
+                                     "-w", self.path])
+        H.log("capture: $ " + " ".join(map(str, argv)))
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        H.add_cleanup(self._kill, "tshark")
+        end = time.monotonic() + 20
+        while "Capturing on" not in self.err_path.read_text(errors="replace"):
+            check(self.proc.poll() is None and time.monotonic() < end,
+                  "tshark did not start capturing", self.err_path.read_text(errors="replace"))
+            time.sleep(0.05)
+
+    def _kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self._kill()
+        check(self.path.is_file(), "tshark wrote no capture",
+              self.err_path.read_text(errors="replace"))
+
+    def frames(self):
+        """Every captured frame as a dict: t (epoch seconds, float), src, sport, dst, dport,
+        syn, ack, fin, rst (bools), len (TCP payload), ctypes (TLS record types in the frame:
+        the plaintext content types, then the TLS 1.3 encrypted records' opaque types, which
+        always follow them), hstypes (TLS handshake message types)."""
+        argv = ["tshark", "-n", "-r", str(self.path), "-T", "fields", "-E", "separator=/t",
+                "-E", "occurrence=a", "-E", "aggregator=,"]
+        for f in self.FIELDS:
+            argv += ["-e", f]
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        check(cp.returncode == 0, "tshark -r failed", cp.stderr)
+        out = []
+        for line in cp.stdout.splitlines():
+            v = line.split("\t")
+            if len(v) < len(self.FIELDS) or not v[0]:
+                continue
+
+            def ints(s):
+                return [int(x, 0) for x in s.split(",") if x]
+
+            out.append({"t": float(v[0]), "src": v[1], "sport": int(v[2]), "dst": v[3],
+                        "dport": int(v[4]), "syn": v[5] in ("1", "True"),
+                        "ack": v[6] in ("1", "True"), "fin": v[7] in ("1", "True"),
+                        "rst": v[8] in ("1", "True"), "len": int(v[9] or 0),
+                        "ctypes": ints(v[10]) + ints(v[11]), "hstypes": ints(v[12])})
+        return out

@@ -1,0 +1,471 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+"""Accuracy of hstrace's timestamps against real network delay and independent clocks.
+
+Every test builds two network namespaces joined by build/netdelay (tests/integration/netns.py),
+which holds each packet DELAY_MS = 20 ms in each direction: a 40 ms round trip that hstrace
+did not choose and cannot see. In the server namespace runs `openssl s_server -www`; in the
+client namespace `curl` makes N_PER_VERSION full TLS 1.3 handshakes, then as many TLS 1.2
+ones, each on its own connection with one GET. hstrace runs in the root namespace as usual.
+
+* test_phases_match_imposed_delay: the TCP handshake takes one round trip on both ends, TLS 1.3
+  one more and TLS 1.2 two more, once the processing time that hstrace itself measured on the
+  two ends is taken out (see check_round_trips()).
+* test_events_match_packet_capture: tshark captures on the TUN device of each namespace at the
+  same time; every wire-visible event of both ends is paired with the packet that carries it
+  and hstrace's absolute time (start + t_us) is compared with the packet's capture time. The
+  distribution is printed; CAPTURE_P99_US bounds its 99th percentile (justified there).
+* test_client_phases_match_curl: curl's own -w timings (time_connect, time_appconnect,
+  time_starttransfer) of the same requests against the client's timeline (CURL_*_US).
+"""
+
+import json
+import statistics
+
+import harness as H
+from harness import check
+import netns as N
+import tls_peers as T
+
+DELAY_MS = 20.0
+RTT_US = int(2 * DELAY_MS * 1000)
+N_PER_VERSION = 4
+PORT = 4433
+
+# A round trip measured by hstrace must lie within RTT_US +- ROUND_TRIP_TOL_US (the issue's
+# "40 ms +- 2 ms"). The delay line itself adds 0.1-0.4 ms per round trip (waking up, copying),
+# which this bound includes. That holds for every tcp_handshake (kernel timestamps on both
+# ends). The round trips found in the TLS phases also contain how late each end read the
+# record that ended its wait (TLS "in" events are read times): 0.1-0.7 ms on a quiet machine,
+# up to ~5 ms when other work loads the 2 CPUs (a TLS 1.2 handshake waits twice, so its
+# per-RTT value takes two such lags). For them each value must lie within
+# -ROUND_TRIP_TOL_US .. +TLS_RT_LATE_US (a quarter of the round trip: a phase that counted
+# one round trip too many or too few is 40 ms off and still fails).
+ROUND_TRIP_TOL_US = 2000
+TLS_RT_LATE_US = 10000
+
+# hstrace time - capture time of the same packet, per class of event (both clocks are
+# CLOCK_REALTIME-based and read by the same kernel; hstrace converts its CLOCK_MONOTONIC stamps):
+#   * "kernel" events, the TCP state changes (syn_sent, syn_received, established, fin_*,
+#     reset_*), are taken in the kernel on the packet's own path, a few microseconds before
+#     the packet reaches the capture tap (out) or after it (in): observed -81 .. +90 µs;
+#   * TLS "out" events are the return of the write() that sent the record, just after the
+#     packet passed the tap: observed 0 .. +61 µs.
+# Both have p99 <= KERNEL_P99_US = 500 µs: room for one scheduling delay of the busy VM (the
+# relay, two tsharks, hstrace and both peers share 2 CPUs), and still 40x below a real error
+# (a wrong packet or event is a round trip, >= 20 ms, off; a wrong clock conversion seconds).
+#   * TLS "in" events are the return of the read() that took the record, i.e. when the
+#     application read it, not when it arrived (docs/json.md says so). The lag is the
+#     application's own work before that read: a TLS 1.2 client verifies the certificate
+#     chain before it reads the ServerKeyExchange that came in the same flight, 1-2 ms here.
+#     When other work loads the machine, the peer is also woken late: up to 5.6 ms observed
+#     while other test suites ran on the same 2 CPUs (the peers run at nice -10 to keep this
+#     small, see PEER_NICE).
+# Over all events p99 <= CAPTURE_P99_US = 10 ms, half the one-way delay: an event paired with
+# the wrong packet or flight is at least one one-way delay (20 ms) off, a clock error seconds,
+# while a late read of a busy VM stays below it.
+KERNEL_P99_US = 500
+CAPTURE_P99_US = 10000
+KERNEL_EVENTS = {"syn_sent", "syn_received", "established", "fin_out", "fin_in", "reset_in",
+                 "reset_out"}
+
+# curl's -w timings against the client's timeline, both relative to the start of the connect
+# (curl: time_namelookup, read just before it creates the socket; hstrace: the SYN). curl reads
+# its clock in user space after its event loop noticed the event (and, for time_appconnect,
+# after checking the server's Finished), so it can only be later than the kernel: each
+# difference curl - hstrace must lie in [-CURL_EARLY_US, CURL_LATE_US], and its median per
+# timing must be <= CURL_MEDIAN_US. Observed on an idle machine: every difference 66-381 µs;
+# with other test suites loading the 2 CPUs, single wake-ups of curl up to 6.9 ms late, hence
+# 10 ms (a quarter of the round trip) for single values.
+CURL_EARLY_US = 500
+CURL_LATE_US = 10000
+CURL_MEDIAN_US = 1000
+# The peers (curl, s_server) run at this nice value so that other work on the machine delays
+# their reads less; hstrace itself runs as usual.
+PEER_NICE = -10
+
+HS_TYPE = {"client_hello": 1, "server_hello": 2, "new_session_ticket": 4, "certificate": 11,
+           "server_key_exchange": 12, "certificate_request": 13, "server_hello_done": 14,
+           "certificate_verify": 15, "client_key_exchange": 16}
+
+
+# ---------------------------------------------------------------------------------------------
+# the scenario shared by the tests
+
+class Run:
+    pass
+
+
+def scenario(capture=False):
+    """Sets up the pair, hstrace, (captures), the server, and runs the curl requests of both
+    TLS versions. Returns a Run with .recs, .curl ({local port: (version, -w json)}),
+    .pair, .frames ({"c": [...], "s": [...]} when capture)."""
+    run = Run()
+    run.pair = pair = N.Pair(DELAY_MS)
+    certs = T.make_certs()
+    caps = {}
+    if capture:
+        caps = {side: N.Capture(pair, side, PORT) for side in ("c", "s")}
+    hs = H.start_hstrace(["--json"])
+    run.curl = {}
+    for ver in ("1.3", "1.2"):
+        srv = pair.proc("s", "s_server %s" % ver, [
+            "nice", "-n", PEER_NICE, "openssl", "s_server",
+            "-accept", "%s:%d" % (pair.server_addr, PORT),
+            "-cert", certs.server, "-key", certs.server_key, "-cert_chain", certs.ca, "-www",
+            "-naccept", N_PER_VERSION, "-tls1_3" if ver == "1.3" else "-tls1_2"])
+        srv.wait_line(r"^ACCEPT")
+        for i in range(N_PER_VERSION):
+            c = pair.proc("c", "curl %s #%d" % (ver, i), [
+                "nice", "-n", PEER_NICE, "curl", "-sS", "--max-time", "10",
+                "--cacert", certs.ca, "--resolve",
+                "%s:%d:%s" % (T.SNI, PORT, pair.server_addr),
+                *(["--tlsv1.3"] if ver == "1.3" else ["--tlsv1.2", "--tls-max", "1.2"]),
+                "-o", "/dev/null", "-w", "%{json}", "https://%s:%d/" % (T.SNI, PORT)])
+            c.wait_exit(20)
+            w = json.loads(c.stdout())
+            run.curl[w["local_port"]] = (ver, w)
+        srv.wait_exit(20)
+    H.settle(1.0)
+    recs = hs.stop_ok()
+    for cap in caps.values():
+        cap.stop()
+    run.frames = {side: cap.frames() for side, cap in caps.items()}
+    # Only this test's connections: the ones to the server in the pair.
+    run.recs = [T.checked(r) for r in recs if r["ip_version"] == 4 and (
+        (r["role"] == "client" and r["peer"] == {"addr": pair.server_addr, "port": PORT}) or
+        (r["role"] == "server" and r["local"] == {"addr": pair.server_addr, "port": PORT}))]
+    run.pairs = []
+    for port, (ver, w) in sorted(run.curl.items()):
+        c = H.one(run.recs, "client (curl port %d)" % port, role="client", lport=port)
+        s = H.one(run.recs, "server (curl port %d)" % port, role="server", rport=port)
+        check(c.get("comm") == "curl" and c["tls"].get("version") == ver
+              and s["tls"].get("version") == ver and c["result"] == "ok" and s["result"] == "ok",
+              "expected an ok TLS %s connection on both ends" % ver, c, s)
+        run.pairs.append((ver, w, c, s))
+    check(len(run.pairs) == 2 * N_PER_VERSION, "curl made %d connections" % len(run.pairs))
+    return run
+
+
+def ev(rec, name, dir=None, n=1):
+    found = [e for e in rec["events"]
+             if e["event"] == name and (dir is None or e.get("dir") == dir)]
+    check(len(found) >= n, "no %s%s event #%d" % (name, " " + dir if dir else "", n), rec)
+    return found[n - 1]
+
+
+def t(rec, name, dir=None, n=1):
+    return ev(rec, name, dir, n)["t_us"]
+
+
+def dist(values):
+    """min/p50/p90/p99/max of a list of numbers, as text."""
+    v = sorted(values)
+
+    def pct(p):
+        return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+    return "n=%d min=%d p50=%d p90=%d p99=%d max=%d" % (len(v), v[0], pct(50), pct(90),
+                                                        pct(99), v[-1])
+
+
+def p99(values):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. phases against the imposed delay
+
+def check_round_trips(ver, c, s):
+    """Returns {name: µs} of the network round trips in one connection, each found by taking
+    out of a client phase the processing time measured by hstrace on the two ends."""
+    ph_c, ph_s = c["phases_us"], s["phases_us"]
+    out = {"client tcp_handshake": ph_c["tcp_handshake"],
+           "server tcp_handshake": ph_s["tcp_handshake"]}
+    check(ph_c["server_hello_rtt"] >= RTT_US,
+          "server_hello_rtt %d µs is shorter than the round trip" % ph_c["server_hello_rtt"], c)
+    # ClientHello out -> ServerHello in, less the server's ClientHello in -> ServerHello out.
+    out["server_hello_rtt - server_think"] = ph_c["server_hello_rtt"] - ph_s["server_think"]
+    if ver == "1.3":
+        # client_hello -> client's Finished flight = 1 RTT + server_think + the client's own
+        # work between the server's flight (in) and its Finished (out).
+        client_work = t(c, "encrypted_handshake", "out") - t(c, "server_hello", "in")
+        out["tls1.3 handshake - processing (1 RTT)"] = (
+            ph_c["tls_handshake"] - ph_s["server_think"] - client_work)
+    else:
+        # client_hello -> server's Finished = 2 RTT + server_think + the client's work
+        # (ServerHello in -> ClientKeyExchange out) + the server's (ClientKeyExchange in ->
+        # its Finished out).
+        client_work = t(c, "client_key_exchange", "out") - t(c, "server_hello", "in")
+        server_work = t(s, "finished", "out") - t(s, "client_key_exchange", "in")
+        out["tls1.2 (handshake - processing) / 2"] = (
+            ph_c["tls_handshake"] - ph_s["server_think"] - client_work - server_work) // 2
+    return out
+
+
+def round_trip_rows(run):
+    """({name: [µs per connection]}, [(name, µs, port) outside the tolerance])"""
+    bad = []
+    rows = {}
+    for ver, w, c, s in run.pairs:
+        for name, v in check_round_trips(ver, c, s).items():
+            rows.setdefault(name, []).append(v)
+            late = ROUND_TRIP_TOL_US if name.endswith("tcp_handshake") else TLS_RT_LATE_US
+            if not -ROUND_TRIP_TOL_US <= v - RTT_US <= late:
+                bad.append((name, v, c["local"]["port"]))
+    return rows, bad
+
+
+def test_phases_match_imposed_delay():
+    run = scenario()
+    for ver, w, c, s in run.pairs:
+        H.log("TLS %s port %d: client %s | server %s" % (
+            ver, c["local"]["port"], c["phases_us"], s["phases_us"]))
+    rows, bad = round_trip_rows(run)
+    for name, vals in rows.items():
+        H.log("%-40s %s (µs; the imposed round trip is %d)" % (name, dist(vals), RTT_US))
+    check(not bad, "round trips outside their bounds (%d µs -%d/+%d, TLS +%d): %s"
+          % (RTT_US, ROUND_TRIP_TOL_US, ROUND_TRIP_TOL_US, TLS_RT_LATE_US, bad))
+    # The version's round-trip count shows directly too: TLS 1.2 takes one RTT more.
+    for ver, w, c, s in run.pairs:
+        n = c["phases_us"]["tls_handshake"] / RTT_US
+        want = (1, 1.5) if ver == "1.3" else (2, 2.5)
+        check(want[0] <= n < want[1], "TLS %s tls_handshake is %.2f RTT" % (ver, n), c)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. events against a packet capture
+
+def conn_frames(frames, client_port):
+    return [f for f in frames if client_port in (f["sport"], f["dport"])]
+
+
+def records_in(frames, from_client):
+    """[(frame time, content type)] of every TLS record one side sent, in order; the types of
+    a frame come from its content_type (TLS <= 1.2, TLS 1.3 plaintext) and opaque_type
+    (TLS 1.3 encrypted) fields."""
+    out = []
+    for f in frames:
+        if (f["src"] == N.CLIENT_ADDR) == from_client:
+            for ct in f["ctypes"]:
+                out.append((f["t"], ct))
+    return out
+
+
+def on_the_wire(e):
+    """Is event e one that a packet carries? TCP events with a direction and TLS record
+    events, except those hstrace infers by a rule ("estimated"). Events of other sources
+    (closed, accepted, OpenSSL probes...) have no packet."""
+    return (e.get("dir") in ("in", "out") and not e.get("estimated")
+            and (e["event"] in KERNEL_EVENTS or e["event"] in H.TLS_EVENTS))
+
+
+def wire_time(ver, rec, e, frames):
+    """Capture time of the packet that carries event e of rec (on_the_wire(e)), or None."""
+    client = rec["role"] == "client"
+    name, d = e["event"], e.get("dir")
+    sent_by_client = (d == "out") == client
+    mine = [f for f in frames if (f["src"] == N.CLIENT_ADDR) == sent_by_client]
+
+    def first(pred):
+        for f in mine:
+            if pred(f):
+                return f["t"]
+        return None
+
+    if name == "syn_sent" or name == "syn_received":
+        return first(lambda f: f["syn"] and not f["ack"])
+    if name == "established":
+        if client:
+            return first(lambda f: f["syn"] and f["ack"])
+        return first(lambda f: f["ack"] and not f["syn"])
+    if name in ("fin_out", "fin_in"):
+        return first(lambda f: f["fin"])
+    if name in ("reset_in", "reset_out"):
+        return first(lambda f: f["rst"])
+    if name in HS_TYPE and not (ver == "1.3" and name == "new_session_ticket"):
+        return first(lambda f: HS_TYPE[name] in f["hstypes"])
+    recs = records_in(frames, sent_by_client)
+    if name == "change_cipher_spec":
+        return next((ft for ft, ct in recs if ct == 20), None)
+    if name == "alert":
+        return next((ft for ft, ct in recs if ct == 21), None)
+    if name == "finished" and ver != "1.3":
+        after = [i for i, (ft, ct) in enumerate(recs) if ct == 20]
+        return next((ft for ft, ct in recs[after[0] + 1:] if ct == 22), None) if after else None
+    enc = [ft for ft, ct in recs if ct == 23]
+    if name == "app_data" and ver != "1.3":
+        return enc[0] if enc else None
+    if name == "encrypted_handshake" and ver == "1.3":
+        return enc[0] if enc else None
+    if name == "app_data" and ver == "1.3":
+        # The sender's first record after its handshake flight and, for the server, after
+        # the tickets it wrote before reading the request (both counted in its timeline).
+        if sent_by_client:
+            skip = 1  # the client's Finished
+        else:
+            srv = rec
+            skip = ev(srv, "encrypted_handshake", "out").get("records", 1) + len(
+                [x for x in srv["events"] if x["event"] == "new_session_ticket"])
+        return enc[skip] if len(enc) > skip else None
+    return None
+
+
+def start_epoch(rec):
+    return H.parse_start(rec["start"]).timestamp()
+
+
+def capture_rows(run):
+    """hstrace time - capture time (µs) of every wire-visible event, first of each kind per
+    connection end: ({"<role> <event> <dir>": [µs]}, {class: [µs]}, worst 5, [events that
+    found no packet])."""
+    diffs = {}  # event name -> [µs]
+    worst = []
+    missing = []
+    classes = {}  # "kernel", "tls out", "tls in" -> [µs]
+    for ver, w, c, s in run.pairs:
+        port = c["local"]["port"]
+        for rec, side in ((c, "c"), (s, "s")):
+            frames = conn_frames(run.frames[side], port)
+            t0 = start_epoch(rec)
+            seen = set()
+            for e in rec["events"]:
+                key = (e["event"], e.get("dir"))
+                if key in seen or not on_the_wire(e):
+                    continue  # the first of each kind: that is the one the capture pairs up
+                seen.add(key)
+                wt = wire_time(ver, rec, e, frames)
+                if wt is None:
+                    missing.append((rec["role"], ver, port, e["event"], e.get("dir")))
+                    continue
+                d_us = (t0 + e["t_us"] / 1e6 - wt) * 1e6
+                label = "%s %s %s" % (rec["role"], e["event"], e.get("dir", ""))
+                diffs.setdefault(label.strip(), []).append(d_us)
+                worst.append((abs(d_us), label, ver, port))
+                cls = ("kernel" if e["event"] in KERNEL_EVENTS else
+                       "tls out" if e.get("dir") == "out" else "tls in")
+                classes.setdefault(cls, []).append(d_us)
+    worst.sort(reverse=True)
+    return diffs, classes, worst[:5], missing
+
+
+def test_events_match_packet_capture():
+    run = scenario(capture=True)
+    for side in ("c", "s"):
+        check(run.frames[side], "tshark captured nothing in namespace %s" % side)
+    diffs, classes, worst, missing = capture_rows(run)
+    everything = [v for vals in diffs.values() for v in vals]
+    H.log("hstrace time - capture time, µs (+ = hstrace later), per event:")
+    for label in sorted(diffs):
+        H.log("  %-36s %s" % (label, dist(diffs[label])))
+    for cls in sorted(classes):
+        H.log("  %-36s %s" % ("class: " + cls, dist(classes[cls])))
+    H.log("  %-36s %s" % ("ALL", dist(everything)))
+    H.log("  %-36s %s" % ("ALL |diff|", dist([abs(v) for v in everything])))
+    H.log("largest: %s" % worst)
+    check(not missing, "events with no matching packet in the capture: %s" % missing)
+    kinds = {l.split()[1] for l in diffs}
+    for want in ("syn_sent", "syn_received", "established", "client_hello", "server_hello",
+                 "certificate", "finished", "encrypted_handshake", "app_data", "fin_out"):
+        check(want in kinds, "no %s event was compared with the capture" % want, sorted(diffs))
+    for cls in ("kernel", "tls out"):
+        q = p99([abs(v) for v in classes[cls]])
+        check(q <= KERNEL_P99_US, "%s events: p99 |hstrace - capture| = %d µs > %d µs"
+              % (cls, q, KERNEL_P99_US))
+    q = p99([abs(v) for v in everything])
+    check(q <= CAPTURE_P99_US, "p99 |hstrace - capture| = %d µs > %d µs" % (q, CAPTURE_P99_US))
+    # A record is read after its packet arrived, never before.
+    check(min(classes["tls in"]) >= -KERNEL_P99_US, "a TLS in event is %d µs earlier than its "
+          "packet" % -min(classes["tls in"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. client phases against curl's own timings
+
+def curl_rows(run):
+    """curl - hstrace (µs) per timing: ({label: [µs]}, [values outside the bounds])."""
+    rows = {}
+    bad = []
+    for ver, w, c, s in run.pairs:
+        zero = w["time_namelookup"]  # curl's clock at the start of the connect
+
+        def curl_us(key):
+            return int(round((w[key] - zero) * 1e6))
+
+        done = t(c, "encrypted_handshake", "out") if ver == "1.3" else t(c, "finished", "in", 1)
+        pairs = {"time_connect ~ established": (curl_us("time_connect"), t(c, "established")),
+                 "time_appconnect ~ handshake done": (curl_us("time_appconnect"), done),
+                 "time_starttransfer ~ app_data in": (curl_us("time_starttransfer"),
+                                                      t(c, "app_data", "in"))}
+        for name, (cu, hs) in pairs.items():
+            label = "TLS %s %s" % (ver, name)
+            rows.setdefault(label, []).append(cu - hs)
+            if not -CURL_EARLY_US <= cu - hs <= CURL_LATE_US:
+                bad.append((label, c["local"]["port"], cu, hs))
+    return rows, bad
+
+
+def test_client_phases_match_curl():
+    run = scenario()
+    rows, bad = curl_rows(run)
+    H.log("curl - hstrace, µs (+ = curl later), relative to the start of the connect:")
+    for label in sorted(rows):
+        H.log("  %-50s %s" % (label, dist(rows[label])))
+    check(not bad, "curl - hstrace outside [-%d, %d] µs: %s" % (CURL_EARLY_US, CURL_LATE_US,
+                                                                 bad))
+    for label, vals in rows.items():
+        check(statistics.median(vals) <= CURL_MEDIAN_US, "%s: median curl - hstrace %d µs > %d"
+              % (label, statistics.median(vals), CURL_MEDIAN_US))
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. the delay line's jitter and loss, as hstrace sees them
+
+def tcp_run(pair, count, send=100, parallel=1):
+    """count plain TCP connections (tools/tcp_peer.py) from the client namespace to the server
+    namespace, by `parallel` clients at once, traced with --all; returns the client records."""
+    srv = pair.proc("s", "tcp server", [H.PYTHON, H.PEER, "server", "--addr", pair.server_addr,
+                                        "--port", 0, "--count", count, "--reply", 10])
+    port = int(srv.wait_line(r"^listening (\d+)$").group(1))
+    hs = H.start_hstrace(["--json", "--all", "--port", str(port)])
+    clis = [pair.proc("c", "tcp client %d" % i, [
+        H.PYTHON, H.PEER, "client", "--addr", pair.server_addr, "--port", port, "--count",
+        count // parallel, "--send", send]) for i in range(parallel)]
+    for cli in clis:
+        cli.wait_exit(60)
+    srv.wait_exit(30)
+    H.settle(0.8)
+    recs = [T.checked(r) for r in hs.stop_ok()]
+    return [r for r in recs if r["role"] == "client" and r["peer"]["port"] == port]
+
+
+def test_netdelay_jitter_and_loss():
+    # Jitter: 10 ms +- 5 ms each way, so each handshake takes 10..30 ms (two one-way trips)
+    # plus the line's own overhead, and they differ.
+    pair = N.Pair(10.0, jitter_ms=5.0)
+    recs = tcp_run(pair, 12)
+    check(len(recs) == 12, "expected 12 client records, got %d" % len(recs), recs)
+    hs = sorted(r["phases_us"]["tcp_handshake"] for r in recs)
+    H.log("tcp_handshake with 10 +- 5 ms each way: %s" % hs)
+    check(10000 <= hs[0] and hs[-1] <= 30000 + ROUND_TRIP_TOL_US,
+          "tcp_handshake outside 10..32 ms with 10 +- 5 ms each way: %s" % hs)
+    check(hs[-1] - hs[0] >= 2000, "jitter of +-5 ms left the handshakes within 2 ms: %s" % hs)
+    pair.down()
+
+    # Loss: a third of the packets each way are dropped. A lost SYN or SYN-ACK costs the
+    # client a SYN retransmission after the kernel's initial 1 s timeout, which hstrace
+    # reports; netdelay counts what it dropped. With 10 connections the chance that no SYN
+    # and no SYN-ACK is lost at all is (2/3)^20 < 0.03 %. They run side by side, so the
+    # retransmission timeouts (1 s, 2 s, ...) overlap.
+    pair = N.Pair(5.0, loss_pct=33.3)
+    recs = tcp_run(pair, 10, send=0, parallel=10)
+    pair.down()
+    dropped = sum(int(w.split("=")[1]) for w in pair.final_log.split() if w.startswith("lost="))
+    check(dropped > 0, "netdelay dropped nothing at 33%% loss: %r" % pair.final_log)
+    retx = [r for r in recs if r["tcp"]["syn_retransmits"] > 0]
+    H.log("connections with SYN retransmissions: %d of %d" % (len(retx), len(recs)))
+    check(retx, "no SYN retransmission in 10 connections at 33% loss", recs)
+    for r in retx:
+        check("syn_retransmit" in H.names(r), "syn_retransmits > 0 without the event", r)
+        check(r["phases_us"].get("tcp_handshake", 0) >= 1000000 or r["result"] != "ok",
+              "a retransmitted SYN but tcp_handshake < 1 s", r)

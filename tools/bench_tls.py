@@ -1,0 +1,822 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+"""bench_tls.py - hstrace's TLS handshake benchmarks (part of `make bench`, as root).
+
+Every workload is build/hs_load (full TLS handshakes with OpenSSL, no resumption) against a
+real nginx on loopback, with its own configuration, certificate (tools/tls_certs.sh: RSA 2048,
+a 2-certificate chain) and temporary folder. Traced runs start build/hstrace --json -o FILE
+in the root namespace, as a user would; untraced runs have no BPF program loaded by it.
+
+  tools/bench_tls.py throughput [--rounds 3] [--seconds 10] [--concurrency 32] [--request]
+                                [--variant="HSTRACE OPTIONS"]...
+  tools/bench_tls.py bulk       [--mib 1024] [--rounds 2]
+  tools/bench_tls.py bpfstats   [--seconds 10]
+  tools/bench_tls.py lost       [--rate 2000] [--seconds 60]
+  tools/bench_tls.py rss        [--conns 100000]
+  tools/bench_tls.py bpftrace   [--rounds 2] [--seconds 10]
+  tools/bench_tls.py accuracy   [--conns 10]  the numbers behind tests/integration/test_accuracy
+  tools/bench_tls.py all        [--quick]     every one above, then one summary table
+  tools/bench_tls.py --hstrace-args "..." SUBCOMMAND ...   (options for every traced run)
+
+Each subcommand prints a Markdown section (what was run, under which conditions, the numbers)
+on stdout; `all` ends with one summary table. Nothing is left running or mounted afterwards.
+
+Untraced and traced runs alternate (untraced, traced, untraced, traced, ...) so that drift of
+the shared VM hits both alike; ratios are traced / untraced of the medians.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+HSTRACE = os.path.join(BUILD, "hstrace")
+HS_LOAD = os.path.join(BUILD, "hs_load")
+SNI = "hstrace.test"
+LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
+
+SUMMARY = []  # (what, value, target) rows for the final table
+HSTRACE_ARGS = []  # --hstrace-args: added to every traced run (e.g. a later --no-uprobes)
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def out(line=""):
+    print(line, flush=True)
+
+
+def summary(what, value, target=""):
+    SUMMARY.append((what, value, target))
+
+
+# ---------------------------------------------------------------------------------------------
+# processes that are always stopped
+
+class Procs:
+    """Every process started here; stop_all() ends them (SIGTERM, then SIGKILL)."""
+
+    def __init__(self):
+        self.procs = []
+        self.dirs = []
+
+    def start(self, argv, **kw):
+        p = subprocess.Popen([str(a) for a in argv], **kw)
+        self.procs.append(p)
+        return p
+
+    def tmpdir(self):
+        d = tempfile.mkdtemp(prefix="hstrace-bench-")
+        self.dirs.append(d)
+        return d
+
+    def stop(self, p, sig=signal.SIGTERM, timeout=20):
+        if p.poll() is None:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return p.returncode
+
+    def stop_all(self):
+        for p in reversed(self.procs):
+            self.stop(p, timeout=5)
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+P = Procs()
+
+
+# ---------------------------------------------------------------------------------------------
+# nginx, hstrace, hs_load
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Nginx:
+    """nginx on 127.0.0.1:port serving "/" (a small body) and "/big" (a sparse file of
+    big_mib MiB, read from the page cache), HTTPS only, access log off."""
+
+    def __init__(self, workers=1, big_mib=0, master="on"):
+        d = P.tmpdir()
+        cp = subprocess.run(["sh", os.path.join(ROOT, "tools", "tls_certs.sh"), d],
+                            capture_output=True, text=True)
+        if cp.returncode:
+            sys.exit("bench_tls.py: tools/tls_certs.sh failed: " + cp.stderr)
+        self.ca = os.path.join(d, "ca.pem")
+        if big_mib:
+            with open(os.path.join(d, "big"), "wb") as f:
+                f.truncate(big_mib << 20)
+            # The workers run as nobody: let them read the file (and nothing else).
+            os.chmod(d, 0o711)
+            os.chmod(os.path.join(d, "big"), 0o644)
+        self.port = free_port()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""
+daemon off;
+master_process {master};
+worker_processes {workers};
+worker_rlimit_nofile 65536;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_timeout 0;
+    server {{
+        listen 127.0.0.1:{port} ssl backlog=4096;
+        server_name {sni};
+        ssl_certificate {d}/chain.pem;
+        ssl_certificate_key {d}/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        root {d};
+        location = / {{ return 200 "hello\\n"; }}
+        location = /big {{ }}
+    }}
+}}
+""".format(workers=workers, d=d, port=self.port, sni=SNI, master=master))
+        self.proc = P.start(["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = time.time() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > end:
+                    sys.exit("bench_tls.py: nginx did not start: " +
+                             open(os.path.join(d, "error.log")).read())
+                time.sleep(0.05)
+
+    def stop(self):
+        P.stop(self.proc, signal.SIGQUIT)
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process (all threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def proc_status(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])  # kB
+    return 0
+
+
+class Hstrace:
+    """build/hstrace --json -o FILE [args]; stop() returns its Summary counters."""
+
+    def __init__(self, args=()):
+        # Up to 3 tries: while another hstrace on the machine unmounts the tracefs it had
+        # mounted, attaching can fail with ENOENT (seen when tests run at the same time).
+        for attempt in range(3):
+            d = P.tmpdir()
+            self.out = os.path.join(d, "out.ndjson")
+            self.err = os.path.join(d, "stderr")
+            self.errf = open(self.err, "w")
+            self.proc = P.start([HSTRACE, "--json", "-o", self.out, *HSTRACE_ARGS, *args],
+                                stdout=subprocess.DEVNULL, stderr=self.errf)
+            end = time.time() + 30
+            while "Tracing" not in open(self.err).read():
+                if self.proc.poll() is not None or time.time() > end:
+                    break
+                time.sleep(0.05)
+            else:
+                break
+            P.stop(self.proc)
+            self.errf.close()
+            log("bench_tls.py: hstrace did not start (try %d): %s"
+                % (attempt + 1, open(self.err).read().strip()))
+            time.sleep(1)
+        else:
+            sys.exit("bench_tls.py: hstrace did not start")
+        self.pid = self.proc.pid
+
+    def stop(self):
+        P.stop(self.proc, signal.SIGINT, timeout=60)
+        self.errf.close()
+        text = open(self.err).read()
+        res = {}
+        for line in text.splitlines():
+            if line.startswith("Summary:"):
+                for kv in line.split()[1:]:
+                    k, _, v = kv.partition("=")
+                    if v.isdigit():
+                        res[k] = int(v)
+        if not res:
+            sys.exit("bench_tls.py: hstrace printed no Summary line: " + text)
+        return res
+
+    def records(self):
+        with open(self.out) as f:
+            return sum(1 for line in f if line.strip())
+
+
+def hs_load(port, ca, tls, seconds=None, count=None, concurrency=32, threads=1, rate=None,
+            request=None):
+    argv = [HS_LOAD, "--port", port, "--sni", SNI, "--cafile", ca, "--tls", tls,
+            "--concurrency", concurrency, "--threads", threads]
+    if seconds:
+        argv += ["--duration", seconds]
+    if count:
+        argv += ["--count", count]
+    if rate:
+        argv += ["--rate", rate]
+    if request:
+        argv += ["--request", request]
+    p = P.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    o, e = p.communicate()
+    if p.returncode:
+        sys.exit("bench_tls.py: hs_load failed (%d): %s" % (p.returncode, e))
+    res = json.loads(o)
+    res["stderr"] = e.strip()
+    return res
+
+
+def med(xs):
+    return statistics.median(xs) if xs else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# throughput
+
+def bench_throughput(a):
+    ng = Nginx(workers=1)
+    req = "/" if a.request else None
+    # The configurations compared in each round, in this order: untraced first, then hstrace
+    # with its default probes, then each variant (hstrace options) given with --variant.
+    modes = [("untraced", None), ("hstrace", [])] + [("hstrace " + v, v.split())
+                                                     for v in a.variant]
+    out("## TLS handshake throughput, traced vs untraced%s" % (
+        ", one GET per connection" if a.request else ""))
+    out()
+    out("Command: `tools/bench_tls.py throughput --rounds %d --seconds %g --concurrency %d%s%s`."
+        % (a.rounds, a.seconds, a.concurrency, " --request" if a.request else "",
+           "".join(" --variant='%s'" % v for v in a.variant)))
+    out("build/hs_load (1 thread, %d connections in flight, certificate verified, no "
+        "resumption%s) against nginx (1 worker, RSA 2048 chain, session cache and tickets off) "
+        "on loopback: the two of them keep both CPUs busy, so any CPU hstrace takes shows. "
+        "Each round runs %s in turn, %g s each (`hstrace --json -o FILE [options]`). Ratios "
+        "are to the untraced run of the same round; the median line takes the medians of "
+        "the rounds. Latency: connect() to handshake done, in ms."
+        % (a.concurrency, ", one GET / each" if a.request else ", no request",
+           ", ".join("`%s`" % m for m, _ in modes), a.seconds))
+    out()
+    out("| TLS | round | run | hs/s | ratio | p50 / p99 ms | hstrace CPU % | records | lost |")
+    out("|---|---|---|---|---|---|---|---|---|")
+    for tls in ("1.3", "1.2"):
+        rates = {m: [] for m, _ in modes}
+        for r in range(a.rounds):
+            base = None
+            for m, args in modes:
+                hs = Hstrace(args) if args is not None else None
+                if hs:
+                    c0, t0 = cpu_ticks(hs.pid), time.time()
+                x = hs_load(ng.port, ng.ca, tls, seconds=a.seconds, concurrency=a.concurrency,
+                            request=req)
+                cpu, n, lost = "", "", ""
+                if hs:
+                    cpu = "%.1f" % (100 * (cpu_ticks(hs.pid) - c0) / os.sysconf("SC_CLK_TCK")
+                                    / (time.time() - t0))
+                    lost = hs.stop().get("lost", -1)
+                    n = hs.records()
+                base = base or x["hs_per_s"]
+                rates[m].append(x["hs_per_s"])
+                out("| %s | %d | %s | %.0f | %.3f | %.2f / %.2f | %s | %s | %s |" % (
+                    tls, r + 1, m, x["hs_per_s"], x["hs_per_s"] / base,
+                    x["hs_lat_us"]["p50"] / 1e3, x["hs_lat_us"]["p99"] / 1e3, cpu, n, lost))
+        b = med(rates["untraced"])
+        for m, _ in modes:
+            out("| %s | median | %s | %.0f | **%.3f** | | | | |" % (tls, m, med(rates[m]),
+                                                                 med(rates[m]) / b))
+            if m != "untraced":
+                summary("handshakes/s TLS %s%s, %s / untraced" % (
+                    tls, " + GET" if a.request else "", m),
+                    "%.0f / %.0f = %.3f" % (med(rates[m]), b, med(rates[m]) / b),
+                    ">= 0.97" if m == "hstrace" else "")
+    out()
+    ng.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# bulk transfer
+
+def bench_bulk(a):
+    ng = Nginx(workers=1, big_mib=a.mib)
+    out("## Bulk transfer over one TLS connection, traced vs untraced")
+    out()
+    out("Command: `tools/bench_tls.py bulk --mib %d --rounds %d`. One hs_load connection "
+        "(TLS 1.3) GETs a %d MiB file (sparse, served from the page cache after one warm-up "
+        "read) from nginx on loopback and reads it to the end; rounds alternate untraced / "
+        "traced." % (a.mib, a.rounds, a.mib))
+    out()
+    out("| round | untraced MiB/s | traced MiB/s | ratio |")
+    out("|---|---|---|---|")
+    base, traced = [], []
+    hs_load(ng.port, ng.ca, "1.3", count=1, concurrency=1, request="/big")  # page cache
+    for r in range(a.rounds):
+        u = hs_load(ng.port, ng.ca, "1.3", count=1, concurrency=1, request="/big")
+        hs = Hstrace()
+        t = hs_load(ng.port, ng.ca, "1.3", count=1, concurrency=1, request="/big")
+        hs.stop()
+        for x in (u, t):
+            if x["bytes_in"] < a.mib << 20:
+                sys.exit("bench_tls.py: bulk read only %d bytes" % x["bytes_in"])
+        base.append(u["mib_per_s"])
+        traced.append(t["mib_per_s"])
+        out("| %d | %.0f | %.0f | %.3f |" % (r + 1, u["mib_per_s"], t["mib_per_s"],
+                                            t["mib_per_s"] / u["mib_per_s"]))
+    ratio = med(traced) / med(base)
+    out("| median | %.0f | %.0f | **%.3f** |" % (med(base), med(traced), ratio))
+    out()
+    summary("bulk %d MiB over TLS, traced / untraced MiB/s" % a.mib,
+            "%.0f / %.0f = %.3f" % (med(traced), med(base), ratio), ">= 0.99")
+    ng.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# BPF cost per program
+
+def bpf_progs():
+    o = subprocess.run(["bpftool", "prog", "show", "-j"], check=True, capture_output=True,
+                       text=True).stdout
+    return {p["id"]: p for p in json.loads(o)}
+
+
+def bench_bpfstats(a):
+    ng = Nginx(workers=1)
+    old = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
+    open("/proc/sys/kernel/bpf_stats_enabled", "w").write("1")
+    try:
+        before_ids = set(bpf_progs())
+        hs = Hstrace()
+        mine = {i: p for i, p in bpf_progs().items() if i not in before_ids}
+        t = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=32, request="/")
+        after = bpf_progs()
+        hs.stop()
+    finally:
+        open("/proc/sys/kernel/bpf_stats_enabled", "w").write(old)
+    n = t["handshakes"]
+    out("## BPF cost per program during a handshake load")
+    out()
+    out("Command: `tools/bench_tls.py bpfstats --seconds %g`. Kernel BPF statistics "
+        "(`kernel.bpf_stats_enabled=1`, `bpftool prog show`: run_time_ns / run_cnt) of every "
+        "program hstrace loaded, over %g s of TLS 1.3 handshakes with one GET each "
+        "(hs_load, 32 in flight, against nginx on loopback): %d handshakes, %.0f/s. Both ends "
+        "of each connection are on this machine, so per handshake means client + server. "
+        "Counts include every other process's system calls in that time." %
+        (a.seconds, a.seconds, n, t["hs_per_s"]))
+    out()
+    out("| program | type | runs | runs per handshake | ns per run | µs of BPF per handshake |")
+    out("|---|---|---|---|---|---|")
+    total_ns = 0
+    for i, p in sorted(mine.items(), key=lambda kv: kv[1].get("name", "")):
+        q = after.get(i, p)
+        runs = q.get("run_cnt", 0) - p.get("run_cnt", 0)
+        ns = q.get("run_time_ns", 0) - p.get("run_time_ns", 0)
+        total_ns += ns
+        out("| %s | %s | %d | %.1f | %.0f | %.2f |" % (
+            q.get("name", "?"), q.get("type", "?"), runs, runs / max(n, 1),
+            ns / runs if runs else 0, ns / 1e3 / max(n, 1)))
+    out("| **all** | | | | | **%.2f** |" % (total_ns / 1e3 / max(n, 1)))
+    out()
+    uprobe_runs = sum(after.get(i, p).get("run_cnt", 0) - p.get("run_cnt", 0)
+                      for i, p in mine.items() if p.get("type") == "kprobe")
+    if uprobe_runs:
+        out("Programs of type kprobe are uprobes/uretprobes (OpenSSL): %.1f hits per handshake. "
+            "run_time_ns counts only the program itself, not the trap into the kernel that "
+            "each hit costs (about 21 µs on this VM, see MACHINE.md; 0.3-1 µs on bare metal)."
+            % (uprobe_runs / max(n, 1)))
+        out()
+    summary("BPF time per handshake (client + server ends)",
+            "%.2f µs" % (total_ns / 1e3 / max(n, 1)))
+    ng.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# lost events at a fixed rate, collector CPU
+
+def bench_lost(a):
+    ng = Nginx(workers=1)
+    hs = Hstrace()
+    c0 = cpu_ticks(hs.pid)
+    t = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=64, rate=a.rate,
+                request="/")
+    ticks = cpu_ticks(hs.pid) - c0
+    rss = proc_status(hs.pid, "VmHWM")
+    s = hs.stop()
+    n = hs.records()
+    cpu_s = ticks / os.sysconf("SC_CLK_TCK")
+    per_k = cpu_s / max(t["handshakes"], 1) * 1000 * 1000  # ms per 1000 handshakes
+    out("## Events lost at a fixed handshake rate; collector CPU")
+    out()
+    out("Command: `tools/bench_tls.py lost --rate %g --seconds %g`. hs_load asks for %g TLS 1.3 "
+        "handshakes/s (one GET each, up to 64 in flight) for %g s against nginx on loopback, "
+        "traced by `hstrace --json -o FILE`. `lost` is hstrace's own count of ring-buffer "
+        "records it could not get (Summary line); CPU is hstrace's user + system time "
+        "(/proc/PID/stat), i.e. the collector and renderer, not the BPF programs (those run "
+        "in the traced processes' context: see the BPF cost table)." %
+        (a.rate, a.seconds, a.rate, a.seconds))
+    out()
+    out("| asked hs/s | reached hs/s | handshakes | errors | records written | lost | "
+        "hstrace CPU s | CPU ms per 1,000 handshakes | hstrace peak RSS MiB |")
+    out("|---|---|---|---|---|---|---|---|---|")
+    out("| %g | %.0f | %d | %d | %d | %d | %.2f | %.1f | %.1f |" % (
+        a.rate, t["hs_per_s"], t["handshakes"], t["errors"], n, s.get("lost", -1), cpu_s, per_k,
+        rss / 1024))
+    out()
+    summary("lost records at %.0f hs/s for %g s" % (t["hs_per_s"], a.seconds),
+            "%d" % s.get("lost", -1), "0 at 2,000/s")
+    summary("collector CPU per 1,000 handshakes (2 connection ends each)", "%.1f ms" % per_k)
+    ng.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# RSS with many connections open
+
+PER_PROC = 9000  # connections per holder process: both ends' fds fit in RLIMIT_NOFILE 20000
+
+
+def hold_conns(n, rate, ready_w, go_r):
+    """Child: opens n loopback TCP connections to its own listener, rate per second at most,
+    keeps both ends open, writes "ready <n>" to ready_w, waits for go_r to close, exits."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4096)
+    ls.setblocking(False)
+    clients, servers = [], []
+    t0 = time.time()
+    for i in range(n):
+        ahead = i / rate - (time.time() - t0)
+        if ahead > 0:
+            time.sleep(ahead)
+        c = socket.socket()
+        c.connect(ls.getsockname())
+        clients.append(c)
+        if len(clients) - len(servers) >= 1024 or i == n - 1:
+            while len(servers) < len(clients):
+                try:
+                    servers.append(ls.accept()[0])
+                except BlockingIOError:
+                    time.sleep(0.001)
+    os.write(ready_w, b"ready %d\n" % len(servers))
+    os.read(go_r, 1)
+    os._exit(0)
+
+
+def bench_rss(a):
+    # The hard limit on open files is 20000 here and cannot be raised (no CAP_SYS_RESOURCE),
+    # so several processes hold the connections, PER_PROC each.
+    hs = Hstrace(["--all"])
+    rss0 = proc_status(hs.pid, "VmRSS")
+    kids = []
+    go_r, go_w = os.pipe()
+    t0 = time.time()
+    left = a.conns
+    nkids = (a.conns + PER_PROC - 1) // PER_PROC
+    try:
+        while left > 0:
+            n = min(PER_PROC, left)
+            left -= n
+            ready_r, ready_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.close(go_w)
+                    hold_conns(n, a.rate / nkids, ready_w, go_r)
+                finally:
+                    os._exit(1)
+            os.close(ready_w)
+            kids.append((pid, ready_r))
+        opened_ends = 0
+        for pid, r in kids:
+            line = os.read(r, 64).decode()
+            if not line.startswith("ready"):
+                sys.exit("bench_tls.py: a connection holder failed")
+            opened_ends += int(line.split()[1])
+        opened = time.time() - t0
+        time.sleep(2.0)  # let hstrace drain its ring buffer
+        rss_open = proc_status(hs.pid, "VmRSS")
+        hwm = proc_status(hs.pid, "VmHWM")
+    finally:
+        os.close(go_w)  # every holder reads EOF, closes its sockets and exits
+        for pid, r in kids:
+            os.close(r)
+            os.waitpid(pid, 0)
+        os.close(go_r)
+    servers = range(opened_ends)
+    time.sleep(1.0)
+    s = hs.stop()
+    out("## hstrace memory with many connections open at once")
+    out()
+    out("Command: `tools/bench_tls.py rss --conns %d --rate %g`. `hstrace --all --json -o "
+        "FILE` runs while %d processes open %d plain TCP connections on loopback, %g per "
+        "second in all, and keep them all open (%d client + %d server sockets, both ends "
+        "tracked: %d open connection ends; opened in %.1f s); then close them. RSS from "
+        "/proc/PID/status; lost and evicted from hstrace's Summary line." %
+        (a.conns, a.rate, nkids, a.conns, a.rate, a.conns, len(servers),
+         a.conns + len(servers), opened))
+    out()
+    out("| connections open | RSS before MiB | RSS with all open MiB | peak RSS (VmHWM) MiB | "
+        "lost | evicted |")
+    out("|---|---|---|---|---|---|")
+    out("| %d | %.1f | %.1f | %.1f | %d | %d |" % (a.conns, rss0 / 1024, rss_open / 1024,
+                                                  hwm / 1024, s.get("lost", -1),
+                                                  s.get("evicted", -1)))
+    out()
+    summary("hstrace RSS with %d connections open (%d ends tracked)" % (
+        a.conns, a.conns + len(servers)), "%.1f MiB (peak %.1f)" % (rss_open / 1024, hwm / 1024),
+        "<= 64 MiB")
+
+
+# ---------------------------------------------------------------------------------------------
+# bpftrace on the same workload
+
+BT_SCRIPT = r"""
+tracepoint:sock:inet_sock_set_state /args->protocol == IPPROTO_TCP/ {
+    @states[args->oldstate, args->newstate] = count();
+    if (args->newstate == 2) { @syn_sent[args->skaddr] = nsecs; }
+    if (args->oldstate == 2 && args->newstate == 1 && @syn_sent[args->skaddr]) {
+        @tcp_connect_us = hist((nsecs - @syn_sent[args->skaddr]) / 1000);
+        delete(@syn_sent[args->skaddr]);
+    }
+}
+uprobe:LIBSSL:SSL_do_handshake { @hs_start[tid] = nsecs; @ssl_do_handshake_calls = count(); }
+uretprobe:LIBSSL:SSL_do_handshake /@hs_start[tid]/ {
+    if (retval == 1) { @ssl_handshake_done = count(); }
+    @ssl_do_handshake_call_us = hist((nsecs - @hs_start[tid]) / 1000);
+    delete(@hs_start[tid]);
+}
+END { clear(@syn_sent); clear(@hs_start); }
+"""
+
+
+def bench_bpftrace(a):
+    if not shutil.which("bpftrace"):
+        sys.exit("bench_tls.py: bpftrace is not installed (apt-get install bpftrace)")
+    ng = Nginx(workers=1)
+    d = P.tmpdir()
+    script = os.path.join(d, "hs.bt")
+    with open(script, "w") as f:
+        f.write(BT_SCRIPT.replace("LIBSSL", LIBSSL))
+    out("## The same workload traced by bpftrace")
+    out()
+    out("Command: `tools/bench_tls.py bpftrace --rounds %d --seconds %g`. TLS 1.3 handshakes "
+        "with one GET (hs_load, 32 in flight, nginx on loopback), %g s per run, untraced / "
+        "hstrace / bpftrace in turn. The bpftrace script traces the same TCP tracepoint "
+        "(`sock:inet_sock_set_state`: a histogram of SYN_SENT -> ESTABLISHED) and "
+        "`SSL_do_handshake` in libssl with a uprobe + uretprobe (calls, completed handshakes "
+        "and a histogram of time per call); it is in tools/bench_tls.py (BT_SCRIPT)." %
+        (a.rounds, a.seconds, a.seconds))
+    out()
+    out("| round | untraced hs/s | hstrace hs/s | bpftrace hs/s | hstrace ratio | "
+        "bpftrace ratio |")
+    out("|---|---|---|---|---|---|")
+    u_l, h_l, b_l = [], [], []
+    bt_out = ""
+    for r in range(a.rounds):
+        u = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=32, request="/")
+        hs = Hstrace()
+        h = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=32, request="/")
+        hs.stop()
+        btf = open(os.path.join(d, "bt.out"), "w")
+        # bpftrace needs tracefs for the classic tracepoint; hstrace unmounts the tracefs it
+        # mounted itself when it exits, so mount one for bpftrace's run if none is there.
+        mounted = False
+        if not os.path.exists("/sys/kernel/tracing/available_events"):
+            mounted = subprocess.run(["mount", "-t", "tracefs", "nodev",
+                                      "/sys/kernel/tracing"]).returncode == 0
+        bt = P.start(["bpftrace", script], stdout=btf, stderr=subprocess.STDOUT)
+        end = time.time() + 60
+        while "Attaching" not in open(os.path.join(d, "bt.out")).read():
+            if bt.poll() is not None or time.time() > end:
+                sys.exit("bench_tls.py: bpftrace did not start: " +
+                         open(os.path.join(d, "bt.out")).read())
+            time.sleep(0.1)
+        time.sleep(1.0)  # "Attaching N probes..." comes before the probes are attached
+        b = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=32, request="/")
+        P.stop(bt, signal.SIGINT, timeout=60)
+        btf.close()
+        if mounted:
+            subprocess.run(["umount", "/sys/kernel/tracing"])
+        bt_out = open(os.path.join(d, "bt.out")).read()
+        u_l.append(u["hs_per_s"])
+        h_l.append(h["hs_per_s"])
+        b_l.append(b["hs_per_s"])
+        out("| %d | %.0f | %.0f | %.0f | %.3f | %.3f |" % (
+            r + 1, u["hs_per_s"], h["hs_per_s"], b["hs_per_s"], h["hs_per_s"] / u["hs_per_s"],
+            b["hs_per_s"] / u["hs_per_s"]))
+    out("| median | %.0f | %.0f | %.0f | **%.3f** | **%.3f** |" % (
+        med(u_l), med(h_l), med(b_l), med(h_l) / med(u_l), med(b_l) / med(u_l)))
+    out()
+    out("What bpftrace reported in the last round (its own output, unedited):")
+    out()
+    out("```")
+    out(bt_out.strip())
+    out("```")
+    out()
+    summary("handshakes/s under bpftrace (TCP tracepoint + SSL_do_handshake uprobes) / untraced",
+            "%.0f / %.0f = %.3f" % (med(b_l), med(u_l), med(b_l) / med(u_l)))
+    summary("handshakes/s under hstrace / untraced (same runs)",
+            "%.0f / %.0f = %.3f" % (med(h_l), med(u_l), med(h_l) / med(u_l)))
+    ng.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# accuracy (the measurement of tests/integration/test_accuracy.py, reported in full)
+
+def bench_accuracy(a):
+    import contextlib
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import harness as H
+    import test_accuracy as A
+    A.N_PER_VERSION = a.conns
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # the harness logs on stdout
+            run = A.scenario(capture=True)
+            rt, _ = A.round_trip_rows(run)
+            cap, classes, worst, missing = A.capture_rows(run)
+            cu, _ = A.curl_rows(run)
+    finally:
+        with contextlib.redirect_stdout(sys.stderr):
+            H.cleanup_all()
+
+    def row(label, vals):
+        v = sorted(vals)
+
+        def pct(p):
+            return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+        out("| %s | %d | %d | %d | %d | %d | %d |" % (label, len(v), v[0], pct(50), pct(90),
+                                                      pct(99), v[-1]))
+
+    head = "| | n | min | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|---|"
+    out("## Accuracy against imposed delay, a packet capture and curl")
+    out()
+    out("Command: `tools/bench_tls.py accuracy --conns %d` (the measurement that "
+        "tests/integration/test_accuracy.py makes, with every number). Two network namespaces "
+        "joined by build/netdelay (tools/netns_pair.sh), %g ms each way = %d µs round trip; "
+        "`openssl s_server -www` in one, %d curl requests per TLS version (full handshakes, "
+        "TLS 1.3 then 1.2) from the other; hstrace in the root namespace; tshark on the TUN "
+        "device of each namespace. All values in µs." %
+        (a.conns, A.DELAY_MS, A.RTT_US, a.conns))
+    out()
+    out("Round trips found by hstrace (a phase less the processing time hstrace measured on "
+        "the two ends; the imposed round trip is %d µs, the tests allow +-%d):" %
+        (A.RTT_US, A.ROUND_TRIP_TOL_US))
+    out()
+    out(head)
+    for label in sorted(rt):
+        row(label, rt[label])
+    out()
+    out("hstrace time - capture time of the packet that carries the event (+ = hstrace "
+        "later), per class and per event. `tls in` events are stamped when the application "
+        "read the record, so they lag by the application's own work (the tests bound p99 "
+        "of kernel and tls-out events by %d µs, of all events by %d µs):" %
+        (A.KERNEL_P99_US, A.CAPTURE_P99_US))
+    out()
+    out(head)
+    for cls in sorted(classes):
+        row("**class: %s**" % cls, classes[cls])
+    row("**all events**", [x for v in cap.values() for x in v])
+    row("**all events, abs**", [abs(x) for v in cap.values() for x in v])
+    for label in sorted(cap):
+        row(label, cap[label])
+    out()
+    if missing:
+        out("Events with no matching packet: %s" % missing)
+        out()
+    out("curl's own `-w` timings - hstrace's client timeline, both from the start of the "
+        "connect (+ = curl later; the tests allow -%d..+%d µs each, median <= %d):" %
+        (A.CURL_EARLY_US, A.CURL_LATE_US, A.CURL_MEDIAN_US))
+    out()
+    out(head)
+    for label in sorted(cu):
+        row(label, cu[label])
+    out()
+    allabs = sorted(abs(x) for v in cap.values() for x in v)
+    summary("p99 abs(hstrace - capture), all wire events (n=%d)" % len(allabs),
+            "%d µs" % allabs[min(len(allabs) - 1, int(round(0.99 * (len(allabs) - 1))))],
+            "<= %d µs" % A.CAPTURE_P99_US)
+    kern = sorted(abs(x) for c in ("kernel", "tls out") for x in classes.get(c, []))
+    summary("p99 abs(hstrace - capture), kernel + tls-out events",
+            "%d µs" % kern[min(len(kern) - 1, int(round(0.99 * (len(kern) - 1))))],
+            "<= %d µs" % A.KERNEL_P99_US)
+    tcp = rt.get("client tcp_handshake", [0])
+    summary("client tcp_handshake at %d µs RTT (median)" % A.RTT_US,
+            "%d µs" % statistics.median(tcp), "%d +- %d µs" % (A.RTT_US, A.ROUND_TRIP_TOL_US))
+
+
+# ---------------------------------------------------------------------------------------------
+
+def print_summary():
+    out("## Summary")
+    out()
+    out("| what | measured | target |")
+    out("|---|---|---|")
+    for what, value, target in SUMMARY:
+        out("| %s | %s | %s |" % (what, value, target))
+    out()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--hstrace-args", default="", metavar="ARGS",
+                    help="extra options for every traced run, e.g. to compare hstrace "
+                         "configurations (one word list, split on blanks)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("throughput")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--request", action="store_true", help="one small GET per connection")
+    p.add_argument("--variant", action="append", default=[], metavar="OPTIONS",
+                   help="also run hstrace with these options each round (repeatable), "
+                        "e.g. --variant=--no-uprobes")
+    p = sub.add_parser("bulk")
+    p.add_argument("--mib", type=int, default=1024)
+    p.add_argument("--rounds", type=int, default=2)
+    p = sub.add_parser("bpfstats")
+    p.add_argument("--seconds", type=float, default=10)
+    p = sub.add_parser("lost")
+    p.add_argument("--rate", type=float, default=2000)
+    p.add_argument("--seconds", type=float, default=60)
+    p = sub.add_parser("rss")
+    p.add_argument("--conns", type=int, default=100000)
+    p.add_argument("--rate", type=float, default=5000, help="connections opened per second")
+    p = sub.add_parser("bpftrace")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=10)
+    p = sub.add_parser("accuracy")
+    p.add_argument("--conns", type=int, default=10, help="connections per TLS version")
+    p = sub.add_parser("all")
+    p.add_argument("--quick", action="store_true",
+                   help="shorter runs (about 3 minutes in all instead of about 8)")
+    a = ap.parse_args()
+    HSTRACE_ARGS.extend(a.hstrace_args.split())
+    if os.geteuid() != 0:
+        sys.exit("bench_tls.py: run as root")
+    for f in (HSTRACE, HS_LOAD):
+        if not os.access(f, os.X_OK):
+            sys.exit("bench_tls.py: %s missing: run make all" % f)
+
+    def ns(**kw):
+        return argparse.Namespace(**kw)
+
+    try:
+        if a.cmd == "all":
+            q = a.quick
+            bench_accuracy(ns(conns=5 if q else 10))
+            bench_throughput(ns(rounds=2 if q else 3, seconds=5 if q else 8, concurrency=32,
+                                request=False, variant=["--no-uprobes"]))
+            bench_throughput(ns(rounds=2, seconds=5 if q else 8, concurrency=32,
+                                request=True, variant=["--no-uprobes"]))
+            bench_bulk(ns(mib=1024, rounds=1 if q else 2))
+            bench_bpfstats(ns(seconds=5 if q else 10))
+            bench_lost(ns(rate=2000, seconds=10 if q else 60))
+            bench_rss(ns(conns=100000, rate=5000))
+            bench_bpftrace(ns(rounds=1 if q else 2, seconds=5 if q else 10))
+        else:
+            {"accuracy": bench_accuracy, "throughput": bench_throughput, "bulk": bench_bulk,
+             "bpfstats": bench_bpfstats,
+             "lost": bench_lost, "rss": bench_rss, "bpftrace": bench_bpftrace}[a.cmd](a)
+        print_summary()
+    finally:
+        P.stop_all()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * render_timeline.c - the --timeline view (waterfall), one block per finished connection:
+ *
+ *   curl[4242] client 127.0.0.1:51234 → 127.0.0.1:443 sni example.com TLS 1.2 ok
+ *        T(ms)    +Δ(ms) DIR EVENT                  |bar ...|  PHASES
+ *        0.000     0.000  →  syn_sent               |█      |  ┬ tcp_handshake 24.301 ms
+ *       24.301    24.301  ←  established            | ████  |  ┴
+ *
+ * Phases are drawn in lanes (one column each, reused once a phase has ended): ┬ where a phase
+ * starts, │ while it lasts, ┴ where it ends. Nothing here knows a phase by name: a phase's
+ * events are found from its duration (timeline_phase_span()), so new phases need no code.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "color.h"
+#include "render.h"
+#include "render_timeline.h"
+#include "tls_parse.h"
+
+bool timeline_failed(const struct timeline *tl)
+{
+	switch (tl->result) {
+	case RESULT_REFUSED:
+	case RESULT_TIMEOUT:
+	case RESULT_RESET:
+	case RESULT_TLS_ALERT:
+	case RESULT_TLS_FAILED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool timeline_slow_or_failed(const struct timeline *tl, uint64_t slow_ns)
+{
+	uint64_t dur;
+
+	if (timeline_failed(tl))
+		return true;
+	return (tl_phase_get(tl, "total", &dur) && dur > slow_ns) ||
+	       (tl_phase_get(tl, "tls_handshake", &dur) && dur > slow_ns);
+}
+
+bool timeline_phase_span(const struct timeline *tl, uint64_t dur_ns, size_t *from, size_t *to)
+{
+	size_t i, j;
+
+	for (i = 0; i < tl->n_events; i++) {
+		for (j = i + 1; j < tl->n_events; j++) {
+			if (tl->events[j].ts_ns - tl->events[i].ts_ns == dur_ns) {
+				*from = i;
+				*to = j;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* Copies s (at most max bytes) with bytes other than printable ASCII as '?'. */
+static void printable(const char *s, size_t max, char *buf, size_t len)
+{
+	size_t i, n = strnlen(s, max);
+
+	if (n >= len)
+		n = len - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		buf[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	buf[n] = '\0';
+}
+
+static void endpoint(const struct timeline *tl, bool local, char *buf, size_t len)
+{
+	char addr[64];
+
+	render_addr(tl, local, addr, sizeof(addr));
+	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr,
+		 local ? tl->lport : tl->rport);
+}
+
+static void us_ms(uint64_t us, char *buf, size_t len)
+{
+	snprintf(buf, len, "%llu.%03llu", (unsigned long long)(us / 1000),
+		 (unsigned long long)(us % 1000));
+}
+
+/* "alert:bad_certificate" style result text, as the one-line view. */
+static void result_text(const struct timeline *tl, char *buf, size_t len)
+{
+	const char *name = tl_result_name(tl->result), *desc;
+
+	if (!tl->tls.has_alert ||
+	    (tl->result != RESULT_TLS_ALERT && tl->result != RESULT_TLS_FAILED)) {
+		snprintf(buf, len, "%s", name);
+		return;
+	}
+	if (!tl->tls.alert_level) {
+		snprintf(buf, len, "%s:encrypted", name);
+		return;
+	}
+	desc = tls_alert_name(tl->tls.alert_desc);
+	if (desc)
+		snprintf(buf, len, "%s:%s", name, desc);
+	else
+		snprintf(buf, len, "%s:%u", name, tl->tls.alert_desc);
+}
+
+static void header(FILE *out, const struct timeline *tl, bool color)
+{
+	char comm[32], lend[80], rend[80], sni[260], result[64];
+	const char *ver;
+
+	if (tl->pid && tl->comm[0]) {
+		printable(tl->comm, sizeof(tl->comm), comm, sizeof(comm));
+		fprintf(out, "%s%s[%u]%s", color ? COLOR_BOLD : "", comm, tl->pid,
+			color ? COLOR_RESET : "");
+	} else {
+		fputs("?[-]", out);
+	}
+	endpoint(tl, true, lend, sizeof(lend));
+	endpoint(tl, false, rend, sizeof(rend));
+	fprintf(out, " %s %s \u2192 %s", tl->role == ROLE_CLIENT || tl->role == ROLE_SERVER
+		? tl_role_name(tl->role) : "-", lend, rend);
+	if (tl->tls.seen && tl->tls.sni[0]) {
+		printable(tl->tls.sni, sizeof(tl->tls.sni), sni, sizeof(sni));
+		fprintf(out, " sni %s", sni);
+	}
+	if (tl->tls.seen && tl->tls.version) {
+		ver = tls_version_name(tl->tls.version);
+		if (ver)
+			fprintf(out, " TLS %s", ver);
+		else
+			fprintf(out, " TLS 0x%04x", tl->tls.version);
+	}
+	result_text(tl, result, sizeof(result));
+	fprintf(out, " %s%s%s\n",
+		!color ? "" : timeline_failed(tl) ? COLOR_RED COLOR_BOLD : COLOR_GREEN, result,
+		color ? COLOR_RESET : "");
+}
+
+/* "certificate 4330B", "syn_received (derived)", "encrypted_handshake 1398B/4" */
+static void event_text(const struct tl_event *ev, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s", tl_event_name(ev->event));
+
+	if (ev->len && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " %uB", ev->len);
+	if (ev->records && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, "/%u", ev->records);
+	if (ev->derived && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " (derived)");
+	if (ev->estimated && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, " (estimated)");
+}
+
+struct span {
+	size_t from, to, lane;
+	bool found;
+};
+
+/* A phase's name and its duration in ms. */
+static void phase_label(FILE *out, const struct tl_phase *ph)
+{
+	char d[32];
+
+	us_ms(ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500), d, sizeof(d));
+	fprintf(out, "%s %s ms", ph->name, d);
+}
+
+void render_timeline(FILE *out, const struct timeline *tl, const struct timeline_view *v)
+{
+	unsigned int width = v->bar_width ? v->bar_width : TIMELINE_BAR_WIDTH;
+	size_t n_ph = tl->n_phases < TL_MAX_PHASES ? tl->n_phases : TL_MAX_PHASES;
+	struct span spans[TL_MAX_PHASES] = {};
+	size_t lane_end[TL_MAX_PHASES], n_lanes = 0, i, p, l;
+	uint64_t base, span_ns, prev_us = 0;
+	bool color = v->color, any_unmatched = false;
+
+	header(out, tl, color);
+	if (!tl->n_events) {
+		fputc('\n', out);
+		return;
+	}
+	base = tl->events[0].ts_ns;
+	span_ns = tl->events[tl->n_events - 1].ts_ns - base;
+
+	/* lanes: a phase takes the first lane free after its start */
+	for (p = 0; p < n_ph; p++) {
+		struct span *s = &spans[p];
+
+		if (!tl->phases[p].name ||
+		    !timeline_phase_span(tl, tl->phases[p].dur_ns, &s->from, &s->to)) {
+			any_unmatched = any_unmatched || tl->phases[p].name;
+			continue;
+		}
+		s->found = true;
+		for (l = 0; l < n_lanes && lane_end[l] >= s->from; l++)
+			;
+		if (l == n_lanes)
+			n_lanes++;
+		lane_end[l] = s->to;
+		s->lane = l;
+	}
+
+	/* "+Δ(ms)" is 7 bytes for 6 columns: one more byte of width */
+	fprintf(out, "%s%10s %10s %-3s %-30s %-*s %s%s\n", color ? COLOR_DIM : "", "T(ms)",
+		"+\u0394(ms)", "DIR", "EVENT", (int)width + 2, "", "PHASES",
+		color ? COLOR_RESET : "");
+	for (i = 0; i < tl->n_events; i++) {
+		const struct tl_event *ev = &tl->events[i];
+		uint64_t t_us = (ev->ts_ns - base) / 1000, t_ns = ev->ts_ns - base;
+		uint64_t prev_ns = i ? tl->events[i - 1].ts_ns - base : 0;
+		unsigned int c, c0, c1;
+		char t[32], d[32], name[64];
+		const char *arrow = ev->dir == DIR_OUT  ? "\u2192"
+				    : ev->dir == DIR_IN ? "\u2190"
+							: " ";
+		const char *dcol = !color ? "" : ev->dir == DIR_OUT ? COLOR_CYAN
+					     : ev->dir == DIR_IN ? COLOR_YELLOW : "";
+		bool first_label = true;
+
+		us_ms(t_us, t, sizeof(t));
+		us_ms(t_us - prev_us, d, sizeof(d));
+		prev_us = t_us;
+		event_text(ev, name, sizeof(name));
+		fprintf(out, "%10s %9s  %s%s%s  %-30s |", t, d, dcol, arrow,
+			color && *dcol ? COLOR_RESET : "", name);
+
+		/* bar: from the previous event to this one, at least one column */
+		c0 = span_ns ? (unsigned int)(prev_ns * width / span_ns) : 0;
+		c1 = span_ns ? (unsigned int)(t_ns * width / span_ns) : 0;
+		if (c1 <= c0)
+			c1 = c0 + 1;
+		if (c1 > width) {
+			c1 = width;
+			c0 = c1 - 1 < c0 ? c1 - 1 : c0;
+		}
+		if (color)
+			fputs(dcol[0] ? dcol : COLOR_MAGENTA, out);
+		for (c = 0; c < width; c++)
+			fputs(c >= c0 && c < c1 ? "\u2588" : " ", out);
+		if (color)
+			fputs(COLOR_RESET, out);
+		fputs("| ", out);
+
+		for (l = 0; l < n_lanes; l++) {
+			const char *mark = " ";
+
+			for (p = 0; p < n_ph; p++) {
+				if (!spans[p].found || spans[p].lane != l || i < spans[p].from ||
+				    i > spans[p].to)
+					continue;
+				mark = i == spans[p].from ? "\u252c" : i == spans[p].to ? "\u2534"
+											 : "\u2502";
+				if (i == spans[p].from || i == spans[p].to)
+					break;
+			}
+			fputs(mark, out);
+		}
+		for (p = 0; p < n_ph; p++) {
+			if (!spans[p].found || spans[p].from != i)
+				continue;
+			fputs(first_label ? " " : ", ", out);
+			phase_label(out, &tl->phases[p]);
+			first_label = false;
+		}
+		fputc('\n', out);
+	}
+	if (any_unmatched) {
+		bool first = true;
+
+		fputs("  other phases:", out);
+		for (p = 0; p < n_ph; p++) {
+			if (spans[p].found || !tl->phases[p].name)
+				continue;
+			fputs(first ? " " : ", ", out);
+			phase_label(out, &tl->phases[p]);
+			first = false;
+		}
+		fputc('\n', out);
+	}
+	fputc('\n', out);
+}
