@@ -39,7 +39,8 @@ DEPS_BUILD := clang:clang llvm-strip:llvm bpftool:bpftool pkg-config:pkg-config 
 	/usr/include/json-c/json.h:libjson-c-dev /usr/include/uthash.h:uthash-dev \
 	/usr/include/cmocka.h:libcmocka-dev
 DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
-	setpriv:util-linux
+	setpriv:util-linux /usr/bin/gnutls-cli:gnutls-bin /usr/sbin/nginx:nginx \
+	objcopy:binutils
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
 LIB_SRCS := user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c \
@@ -207,7 +208,7 @@ fuzz: fuzz-build
 	done
 # ---- fuzz (end) -----------------------------------------------------------------------------
 
-# ---- tools (begin) ----------------------------------------------------------------------------
+# ---- tools (begin) --------------------------------------------------------------------------
 #   make tools       build/netdelay (user-space delay line between two network namespaces) and
 #                    build/hs_load (TLS handshake load generator), used by the accuracy tests
 #                    and by make bench
@@ -224,7 +225,7 @@ $(OUT)/netdelay: tools/netdelay.c | $(OUT)
 $(OUT)/hs_load: tools/hs_load.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -lm -o $@
-# ---- tools (end) ------------------------------------------------------------------------------
+# ---- tools (end) ----------------------------------------------------------------------------
 
 # ---- report (begin) -------------------------------------------------------------------------
 #   make golden        rewrite the expected outputs of the golden report tests (tests/golden/cases)

@@ -93,6 +93,7 @@ static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 le
 static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail);
 static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len);
 static int tlsf_on_desync(struct tlsf_io *io);
+static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc);
 
 /* Reads a header fragment (at most 7 bytes) from user memory, bounded for the verifier. */
 static __always_inline long tlsf_read_user(void *dst, __u32 size, __u64 addr)
@@ -124,10 +125,11 @@ struct {
 	__type(value, struct tls_conn);
 } tls_conns SEC(".maps");
 
-/* Sends one TLS record to user space with data_len bytes copied from user address data. */
+/* Sends one TLS record to user space. data[]: data_len bytes copied from user address data,
+ * or, when data is 0, the two bytes of `two` (high byte first). */
 static __always_inline void tls_emit(struct tlsf_io *io, __u8 what, __u8 ctype, __u8 hs_type,
 				     __u16 version, __u32 len, __u32 count, __u64 data,
-				     __u32 data_len)
+				     __u32 data_len, __u16 two)
 {
 	struct hs_tls_rec *r;
 	__u32 zero = 0;
@@ -140,8 +142,13 @@ static __always_inline void tls_emit(struct tlsf_io *io, __u8 what, __u8 ctype, 
 	barrier_var(n);
 	if (n > HS_TLS_DATA_MAX)
 		n = HS_TLS_DATA_MAX;
-	if (n && bpf_probe_read_user(r->data, n, (const void *)data))
+	if (n && !data) {
+		n = 2;
+		r->data[0] = two >> 8;
+		r->data[1] = two & 0xff;
+	} else if (n && bpf_probe_read_user(r->data, n, (const void *)data)) {
 		n = 0;
+	}
 	size = HS_TLS_REC_HDR_SIZE + n;
 	r->hdr.kind = HS_REC_TLS;
 	r->hdr.size = size;
@@ -169,10 +176,18 @@ static __always_inline void tls_emit(struct tlsf_io *io, __u8 what, __u8 ctype, 
 static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len, __u64 body,
 			  __u32 avail, int encrypted)
 {
-	/* A plaintext alert's two bytes (level, description); nothing of any other record. */
-	__u32 n = type == 21 && !encrypted ? tlsf_min(avail, 2) : 0;
+	/* The header only: nothing of any record's body leaves the kernel. */
+	(void)body;
+	(void)avail;
+	(void)encrypted;
+	tls_emit(io, HS_TLS_RECORD, type, 0, version, len, 0, 0, 0, 0);
+	return 0;
+}
 
-	tls_emit(io, HS_TLS_RECORD, type, 0, version, len, 0, body, n);
+/* A plaintext alert: its record, with level and description in data[0..1]. */
+static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc)
+{
+	tls_emit(io, HS_TLS_RECORD, 21, 0, version, len, 0, 0, 2, (__u16)level << 8 | desc);
 	return 0;
 }
 
@@ -184,19 +199,19 @@ static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 bod
 		n = avail;
 	else if (type == 12) /* ServerKeyExchange: curve type and group */
 		n = tlsf_min(avail, 8);
-	tls_emit(io, HS_TLS_HANDSHAKE, 22, type, 0, len, 0, body, n);
+	tls_emit(io, HS_TLS_HANDSHAKE, 22, type, 0, len, 0, body, n, 0);
 	return 0;
 }
 
 static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len)
 {
-	tls_emit(io, HS_TLS_CERTS, 22, 11, 0, len, count, 0, 0);
+	tls_emit(io, HS_TLS_CERTS, 22, 11, 0, len, count, 0, 0, 0);
 	return 0;
 }
 
 static int tlsf_on_desync(struct tlsf_io *io)
 {
-	tls_emit(io, HS_TLS_DESYNC, 0, 0, 0, 0, 0, 0, 0);
+	tls_emit(io, HS_TLS_DESYNC, 0, 0, 0, 0, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -778,7 +793,7 @@ static __always_inline int io_exit(long ret)
 	{                                                                                      \
 		return io_enter(ctx->args[0], (__u64)ctx->args[addr_arg], kind,                \
 				(__u32)ctx->args[cnt_arg], dir,                                \
-				flags_arg >= 0 ? ctx->args[flags_arg & 7] : 0);                \
+				flags_arg >= 0 ? ctx->args[(flags_arg) % 6] : 0);              \
 	}                                                                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                             \
 	int handle_exit_##name(struct trace_event_raw_sys_exit *ctx)                            \

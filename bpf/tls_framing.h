@@ -24,6 +24,10 @@
  *   int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail);
  *   int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len);
  *   int tlsf_on_desync(struct tlsf_io *io);
+ *   int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc);
+ * A plaintext alert record goes to tlsf_on_alert() (once its two bytes are in, which may be a
+ * later call: OpenSSL reads the 5-byte header, then the body), every other record to
+ * tlsf_on_record() as soon as its header is complete.
  * `body`/`avail` give the address and the number of bytes of the body present in this call's
  * buffer (it may continue in the next call); callbacks may copy what they need from there.
  */
@@ -48,6 +52,7 @@ enum tlsf_flags {
 				    * (TLS 1.2 Finished) unless it holds exactly one ClientHello or
 				    * ServerHello (TLS 1.3 after a HelloRetryRequest: the second
 				    * hellos follow the middlebox-compatibility CCS) */
+	TLSF_F_ALERT = 1 << 9,	   /* gathering the two bytes of a plaintext alert */
 	TLSF_F_FINISHED = 1 << 8,  /* an encrypted handshake record (TLS <= 1.2 Finished) followed
 				    * change_cipher_spec: the next content-type 23 record is
 				    * application data, and this direction is followed no further */
@@ -61,6 +66,9 @@ struct tls_stream {
 	__u32 cert_left;  /* bytes left of the current certificate */
 	__u32 cert_count; /* certificates seen in the current Certificate message */
 	__u32 rec_len;	  /* body length of the current record */
+	__u16 rec_version; /* record version of the current record */
+	__u8 alert[8];	  /* a plaintext alert's level and description */
+	__u8 alert_have;
 	__u8 rec_hdr[8];
 	__u8 hs_hdr[8];
 	__u8 cert_hdr[8];
@@ -162,8 +170,14 @@ static __always_inline int tlsf_record_start(struct tls_stream *st, struct tlsf_
 	}
 	if (type == 22 && (st->flags & TLSF_F_ENCRYPTED) && st->hs_left == 0)
 		st->flags |= TLSF_F_PROBE;
-	tlsf_on_record(io, type, version, len, io->buf + io->off,
-		       tlsf_min(len, io->len - io->off), !!(st->flags & TLSF_F_ENCRYPTED));
+	st->rec_version = version;
+	if (type == 21 && len >= 2 && !(st->flags & TLSF_F_ENCRYPTED)) {
+		st->alert_have = 0;
+		st->flags |= TLSF_F_ALERT; /* reported once its two bytes are in */
+	} else {
+		tlsf_on_record(io, type, version, len, io->buf + io->off,
+			       tlsf_min(len, io->len - io->off), !!(st->flags & TLSF_F_ENCRYPTED));
+	}
 	if (type == 20)
 		st->flags |= TLSF_F_ENCRYPTED;
 	/* Past the handshake: the first application data record in TLS <= 1.2 (TLS 1.3 hides
@@ -288,6 +302,18 @@ TLSF_FUNC int tlsf_step(struct tls_stream *st, struct tlsf_io *io)
 		return tlsf_record_start(st, io);
 	}
 	k = tlsf_min(st->rec_left, avail);
+	if (st->flags & TLSF_F_ALERT) {
+		k = tlsf_take(st->alert, &st->alert_have, 2, p, k);
+		if (k == TLSF_FAULT)
+			return tlsf_stop(st, io, TLSF_F_DESYNC);
+		io->off += k;
+		st->rec_left -= k;
+		if (st->alert_have == 2) {
+			st->flags &= ~TLSF_F_ALERT;
+			tlsf_on_alert(io, st->rec_version, st->rec_len, st->alert[0], st->alert[1]);
+		}
+		return TLSF_MORE;
+	}
 	if (st->rec_type == 22 && (!(st->flags & TLSF_F_ENCRYPTED) || (st->flags & TLSF_F_PROBE)))
 		return tlsf_handshake_bytes(st, io, p, k);
 	io->off += k;

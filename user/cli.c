@@ -19,7 +19,7 @@ static const char doc[] =
 	"handshake and the first response took, and how it ended. By default only connections "
 	"that carried TLS, and failed connects, are shown.\v"
 	"EXAMPLES:\n"
-	"    hstrace                  # TLS connections and failed connects until Ctrl-C\n"
+	"    hstrace                  # TLS connections and failed connects\n"
 	"    hstrace --all            # every TCP connection\n"
 	"    hstrace --json -o c.ndjson --duration 60   # NDJSON to a file for a minute\n"
 	"    hstrace -p 1234          # only connections owned by PID 1234\n"

@@ -34,6 +34,7 @@ static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 le
 static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail);
 static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len);
 static int tlsf_on_desync(struct tlsf_io *io);
+static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc);
 
 #include "tls_framing.h"
 
@@ -146,6 +147,23 @@ static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len)
 static int tlsf_on_desync(struct tlsf_io *io)
 {
 	add(run_of(io), 'D');
+	return 0;
+}
+
+/* A plaintext alert: logged as its record, with the two bytes as the "offset". */
+static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc)
+{
+	struct ev *e = add(run_of(io), 'R');
+
+	if (len < 2)
+		abort();
+	if (e) {
+		e->type = 21;
+		e->version = version;
+		e->len = len;
+		e->encrypted = 0;
+		e->body_off = (long)level << 8 | desc;
+	}
 	return 0;
 }
 

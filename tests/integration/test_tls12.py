@@ -4,7 +4,6 @@ with RSA key exchange, curl (SNI through --resolve) and `openssl s_client` as cl
 order of the TLS events is checked exactly on both ends, and so are the tls fields, the pids
 and the phases."""
 
-import harness as H
 import tls_peers as T
 from harness import check
 

@@ -5,7 +5,6 @@ application slices them. A client that reads a 5-byte record header and then the
 (several records, a whole flight, in one read) produce the same TLS events, on both ends,
 against the same server; `openssl s_client` does too."""
 
-import harness as H
 import tls_peers as T
 from harness import check
 

@@ -2,7 +2,6 @@
 """Other TLS stacks: nginx as a real server (curl as its client; the server record names
 nginx), and gnutls-cli as a client that is not OpenSSL (against `openssl s_server`)."""
 
-import harness as H
 import tls_peers as T
 from harness import check
 

@@ -44,8 +44,6 @@ def mirror(seq):
 class Certs:
     """The files made by tools/tls_certs.sh (see there), as Paths."""
 
-    NAMES = ("ca", "server", "other-ca", "untrusted")
-
     def __init__(self, d):
         self.dir = Path(d)
         self.ca = self.dir / "ca.pem"
