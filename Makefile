@@ -40,7 +40,7 @@ DEPS_BUILD := clang:clang llvm-strip:llvm bpftool:bpftool pkg-config:pkg-config 
 	/usr/include/cmocka.h:libcmocka-dev
 DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	setpriv:util-linux /usr/bin/gnutls-cli:gnutls-bin /usr/sbin/nginx:nginx \
-	objcopy:binutils
+	objcopy:binutils tshark:tshark bpftrace:bpftrace
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
 LIB_SRCS := user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c \

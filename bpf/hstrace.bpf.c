@@ -695,6 +695,9 @@ static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, 
 	/* A peek (nginx reads the first byte to tell TLS from plain HTTP) consumes nothing. */
 	if (flags & MSG_PEEK)
 		return 0;
+	/* This direction is past its handshake (the other may not be yet): nothing to do. */
+	if (c->dir[dir == HS_DIR_OUT ? 0 : 1].flags & TLSF_F_STOPPED)
+		return 0;
 	bpf_map_update_elem(&io_pending, &tid, &a, BPF_ANY);
 	ssl_note_io(id, c->cookie);
 	return 0;

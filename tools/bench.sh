@@ -25,6 +25,8 @@ trap 'rm -f "$tmp"' EXIT
 	echo
 	/usr/bin/python3 tools/bench_io.py
 	echo
+	/usr/bin/python3 tools/bench_tls.py all ${BENCH_QUICK:+--quick}
+	echo
 	tools/bench_report.sh
 } > "$tmp"
 mv "$tmp" "$out"
