@@ -222,7 +222,15 @@ size_t tracer_uprobe_count(const struct tracer *t)
 
 int tracer_poll(struct tracer *t, int timeout_ms)
 {
-	return ring_buffer__poll(t->rb, timeout_ms);
+	int n, more;
+
+	/* BPF wakes us only past RB_WAKEUP_BYTES (hstrace.bpf.c): after a poll that timed out,
+	 * take what is waiting anyway. */
+	n = ring_buffer__poll(t->rb, timeout_ms);
+	if (n < 0)
+		return n;
+	more = ring_buffer__consume(t->rb);
+	return more < 0 ? more : n + more;
 }
 
 int tracer_drain(struct tracer *t)
