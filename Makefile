@@ -4,7 +4,10 @@
 #   make run        install missing packages, build, trace the whole host until Ctrl-C (root)
 #   make test       install missing packages, build, run every test (root)
 #   make unit       unit tests only (no root)
-#   make bench      benchmarks, results in docs/benchmarks.md (root)
+#   make demo       a few local TLS 1.2/1.3 connections traced and shown (root)
+#   make bench      benchmarks, results in docs/benchmarks.md (root; BENCH_QUICK=1: shorter)
+#   make fuzz       libFuzzer on the TLS parsers (FUZZ_SECONDS per target, default 60)
+#   make golden     regenerate the report golden files in tests/golden/
 #   make deps       install missing Debian packages with apt-get
 #   make install    PREFIX=/usr/local DESTDIR=
 #   V=1             show full commands
