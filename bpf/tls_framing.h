@@ -52,10 +52,10 @@ enum tlsf_flags {
 				    * (TLS 1.2 Finished) unless it holds exactly one ClientHello or
 				    * ServerHello (TLS 1.3 after a HelloRetryRequest: the second
 				    * hellos follow the middlebox-compatibility CCS) */
-	TLSF_F_ALERT = 1 << 9,	   /* gathering the two bytes of a plaintext alert */
 	TLSF_F_FINISHED = 1 << 8,  /* an encrypted handshake record (TLS <= 1.2 Finished) followed
 				    * change_cipher_spec: the next content-type 23 record is
 				    * application data, and this direction is followed no further */
+	TLSF_F_ALERT = 1 << 9,	   /* gathering the two bytes of a plaintext alert */
 };
 
 /* Framing state of one direction. Only scalars: it lives in a BPF map value. */

@@ -627,11 +627,8 @@ static int collector_handle_ssl(struct collector *c, const void *data, size_t si
 	err = conn_reserve(conn, conn->ssl ? 0 : CONN_SSL_MAX_EVENTS);
 	if (err)
 		return err;
-	err = conn_ssl_add(&conn->ssl, &rec);
-	if (err)
-		return err;
-	c->seq += 4;
-	return 0;
+	/* Its events are numbered when the connection is finalised (conn_ssl_add_events()). */
+	return conn_ssl_add(&conn->ssl, &rec);
 }
 
 /* A TCP record: opens, extends or (connect() again) replaces a connection. */

@@ -16,47 +16,9 @@
 
 #include "render.h"
 #include "tls_parse.h"
+#include "json_build.h"
 
 #define JSON_SCHEMA "hstrace/1"
-
-/* Adds val (owned, may be NULL only when it failed to allocate) under key. Takes ownership of
- * val in every case. Returns 0 or -ENOMEM. */
-static int add(struct json_object *obj, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val)) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Adds a JSON null under key. Returns 0 or -ENOMEM. */
-static int add_null(struct json_object *obj, const char *key)
-{
-	return json_object_object_add(obj, key, NULL) ? -ENOMEM : 0;
-}
-
-static int add_str(struct json_object *obj, const char *key, const char *s)
-{
-	return add(obj, key, json_object_new_string(s));
-}
-
-static int add_u64(struct json_object *obj, const char *key, uint64_t v)
-{
-	return add(obj, key, json_object_new_uint64(v));
-}
-
-static int add_i64(struct json_object *obj, const char *key, int64_t v)
-{
-	return add(obj, key, json_object_new_int64(v));
-}
-
-static int add_bool(struct json_object *obj, const char *key, bool v)
-{
-	return add(obj, key, json_object_new_boolean(v));
-}
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (RFC 3629: no
  * overlongs, no surrogates, nothing above U+10FFFF). */
@@ -143,7 +105,7 @@ static struct json_object *endpoint_object(const struct timeline *tl, bool local
 	if (!ep)
 		return NULL;
 	render_addr(tl, local, addr, sizeof(addr));
-	if (add_str(ep, "addr", addr) || add_i64(ep, "port", local ? tl->lport : tl->rport)) {
+	if (json_add_str(ep, "addr", addr) || json_add_i64(ep, "port", local ? tl->lport : tl->rport)) {
 		json_object_put(ep);
 		return NULL;
 	}
@@ -162,18 +124,18 @@ static struct json_object *event_object(const struct tl_event *ev, uint64_t base
 
 	if (!o)
 		return NULL;
-	err = add_i64(o, "t_us", floor_div((int64_t)(ev->ts_ns - base_ns), 1000));
-	err = err ?: add_str(o, "event", tl_event_name(ev->event));
+	err = json_add_i64(o, "t_us", floor_div((int64_t)(ev->ts_ns - base_ns), 1000));
+	err = err ?: json_add_str(o, "event", tl_event_name(ev->event));
 	if (!err && ev->dir != DIR_NONE)
-		err = add_str(o, "dir", ev->dir == DIR_OUT ? "out" : "in");
+		err = json_add_str(o, "dir", ev->dir == DIR_OUT ? "out" : "in");
 	if (!err && ev->len > 0)
-		err = add_i64(o, "len", ev->len);
+		err = json_add_i64(o, "len", ev->len);
 	if (!err && ev->records > 0)
-		err = add_i64(o, "records", ev->records);
+		err = json_add_i64(o, "records", ev->records);
 	if (!err && ev->derived)
-		err = add_bool(o, "derived", true);
+		err = json_add_bool(o, "derived", true);
 	if (!err && ev->estimated)
-		err = add_bool(o, "estimated", true);
+		err = json_add_bool(o, "estimated", true);
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -215,7 +177,7 @@ static struct json_object *phases_object(const struct timeline *tl)
 
 		if (!ph->name)
 			continue;
-		if (add_u64(o, ph->name, ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500))) {
+		if (json_add_u64(o, ph->name, ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500))) {
 			json_object_put(o);
 			return NULL;
 		}
@@ -245,12 +207,12 @@ static struct json_object *tcp_object(const struct timeline *tl)
 
 	if (!o)
 		return NULL;
-	err = add_i64(o, "syn_retransmits", tl->syn_retransmits);
-	err = err ?: add_i64(o, "srtt_us", tl->srtt_us);
-	err = err ?: add_u64(o, "bytes_sent", tl->bytes_sent);
-	err = err ?: add_u64(o, "bytes_received", tl->bytes_received);
+	err = json_add_i64(o, "syn_retransmits", tl->syn_retransmits);
+	err = err ?: json_add_i64(o, "srtt_us", tl->srtt_us);
+	err = err ?: json_add_u64(o, "bytes_sent", tl->bytes_sent);
+	err = err ?: json_add_u64(o, "bytes_received", tl->bytes_received);
 	if (!err && tl->sk_err)
-		err = add(o, "error", errno_string(tl->sk_err));
+		err = json_add(o, "error", errno_string(tl->sk_err));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -290,7 +252,7 @@ static struct json_object *alpn_object(const struct tl_tls *t)
 	if (!o)
 		return NULL;
 	arr = json_object_new_array_ext(n ? (int)n : 1);
-	err = add(o, "offered", arr);
+	err = json_add(o, "offered", arr);
 	for (i = 0; !err && i < n; i++) {
 		struct json_object *name = utf8_string(t->alpn_offered[i], TL_ALPN_LEN);
 
@@ -300,7 +262,7 @@ static struct json_object *alpn_object(const struct tl_tls *t)
 		}
 	}
 	if (!err && t->alpn_selected[0])
-		err = add(o, "selected", utf8_string(t->alpn_selected, TL_ALPN_LEN));
+		err = json_add(o, "selected", utf8_string(t->alpn_selected, TL_ALPN_LEN));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -338,8 +300,8 @@ static struct json_object *cert_chain_object(const struct tl_tls *t)
 
 	if (!o)
 		return NULL;
-	err = add_i64(o, "count", t->cert_count);
-	err = err ?: add_i64(o, "bytes", t->cert_bytes);
+	err = json_add_i64(o, "count", t->cert_count);
+	err = err ?: json_add_i64(o, "bytes", t->cert_bytes);
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -357,21 +319,21 @@ static struct json_object *alert_object(const struct tl_tls *t)
 	if (!o)
 		return NULL;
 	if (t->alert_level == 0) {
-		err = add_null(o, "level");
-		err = err ?: add_null(o, "description");
+		err = json_add_null(o, "level");
+		err = err ?: json_add_null(o, "description");
 	} else {
 		const char *level = t->alert_level == 1 ? "warning"
 				    : t->alert_level == 2 ? "fatal"
 							  : NULL;
 
-		err = add(o, "level", name_or_dec(level, t->alert_level));
-		err = err ?: add(o, "description",
+		err = json_add(o, "level", name_or_dec(level, t->alert_level));
+		err = err ?: json_add(o, "description",
 				 name_or_dec(tls_alert_name(t->alert_desc), t->alert_desc));
 	}
 	if (!err && (t->alert_dir == DIR_OUT || t->alert_dir == DIR_IN))
-		err = add_str(o, "dir", t->alert_dir == DIR_OUT ? "out" : "in");
+		err = json_add_str(o, "dir", t->alert_dir == DIR_OUT ? "out" : "in");
 	else if (!err)
-		err = add_null(o, "dir");
+		err = json_add_null(o, "dir");
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -387,8 +349,8 @@ static struct json_object *app_data_dir_object(const struct tl_tls *t, enum tl_d
 
 	if (!o)
 		return NULL;
-	err = add_u64(o, "bytes", t->app_bytes[dir]);
-	err = err ?: add_i64(o, "records", t->app_records[dir]);
+	err = json_add_u64(o, "bytes", t->app_bytes[dir]);
+	err = err ?: json_add_i64(o, "records", t->app_records[dir]);
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -403,8 +365,8 @@ static struct json_object *app_data_object(const struct tl_tls *t)
 
 	if (!o)
 		return NULL;
-	err = add(o, "out", app_data_dir_object(t, DIR_OUT));
-	err = err ?: add(o, "in", app_data_dir_object(t, DIR_IN));
+	err = json_add(o, "out", app_data_dir_object(t, DIR_OUT));
+	err = err ?: json_add(o, "in", app_data_dir_object(t, DIR_IN));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -420,8 +382,8 @@ static struct json_object *library_object(const struct tl_tls *t)
 
 	if (!o)
 		return NULL;
-	err = add(o, "name", utf8_string(t->library, sizeof(t->library)));
-	err = err ?: add(o, "file", utf8_string(t->library_file, sizeof(t->library_file)));
+	err = json_add(o, "name", utf8_string(t->library, sizeof(t->library)));
+	err = err ?: json_add(o, "file", utf8_string(t->library_file, sizeof(t->library_file)));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -438,32 +400,32 @@ static struct json_object *tls_object(const struct tl_tls *t)
 	if (!o)
 		return NULL;
 	if (t->sni[0])
-		err = add(o, "sni", utf8_string(t->sni, sizeof(t->sni)));
+		err = json_add(o, "sni", utf8_string(t->sni, sizeof(t->sni)));
 	if (!err && (t->n_alpn_offered || t->alpn_selected[0]))
-		err = add(o, "alpn", alpn_object(t));
+		err = json_add(o, "alpn", alpn_object(t));
 	if (!err && t->version)
-		err = add(o, "version", name_or_hex(tls_version_name(t->version), t->version));
-	err = err ?: add(o, "offered_versions", versions_array(t));
+		err = json_add(o, "version", name_or_hex(tls_version_name(t->version), t->version));
+	err = err ?: json_add(o, "offered_versions", versions_array(t));
 	if (!err && t->has_cipher)
-		err = add(o, "cipher", name_or_hex(tls_cipher_name(t->cipher), t->cipher));
+		err = json_add(o, "cipher", name_or_hex(tls_cipher_name(t->cipher), t->cipher));
 	if (!err && t->has_group)
-		err = add(o, "group", name_or_hex(tls_group_name(t->group), t->group));
+		err = json_add(o, "group", name_or_hex(tls_group_name(t->group), t->group));
 	if (!err && t->resumed >= 0)
-		err = add_bool(o, "resumed", t->resumed > 0);
+		err = json_add_bool(o, "resumed", t->resumed > 0);
 	if (!err && t->has_certs)
-		err = add(o, "cert_chain", cert_chain_object(t));
+		err = json_add(o, "cert_chain", cert_chain_object(t));
 	if (!err && t->has_alert)
-		err = add(o, "alert", alert_object(t));
-	err = err ?: add(o, "app_data", app_data_object(t));
-	err = err ?: add_bool(o, "handshake_done", t->handshake_done);
+		err = json_add(o, "alert", alert_object(t));
+	err = err ?: json_add(o, "app_data", app_data_object(t));
+	err = err ?: json_add_bool(o, "handshake_done", t->handshake_done);
 	if (!err && t->ttfb_estimated)
-		err = add_bool(o, "ttfb_estimated", true);
+		err = json_add_bool(o, "ttfb_estimated", true);
 	if (!err && t->desync)
-		err = add_bool(o, "desync", true);
+		err = json_add_bool(o, "desync", true);
 	if (!err && t->verify)
-		err = add_str(o, "verify", t->verify == 1 ? "ok" : "failed");
+		err = json_add_str(o, "verify", t->verify == 1 ? "ok" : "failed");
 	if (!err && t->library[0])
-		err = add(o, "library", library_object(t));
+		err = json_add(o, "library", library_object(t));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -479,9 +441,9 @@ static struct json_object *tls_api_object(const struct tl_tls_api *a)
 
 	if (!o)
 		return NULL;
-	err = add_u64(o, "calls", a->calls);
-	err = err ?: add_u64(o, "inside_us", (a->inside_ns + 500) / 1000);
-	err = err ?: add_i64(o, "result", a->result);
+	err = json_add_u64(o, "calls", a->calls);
+	err = err ?: json_add_u64(o, "inside_us", (a->inside_ns + 500) / 1000);
+	err = err ?: json_add_i64(o, "result", a->result);
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -525,31 +487,31 @@ static struct json_object *timeline_object(const struct timeline *tl)
 
 	if (!o)
 		return NULL;
-	err = add_str(o, "schema", JSON_SCHEMA);
-	err = err ?: add(o, "start", rfc3339_string(tl->start_wall_ns));
-	err = err ?: add_str(o, "role", tl_role_name(tl->role));
+	err = json_add_str(o, "schema", JSON_SCHEMA);
+	err = err ?: json_add(o, "start", rfc3339_string(tl->start_wall_ns));
+	err = err ?: json_add_str(o, "role", tl_role_name(tl->role));
 	if (!err && tl->pid) {
-		err = add_i64(o, "pid", tl->pid);
-		err = err ?: (tl->comm[0] ? add(o, "comm", utf8_string(tl->comm, sizeof(tl->comm)))
-					  : add_null(o, "comm"));
+		err = json_add_i64(o, "pid", tl->pid);
+		err = err ?: (tl->comm[0] ? json_add(o, "comm", utf8_string(tl->comm, sizeof(tl->comm)))
+					  : json_add_null(o, "comm"));
 	} else if (!err) {
-		err = add_null(o, "pid");
-		err = err ?: add_null(o, "comm");
+		err = json_add_null(o, "pid");
+		err = err ?: json_add_null(o, "comm");
 	}
-	err = err ?: add(o, "local", endpoint_object(tl, true));
-	err = err ?: add(o, "peer", endpoint_object(tl, false));
-	err = err ?: add_i64(o, "ip_version", tl->ip_version);
-	err = err ?: add_str(o, "result", result ? result : "unknown");
-	err = err ?: add(o, "events", events_array(tl));
-	err = err ?: add(o, "phases_us", phases_object(tl));
-	err = err ?: add(o, "tcp", tcp_object(tl));
+	err = err ?: json_add(o, "local", endpoint_object(tl, true));
+	err = err ?: json_add(o, "peer", endpoint_object(tl, false));
+	err = err ?: json_add_i64(o, "ip_version", tl->ip_version);
+	err = err ?: json_add_str(o, "result", result ? result : "unknown");
+	err = err ?: json_add(o, "events", events_array(tl));
+	err = err ?: json_add(o, "phases_us", phases_object(tl));
+	err = err ?: json_add(o, "tcp", tcp_object(tl));
 	if (!err && tl->tls.seen)
-		err = add(o, "tls", tls_object(&tl->tls));
+		err = json_add(o, "tls", tls_object(&tl->tls));
 	if (!err && tl->tls_api.seen)
-		err = add(o, "tls_api", tls_api_object(&tl->tls_api));
+		err = json_add(o, "tls_api", tls_api_object(&tl->tls_api));
 	if (!err && tl->sources)
-		err = add(o, "sources", sources_array(tl->sources));
-	err = err ?: add_u64(o, "cookie", tl->cookie);
+		err = json_add(o, "sources", sources_array(tl->sources));
+	err = err ?: json_add_u64(o, "cookie", tl->cookie);
 	if (err) {
 		json_object_put(o);
 		return NULL;

@@ -9,37 +9,9 @@
 #include <json-c/json.h>
 
 #include "report.h"
+#include "json_build.h"
 
 #define REPORT_SCHEMA "hstrace-report/1"
-
-/* Adds val under key, taking ownership of val in every case. Returns 0 or -ENOMEM. */
-static int add(struct json_object *obj, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val)) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static int add_u64(struct json_object *obj, const char *key, uint64_t v)
-{
-	return add(obj, key, json_object_new_uint64(v));
-}
-
-/* Appends val to arr, taking ownership. Returns 0 or -ENOMEM. */
-static int append(struct json_object *arr, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_array_add(arr, val)) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
 
 /* [{"low": µs, "high": µs, "count": n}, ...] from the first to the last non-empty slot */
 static struct json_object *log2_array(const struct hist *h)
@@ -64,14 +36,14 @@ static struct json_object *log2_array(const struct hist *h)
 			err = -ENOMEM;
 			break;
 		}
-		err = add_u64(slot, "low", i ? 1ULL << i : 0);
-		err = err ?: add_u64(slot, "high", (1ULL << (i + 1)) - 1);
-		err = err ?: add_u64(slot, "count", counts[i]);
+		err = json_add_u64(slot, "low", i ? 1ULL << i : 0);
+		err = err ?: json_add_u64(slot, "high", (1ULL << (i + 1)) - 1);
+		err = err ?: json_add_u64(slot, "count", counts[i]);
 		err = err ?: 0;
 		if (err)
 			json_object_put(slot);
 		else
-			err = append(arr, slot);
+			err = json_append(arr, slot);
 	}
 	if (err) {
 		json_object_put(arr);
@@ -87,14 +59,14 @@ static struct json_object *phase_object(const struct hist *h, bool with_hist)
 
 	if (!o)
 		return NULL;
-	err = add_u64(o, "count", h->count);
-	err = err ?: add_u64(o, "min_us", h->min_us);
-	err = err ?: add_u64(o, "p50_us", hist_percentile(h, 50));
-	err = err ?: add_u64(o, "p90_us", hist_percentile(h, 90));
-	err = err ?: add_u64(o, "p99_us", hist_percentile(h, 99));
-	err = err ?: add_u64(o, "max_us", h->max_us);
+	err = json_add_u64(o, "count", h->count);
+	err = err ?: json_add_u64(o, "min_us", h->min_us);
+	err = err ?: json_add_u64(o, "p50_us", hist_percentile(h, 50));
+	err = err ?: json_add_u64(o, "p90_us", hist_percentile(h, 90));
+	err = err ?: json_add_u64(o, "p99_us", hist_percentile(h, 99));
+	err = err ?: json_add_u64(o, "max_us", h->max_us);
 	if (!err && with_hist)
-		err = add(o, "log2_hist", log2_array(h));
+		err = json_add(o, "log2_hist", log2_array(h));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -114,7 +86,7 @@ static struct json_object *counts_object(const uint64_t *counts, char names[][RE
 	for (i = 0; i <= n && i <= max; i++) {
 		if (!counts[i])
 			continue;
-		if (add_u64(o, i < n ? names[i] : "other", counts[i])) {
+		if (json_add_u64(o, i < n ? names[i] : "other", counts[i])) {
 			json_object_put(o);
 			return NULL;
 		}
@@ -130,12 +102,12 @@ static int group_members(struct json_object *o, const struct report *r,
 	size_t i;
 	int err;
 
-	err = add_u64(o, "connections", g->conns);
-	err = err ?: add_u64(o, "failed", report_group_failed(r, g));
-	err = err ?: add(o, "results",
+	err = json_add_u64(o, "connections", g->conns);
+	err = err ?: json_add_u64(o, "failed", report_group_failed(r, g));
+	err = err ?: json_add(o, "results",
 			 counts_object(g->results, (char(*)[REPORT_NAME_LEN])r->result_names,
 				       r->n_results, REPORT_MAX_RESULTS));
-	err = err ?: add(o, "alerts",
+	err = err ?: json_add(o, "alerts",
 			 counts_object(g->alerts, (char(*)[REPORT_NAME_LEN])r->alert_names,
 				       r->n_alerts, REPORT_MAX_ALERTS));
 	if (err)
@@ -145,13 +117,13 @@ static int group_members(struct json_object *o, const struct report *r,
 		return -ENOMEM;
 	for (i = 0; i < r->n_phases && !err; i++)
 		if (g->phases[i].count)
-			err = add(phases, r->phase_names[i],
+			err = json_add(phases, r->phase_names[i],
 				  phase_object(&g->phases[i], with_hist));
 	if (err) {
 		json_object_put(phases);
 		return err;
 	}
-	return add(o, "phases", phases);
+	return json_add(o, "phases", phases);
 }
 
 static struct json_object *group_object(const struct report *r, const struct report_group *g)
@@ -160,7 +132,7 @@ static struct json_object *group_object(const struct report *r, const struct rep
 
 	if (!o)
 		return NULL;
-	if (add(o, "key", json_object_new_string(g->key)) || group_members(o, r, g, false)) {
+	if (json_add(o, "key", json_object_new_string(g->key)) || group_members(o, r, g, false)) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -177,24 +149,24 @@ static int add_groups(struct json_object *o, const struct report *r, const struc
 
 	if (report_top(r, v->top, &rows, &n_rows, &rest))
 		return -ENOMEM;
-	err = add_u64(o, "groups_total", r->n_groups);
+	err = json_add_u64(o, "groups_total", r->n_groups);
 	arr = err ? NULL : json_object_new_array();
 	if (!err && !arr)
 		err = -ENOMEM;
 	for (i = 0; !err && i < n_rows; i++)
-		err = append(arr, group_object(r, rows[i]));
+		err = json_append(arr, group_object(r, rows[i]));
 	if (arr)
-		err = add(o, "groups", arr) ?: err;
+		err = json_add(o, "groups", arr) ?: err;
 	if (!err && rest.conns) {
 		other = json_object_new_object();
 		err = other ? 0 : -ENOMEM;
-		err = err ?: add_u64(other, "groups", r->n_groups - n_rows);
-		err = err ?: add_u64(other, "overflow_connections", r->other_conns);
+		err = err ?: json_add_u64(other, "groups", r->n_groups - n_rows);
+		err = err ?: json_add_u64(other, "overflow_connections", r->other_conns);
 		err = err ?: group_members(other, r, &rest, false);
 		if (err)
 			json_object_put(other);
 		else
-			err = add(o, "other", other);
+			err = json_add(o, "other", other);
 	}
 	report_group_free_hists(&rest);
 	free(rows);
@@ -208,13 +180,13 @@ struct json_object *report_json_object(const struct report *r, const struct repo
 
 	if (!o)
 		return NULL;
-	err = add(o, "schema", json_object_new_string(REPORT_SCHEMA));
+	err = json_add(o, "schema", json_object_new_string(REPORT_SCHEMA));
 	if (!err && r->by != REPORT_BY_NONE)
-		err = add(o, "by", json_object_new_string(report_by_name(r->by)));
+		err = json_add(o, "by", json_object_new_string(report_by_name(r->by)));
 	else if (!err)
 		err = json_object_object_add(o, "by", NULL) ? -ENOMEM : 0;
 	err = err ?: group_members(o, r, &r->total, true);
-	err = err ?: add_u64(o, "phases_dropped", r->phases_dropped);
+	err = err ?: json_add_u64(o, "phases_dropped", r->phases_dropped);
 	if (!err && r->by != REPORT_BY_NONE)
 		err = add_groups(o, r, v);
 	if (err) {
