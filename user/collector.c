@@ -2,18 +2,18 @@
 /*
  * collector.c - rebuilds one timeline per connection from the BPF record stream.
  *
- * Connections live in a uthash table keyed by socket cookie; uthash keeps insertion order, so
- * the table's head is always the oldest-created connection (the one evicted at max_conns).
- * Closed connections waiting out their grace period are also on a second, doubly linked list
- * in the order their CLOSED record arrived, so collector_flush() never walks open ones.
+ * Connections live in a table keyed by socket cookie (cookie_table.c) and on a doubly linked
+ * list in creation order, whose head is the one evicted at max_conns. Closed connections
+ * waiting out their grace period are also on a second list in the order their CLOSED record
+ * arrived, so collector_flush() never walks open ones.
  *
- * Events are appended in arrival order, each with a sequence number; emission sorts them by
- * (ts_ns, sequence), which keeps arrival order for equal timestamps. Emission never allocates,
- * so it cannot fail.
+ * TCP events are kept per connection in arrival order, each with a sequence number; emission
+ * copies them into the collector's scratch timeline and sorts them by (ts_ns, sequence), which
+ * keeps arrival order for equal timestamps. Emission never allocates, so it cannot fail.
  *
  * This file handles TCP and the record dispatch. TLS records go to collector_tls.c, which logs
  * what it needs per connection and turns it into events when the connection is finalised; the
- * event array always keeps room for those (conn_tls_max_events()).
+ * scratch arrays always keep room for those (conn_tls_max_events()).
  *
  * The emit callback must not call back into the collector.
  */
@@ -29,46 +29,76 @@
 #include "collector.h"
 #include "collector_ssl.h"
 #include "collector_tls.h"
+#include "cookie_table.h"
 
-/* uthash must not exit() when out of memory: a failed add marks the element instead. */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(elt) ((elt)->hash_oom = true)
-#include <uthash.h>
 #include <utlist.h>
 
 #define DEFAULT_GRACE_NS (50ULL * 1000 * 1000)
 #define DEFAULT_MAX_CONNS 262144
-#define EVENTS_INITIAL 8
+#define CONN_INLINE_EVENTS 3  /* an open connection's TCP events until FIN (server: 3) */
+#define CONN_MAX_TCP_EVENTS 4096 /* beyond, records of the connection are dropped (counted) */
 
 _Static_assert(HS_COMM_LEN == sizeof(((struct timeline *)0)->comm), "comm length");
 _Static_assert(HS_ADDR_LEN == sizeof(((struct timeline *)0)->laddr), "address length");
 
-struct conn {
-	uint64_t cookie;	 /* hash key */
-	struct timeline tl;	 /* tl.events holds the events in arrival order until emission */
-	uint64_t *seq;		 /* arrival sequence number of each event, for a stable sort */
-	size_t cap;		 /* slots allocated in tl.events and seq */
-	struct conn_tls *tls;	 /* TLS state, from the first TLS record on */
-	struct conn_ssl *ssl;	 /* TLS library calls, from the first uprobe record on */
+/* One TCP event as kept while its connection is open: 16 bytes. */
+struct conn_ev {
+	uint64_t ts_ns;
+	uint32_t seq;	/* arrival order: collector sequence - conn->seq_base (saturated) */
+	uint8_t event;	/* enum hs_tcp_event */
+};
 
-	uint16_t family;		 /* latest known AF_INET / AF_INET6, 0 unknown */
+/*
+ * One connection end while it is open. Kept small: a busy host holds hundreds of thousands
+ * (docs/benchmarks.md, "hstrace memory"); the struct timeline handed to renderers is built
+ * only at emission, in the collector's one scratch timeline. TLS and library state are
+ * allocated only for connections that have them.
+ */
+struct conn {
+	uint64_t cookie;		 /* key of collector.table */
+	uint64_t seq_base;		 /* collector sequence number when it was created */
+	struct conn *prev, *next;	 /* collector.conns, in creation order */
+	struct conn *closed_prev;	 /* collector.closed while closed */
+	struct conn *closed_next;
+	struct conn_ev *ev;		 /* TCP events in arrival order: inline_ev or heap */
+	struct conn_ev inline_ev[CONN_INLINE_EVENTS];
+	struct conn_tls *tls;		 /* TLS state, from the first TLS record on */
+	struct conn_ssl *ssl;		 /* TLS library calls, from the first uprobe record on */
+	uint64_t bytes_sent;		 /* largest counters seen */
+	uint64_t bytes_received;
 	uint8_t saddr[HS_ADDR_LEN];	 /* latest non-zero raw addresses, as in the records */
 	uint8_t daddr[HS_ADDR_LEN];
-	bool have_owner;
-	uint64_t srtt_ts_ns;		 /* ts of the record tl.srtt_us came from */
-
-	bool have_est;			 /* an ESTABLISHED record was seen */
-	uint64_t est_ts_ns;		 /* ts of the earliest ESTABLISHED record */
-	uint32_t est_srtt_us;		 /* its srtt_us: the SYN-ACK round trip (server) */
-
-	bool closed;			 /* a CLOSED record was seen */
-	uint64_t close_ts_ns;		 /* ts of the first CLOSED record */
-	struct conn *closed_prev;	 /* on collector.closed while closed */
-	struct conn *closed_next;
-
-	bool hash_oom;			 /* set by uthash when adding this failed */
-	UT_hash_handle hh;
+	char comm[HS_COMM_LEN];		 /* owner, when have_owner */
+	uint32_t pid;
+	uint32_t tid;
+	int32_t fd;			 /* -1 when unknown */
+	uint32_t srtt_us;		 /* latest by record time: a late record does not override */
+	uint32_t est_srtt_us;		 /* srtt of the earliest ESTABLISHED: SYN-ACK RTT (server) */
+	int16_t sk_err;			 /* of the first CLOSED record (an errno value) */
+	uint16_t lport;
+	uint16_t rport;
+	uint16_t n_ev;			 /* room: conn_ev_cap() */
+	uint8_t family;			 /* latest known AF_INET / AF_INET6, 0 unknown */
+	uint8_t syn_retransmits;	 /* saturates (the kernel's limit is 127) */
+	uint8_t role : 2;		 /* enum conn_role */
+	uint8_t have_owner : 1;
+	uint8_t closed : 1;		 /* a CLOSED record was seen */
 };
+
+_Static_assert(sizeof(struct conn) <= 216, "struct conn: keep it in a 224-byte malloc chunk");
+
+/* Events conn->ev has room for: the inline array, else the heap array, which always holds
+ * the power of two at or above n_ev (at least 8). */
+static size_t conn_ev_cap(const struct conn *conn)
+{
+	size_t cap = 8;
+
+	if (conn->ev == conn->inline_ev)
+		return CONN_INLINE_EVENTS;
+	while (cap < conn->n_ev)
+		cap *= 2;
+	return cap;
+}
 
 struct collector {
 	collector_emit_fn emit;
@@ -79,10 +109,18 @@ struct collector {
 	uint64_t grace_ns;
 	size_t max_conns;
 
-	struct conn *conns;  /* uthash head, oldest-created first */
-	struct conn *closed; /* utlist DL of closed connections, in CLOSED arrival order */
-	uint64_t seq;	     /* next event sequence number */
+	struct cookie_table table; /* cookie -> struct conn */
+	struct conn *conns;	   /* utlist DL of every connection, oldest-created first */
+	struct conn *closed;	   /* utlist DL of closed connections, in CLOSED arrival order */
+	uint64_t seq;		   /* next event sequence number */
 	struct collector_stats stats;
+
+	/* Emission builds the timeline here; the arrays always have room for every event the
+	 * connection with the most can produce (conn_reserve()), so emission cannot fail. */
+	struct timeline out;
+	struct tl_event *ev_buf;
+	uint64_t *seq_buf;
+	size_t buf_cap;
 };
 
 struct collector *collector_new(const struct collector_opts *opts)
@@ -105,6 +143,7 @@ struct collector *collector_new(const struct collector_opts *opts)
 	c->mono_to_wall_ns = opts->mono_to_wall_ns;
 	c->grace_ns = opts->grace_ns ? opts->grace_ns : DEFAULT_GRACE_NS;
 	c->max_conns = opts->max_conns ? opts->max_conns : DEFAULT_MAX_CONNS;
+	cookie_table_init(&c->table, offsetof(struct conn, cookie));
 	return c;
 }
 
@@ -114,8 +153,8 @@ static void conn_free(struct conn *conn)
 		return;
 	conn_tls_free(conn->tls);
 	conn_ssl_free(conn->ssl);
-	free(conn->tl.events);
-	free(conn->seq);
+	if (conn->ev != conn->inline_ev)
+		free(conn->ev);
 	free(conn);
 }
 
@@ -145,10 +184,9 @@ static void addr_from_mapped(uint8_t *dst, const uint8_t *src)
 		memcpy(dst, src + 12, 4);
 }
 
-/* Fills ip_version, laddr and raddr of the timeline from the raw addresses. */
-static void conn_set_addrs(struct conn *conn)
+/* Fills ip_version, laddr and raddr of tl from the connection's raw addresses. */
+static void tl_set_addrs(struct timeline *tl, const struct conn *conn)
 {
-	struct timeline *tl = &conn->tl;
 	bool mapped;
 
 	memset(tl->laddr, 0, sizeof(tl->laddr));
@@ -186,16 +224,16 @@ static void conn_take_addrs(struct conn *conn, const struct hs_tcp_rec *rec)
 	size_t len;
 
 	if (rec->sport)
-		conn->tl.lport = rec->sport;
+		conn->lport = rec->sport;
 	if (rec->dport)
-		conn->tl.rport = rec->dport;
+		conn->rport = rec->dport;
 	if (rec->family == AF_INET)
 		len = 4;
 	else if (rec->family == AF_INET6)
 		len = HS_ADDR_LEN;
 	else
 		return;
-	conn->family = rec->family;
+	conn->family = (uint8_t)rec->family;
 	if (!addr_is_zero(rec->saddr, len)) {
 		memset(conn->saddr, 0, sizeof(conn->saddr));
 		memcpy(conn->saddr, rec->saddr, len);
@@ -208,13 +246,11 @@ static void conn_take_addrs(struct conn *conn, const struct hs_tcp_rec *rec)
 
 static void conn_set_owner(struct conn *conn, const struct hs_tcp_rec *rec)
 {
-	struct timeline *tl = &conn->tl;
-
-	tl->pid = rec->pid;
-	tl->tid = rec->tid;
-	tl->fd = rec->fd;
-	memcpy(tl->comm, rec->comm, sizeof(tl->comm));
-	tl->comm[sizeof(tl->comm) - 1] = '\0';
+	conn->pid = rec->pid;
+	conn->tid = rec->tid;
+	conn->fd = rec->fd;
+	memcpy(conn->comm, rec->comm, sizeof(conn->comm));
+	conn->comm[sizeof(conn->comm) - 1] = '\0';
 	conn->have_owner = true;
 }
 
@@ -229,8 +265,8 @@ static void conn_take_owner(struct conn *conn, const struct hs_tcp_rec *rec)
 		return;
 	if (!conn->have_owner || rec->event == HS_EV_ACCEPTED)
 		conn_set_owner(conn, rec);
-	else if (conn->tl.fd < 0 && rec->fd >= 0 && rec->pid == conn->tl.pid)
-		conn->tl.fd = rec->fd;
+	else if (conn->fd < 0 && rec->fd >= 0 && rec->pid == conn->pid)
+		conn->fd = rec->fd;
 }
 
 static enum tl_dir event_dir(unsigned int event)
@@ -251,88 +287,145 @@ static enum tl_dir event_dir(unsigned int event)
 	}
 }
 
-/* Makes room for `extra` more events, beyond those the TLS and library layers may still add.
- * Returns 0 or -ENOMEM (the connection is unchanged). */
-static int conn_reserve(struct conn *conn, size_t extra)
+/* The first (by arrival) TCP event of this type, or NULL. */
+static const struct conn_ev *conn_find_ev(const struct conn *conn, unsigned int event)
 {
-	size_t need = conn->tl.n_events + conn_tls_max_events(conn->tls) +
-		      conn_ssl_max_events(conn->ssl) + extra;
-	struct tl_event *events;
-	uint64_t *seq;
-	size_t cap;
+	size_t i;
 
-	if (need <= conn->cap)
+	for (i = 0; i < conn->n_ev; i++) {
+		if (conn->ev[i].event == event)
+			return &conn->ev[i];
+	}
+	return NULL;
+}
+
+/* Sets *ts to the earliest timestamp of the TCP events of this type; false when none. */
+static bool conn_earliest_ev(const struct conn *conn, unsigned int event, uint64_t *ts)
+{
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < conn->n_ev; i++) {
+		if (conn->ev[i].event == event && (!found || conn->ev[i].ts_ns < *ts)) {
+			*ts = conn->ev[i].ts_ns;
+			found = true;
+		}
+	}
+	return found;
+}
+
+/* When the first CLOSED record arrived (0 when not closed). */
+static uint64_t conn_close_ts(const struct conn *conn)
+{
+	const struct conn_ev *ev = conn->closed ? conn_find_ev(conn, HS_EV_CLOSED) : NULL;
+
+	return ev ? ev->ts_ns : 0;
+}
+
+/*
+ * Makes room for `tcp` more TCP events in the connection, and in the collector's scratch
+ * arrays for all the events the connection may have at emission plus `other` more (TLS or
+ * library events about to be logged). Returns 0, or -ENOMEM (nothing changed that matters:
+ * arrays are only ever larger).
+ */
+static int conn_reserve(struct collector *c, struct conn *conn, size_t tcp, size_t other)
+{
+	size_t need_tcp = (size_t)conn->n_ev + tcp, need, cap;
+	struct tl_event *events;
+	struct conn_ev *ev;
+	uint64_t *seq;
+
+	if (need_tcp > CONN_MAX_TCP_EVENTS)
+		return -ENOMEM;
+	if (need_tcp > conn_ev_cap(conn)) {
+		cap = 8;
+		while (cap < need_tcp)
+			cap *= 2;
+		if (conn->ev == conn->inline_ev) {
+			ev = malloc(cap * sizeof(*ev));
+			if (ev)
+				memcpy(ev, conn->inline_ev, conn->n_ev * sizeof(*ev));
+		} else {
+			ev = realloc(conn->ev, cap * sizeof(*ev));
+		}
+		if (!ev)
+			return -ENOMEM;
+		conn->ev = ev;
+	}
+
+	need = need_tcp + conn_tls_max_events(conn->tls) + conn_ssl_max_events(conn->ssl) + other;
+	if (need <= c->buf_cap)
 		return 0;
-	cap = conn->cap ? conn->cap * 2 : EVENTS_INITIAL;
+	cap = c->buf_cap ? c->buf_cap * 2 : 64;
 	while (cap < need)
 		cap *= 2;
-	events = realloc(conn->tl.events, cap * sizeof(*events));
+	events = realloc(c->ev_buf, cap * sizeof(*events));
 	if (!events)
 		return -ENOMEM;
-	conn->tl.events = events;
-	seq = realloc(conn->seq, cap * sizeof(*seq));
+	c->ev_buf = events;
+	seq = realloc(c->seq_buf, cap * sizeof(*seq));
 	if (!seq)
-		return -ENOMEM; /* events is merely larger than cap says */
-	conn->seq = seq;
-	conn->cap = cap;
+		return -ENOMEM; /* ev_buf is merely larger than buf_cap says */
+	c->seq_buf = seq;
+	c->buf_cap = cap;
 	return 0;
 }
 
 /* Applies rec to conn. Returns 0 or -ENOMEM, in which case conn is unchanged. */
 static int conn_add_record(struct collector *c, struct conn *conn, const struct hs_tcp_rec *rec)
 {
-	struct timeline *tl = &conn->tl;
-	uint64_t ts = rec->hdr.ts_ns;
-	struct tl_event *ev;
+	uint64_t ts = rec->hdr.ts_ns, rel = c->seq - conn->seq_base, est_ts = 0;
+	bool latest = true;
+	struct conn_ev *ev;
+	size_t i;
 	int err;
 
-	err = conn_reserve(conn, 1);
+	err = conn_reserve(c, conn, 1, 0);
 	if (err)
 		return err;
 
-	ev = &tl->events[tl->n_events];
-	memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = ts;
-	ev->event = rec->event;
-	ev->dir = event_dir(rec->event);
-	conn->seq[tl->n_events] = c->seq++;
-	tl->n_events++;
-	c->stats.events++;
-
-	conn_take_addrs(conn, rec);
-	conn_take_owner(conn, rec);
-	if (rec->srtt_us && ts >= conn->srtt_ts_ns) {
-		tl->srtt_us = rec->srtt_us;
-		conn->srtt_ts_ns = ts;
+	/* Is this the latest record so far (its srtt is the current one)? */
+	for (i = 0; i < conn->n_ev; i++) {
+		if (conn->ev[i].ts_ns > ts)
+			latest = false;
 	}
-	/* Counters only grow: the largest value is the latest, whatever the arrival order. */
-	if (rec->bytes_sent > tl->bytes_sent)
-		tl->bytes_sent = rec->bytes_sent;
-	if (rec->bytes_received > tl->bytes_received)
-		tl->bytes_received = rec->bytes_received;
-
 	switch (rec->event) {
 	case HS_EV_SYN_RETRANSMIT:
-		tl->syn_retransmits++;
+		if (conn->syn_retransmits < UINT8_MAX)
+			conn->syn_retransmits++;
 		break;
 	case HS_EV_ESTABLISHED:
-		if (!conn->have_est || ts < conn->est_ts_ns) {
-			conn->have_est = true;
-			conn->est_ts_ns = ts;
+		if (!conn_earliest_ev(conn, HS_EV_ESTABLISHED, &est_ts) || ts < est_ts)
 			conn->est_srtt_us = rec->srtt_us;
-		}
 		break;
 	case HS_EV_CLOSED:
 		if (!conn->closed) {
 			conn->closed = true;
-			conn->close_ts_ns = ts;
-			tl->sk_err = rec->sk_err;
+			conn->sk_err = (int16_t)rec->sk_err;
 			DL_APPEND2(c->closed, conn, closed_prev, closed_next);
 		}
 		break;
 	default:
 		break;
 	}
+
+	ev = &conn->ev[conn->n_ev++];
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = ts;
+	ev->event = (uint8_t)rec->event;
+	ev->seq = rel < UINT32_MAX ? (uint32_t)rel : UINT32_MAX;
+	c->seq++;
+	c->stats.events++;
+
+	conn_take_addrs(conn, rec);
+	conn_take_owner(conn, rec);
+	if (rec->srtt_us && latest)
+		conn->srtt_us = rec->srtt_us;
+	/* Counters only grow: the largest value is the latest, whatever the arrival order. */
+	if (rec->bytes_sent > conn->bytes_sent)
+		conn->bytes_sent = rec->bytes_sent;
+	if (rec->bytes_received > conn->bytes_received)
+		conn->bytes_received = rec->bytes_received;
 	return 0;
 }
 
@@ -349,13 +442,12 @@ static long event_find(const struct timeline *tl, unsigned int event)
 }
 
 /* Stable insertion sort by (ts_ns, arrival sequence): events mostly arrive in order. */
-static void conn_sort_events(struct conn *conn)
+static void tl_sort_events(struct timeline *tl, uint64_t *seq)
 {
-	struct tl_event *events = conn->tl.events;
-	uint64_t *seq = conn->seq;
+	struct tl_event *events = tl->events;
 	size_t i, j;
 
-	for (i = 1; i < conn->tl.n_events; i++) {
+	for (i = 1; i < tl->n_events; i++) {
 		struct tl_event ev = events[i];
 		uint64_t s = seq[i];
 
@@ -371,16 +463,15 @@ static void conn_sort_events(struct conn *conn)
 	}
 }
 
-static void conn_remove_events(struct conn *conn, unsigned int event)
+static void tl_remove_events(struct timeline *tl, uint64_t *seq, unsigned int event)
 {
-	struct timeline *tl = &conn->tl;
 	size_t i, n = 0;
 
 	for (i = 0; i < tl->n_events; i++) {
 		if (tl->events[i].event == event)
 			continue;
 		tl->events[n] = tl->events[i];
-		conn->seq[n] = conn->seq[i];
+		seq[n] = seq[i];
 		n++;
 	}
 	tl->n_events = n;
@@ -388,23 +479,22 @@ static void conn_remove_events(struct conn *conn, unsigned int event)
 
 /*
  * The server's SYN_RECV record comes with the final ACK, not with the SYN. The srtt of the
- * ESTABLISHED record is the SYN-ACK round trip, so the SYN arrived that long before it. Without
- * that sample the time is unknown and the event is dropped.
+ * earliest ESTABLISHED record is the SYN-ACK round trip, so the SYN arrived that long before
+ * it. Without that sample the time is unknown and the event is dropped.
  */
-static void conn_derive_syn_recv(struct conn *conn)
+static void tl_derive_syn_recv(struct timeline *tl, uint64_t *seq, const struct conn *conn)
 {
-	struct timeline *tl = &conn->tl;
-	uint64_t rtt_ns, ts;
+	uint64_t rtt_ns, ts, est_ts = 0;
 	size_t i;
 
-	if (tl->role != ROLE_SERVER || !conn->have_est)
+	if (tl->role != ROLE_SERVER || !conn_earliest_ev(conn, HS_EV_ESTABLISHED, &est_ts))
 		return;
 	if (!conn->est_srtt_us) {
-		conn_remove_events(conn, HS_EV_SYN_RECV);
+		tl_remove_events(tl, seq, HS_EV_SYN_RECV);
 		return;
 	}
 	rtt_ns = (uint64_t)conn->est_srtt_us * 1000;
-	ts = conn->est_ts_ns > rtt_ns ? conn->est_ts_ns - rtt_ns : 0;
+	ts = est_ts > rtt_ns ? est_ts - rtt_ns : 0;
 	for (i = 0; i < tl->n_events; i++) {
 		if (tl->events[i].event == HS_EV_SYN_RECV) {
 			tl->events[i].ts_ns = ts;
@@ -413,9 +503,8 @@ static void conn_derive_syn_recv(struct conn *conn)
 	}
 }
 
-static enum conn_result conn_result(const struct conn *conn)
+static enum conn_result conn_result(const struct conn *conn, const struct timeline *tl)
 {
-	const struct timeline *tl = &conn->tl;
 	bool established = event_find(tl, HS_EV_ESTABLISHED) >= 0;
 	bool reset_in = event_find(tl, HS_EV_RESET_IN) >= 0;
 	bool reset_out = event_find(tl, HS_EV_RESET_OUT) >= 0;
@@ -463,9 +552,8 @@ static void tl_add_phase(struct timeline *tl, const char *name, unsigned int fro
  * first and sends its RST just after (tcp_disconnect()), so events may follow CLOSED: the
  * socket is gone only once they are done, so CLOSED moves to the end, at the last event's time.
  */
-static void conn_close_last(struct conn *conn)
+static void tl_close_last(struct timeline *tl, uint64_t *seq)
 {
-	struct timeline *tl = &conn->tl;
 	struct tl_event closed;
 	uint64_t s;
 	size_t i;
@@ -476,30 +564,59 @@ static void conn_close_last(struct conn *conn)
 	if (i + 1 >= tl->n_events)
 		return;
 	closed = tl->events[i];
-	s = conn->seq[i];
+	s = seq[i];
 	memmove(&tl->events[i], &tl->events[i + 1], (tl->n_events - i - 1) * sizeof(*tl->events));
-	memmove(&conn->seq[i], &conn->seq[i + 1], (tl->n_events - i - 1) * sizeof(*conn->seq));
+	memmove(&seq[i], &seq[i + 1], (tl->n_events - i - 1) * sizeof(*seq));
 	closed.ts_ns = tl->events[tl->n_events - 2].ts_ns;
 	tl->events[tl->n_events - 1] = closed;
-	conn->seq[tl->n_events - 1] = s;
+	seq[tl->n_events - 1] = s;
 }
 
-/* Turns the connection's state into its final timeline. evicted forces "incomplete". */
+/* Builds the connection's final timeline in c->out. evicted forces "incomplete". */
 static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 {
-	struct timeline *tl = &conn->tl;
+	struct timeline *tl = &c->out;
+	uint64_t *seq = c->seq_buf;
 	uint32_t lib_id;
+	size_t i;
 
-	conn_derive_syn_recv(conn);
-	c->stats.events += conn_tls_add_events(conn->tls, tl, conn->seq);
-	c->stats.events += conn_ssl_add_events(conn->ssl, tl, conn->seq, c->seq);
-	conn_sort_events(conn);
-	conn_close_last(conn);
+	memset(tl, 0, sizeof(*tl));
+	tl->cookie = conn->cookie;
+	tl->role = conn->role;
+	tl->pid = conn->pid;
+	tl->tid = conn->tid;
+	tl->fd = conn->fd;
+	memcpy(tl->comm, conn->comm, sizeof(tl->comm));
+	tl->lport = conn->lport;
+	tl->rport = conn->rport;
+	tl->syn_retransmits = conn->syn_retransmits;
+	tl->sk_err = conn->sk_err;
+	tl->bytes_sent = conn->bytes_sent;
+	tl->bytes_received = conn->bytes_received;
+	tl->srtt_us = conn->srtt_us;
+
+	tl->events = c->ev_buf;
+	for (i = 0; i < conn->n_ev; i++) {
+		struct tl_event *ev = &tl->events[i];
+
+		memset(ev, 0, sizeof(*ev));
+		ev->ts_ns = conn->ev[i].ts_ns;
+		ev->event = conn->ev[i].event;
+		ev->dir = event_dir(conn->ev[i].event);
+		seq[i] = conn->seq_base + conn->ev[i].seq;
+	}
+	tl->n_events = conn->n_ev;
+
+	tl_derive_syn_recv(tl, seq, conn);
+	c->stats.events += conn_tls_add_events(conn->tls, tl, seq);
+	c->stats.events += conn_ssl_add_events(conn->ssl, tl, seq, c->seq);
+	tl_sort_events(tl, seq);
+	tl_close_last(tl, seq);
 	tl->start_ns = tl->n_events ? tl->events[0].ts_ns : 0;
 	tl->start_wall_ns = (int64_t)tl->start_ns + c->mono_to_wall_ns;
-	conn_set_addrs(conn);
-	conn_tls_conclude(conn->tls, tl, conn->seq);
-	tl->result = evicted ? RESULT_INCOMPLETE : conn_result(conn);
+	tl_set_addrs(tl, conn);
+	conn_tls_conclude(conn->tls, tl, seq);
+	tl->result = evicted ? RESULT_INCOMPLETE : conn_result(conn, tl);
 	tl->sources = TL_SRC_KERNEL_TCP | (tl->tls.seen ? TL_SRC_KERNEL_TLS : 0);
 
 	tl->n_phases = 0;
@@ -518,7 +635,8 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 /* Hands conn to the emit callback and frees it. */
 static void conn_emit(struct collector *c, struct conn *conn, bool evicted)
 {
-	HASH_DEL(c->conns, conn);
+	cookie_table_remove(&c->table, conn->cookie);
+	DL_DELETE(c->conns, conn);
 	if (conn->closed)
 		DL_DELETE2(c->closed, conn, closed_prev, closed_next);
 	c->stats.open--;
@@ -527,9 +645,9 @@ static void conn_emit(struct collector *c, struct conn *conn, bool evicted)
 	c->stats.conns++;
 	if (evicted)
 		c->stats.evicted++;
-	if (conn->tl.result == RESULT_INCOMPLETE)
+	if (c->out.result == RESULT_INCOMPLETE)
 		c->stats.incomplete++;
-	c->emit(&conn->tl, c->ctx);
+	c->emit(&c->out, c->ctx);
 	conn_free(conn);
 }
 
@@ -555,26 +673,28 @@ static int conn_create(struct collector *c, const struct hs_tcp_rec *rec)
 	if (!conn)
 		return -ENOMEM;
 	conn->cookie = rec->hdr.cookie;
-	conn->tl.cookie = rec->hdr.cookie;
-	conn->tl.role = rec->event == HS_EV_SYN_SENT ? ROLE_CLIENT : ROLE_SERVER;
-	conn->tl.fd = -1;
-	err = conn_reserve(conn, 1);
+	conn->seq_base = c->seq;
+	conn->role = rec->event == HS_EV_SYN_SENT ? ROLE_CLIENT : ROLE_SERVER;
+	conn->fd = -1;
+	conn->ev = conn->inline_ev;
+	err = conn_reserve(c, conn, 1, 0);
 	if (err) {
 		conn_free(conn);
 		return err;
 	}
 
 	/* Only now, so a failed allocation does not cost a connection. */
-	if (c->conns && HASH_COUNT(c->conns) >= c->max_conns)
+	if (cookie_table_count(&c->table) >= c->max_conns)
 		collector_evict_oldest(c);
 
-	HASH_ADD(hh, c->conns, cookie, sizeof(conn->cookie), conn);
-	if (conn->hash_oom) {
+	err = cookie_table_insert(&c->table, conn);
+	if (err) {
 		conn_free(conn);
-		return -ENOMEM;
+		return err;
 	}
+	DL_APPEND(c->conns, conn);
 	c->stats.open++;
-	return conn_add_record(c, conn, rec); /* cannot fail: room for EVENTS_INITIAL */
+	return conn_add_record(c, conn, rec); /* cannot fail: room reserved */
 }
 
 /* A TLS record: for collector_tls.c, on a connection already tracked. */
@@ -586,15 +706,15 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 
 	if (tls_record_read(&rec, data, size))
 		goto malformed;
-	HASH_FIND(hh, c->conns, &rec.hdr.cookie, sizeof(rec.hdr.cookie), conn);
+	conn = cookie_table_find(&c->table, rec.hdr.cookie);
 	if (!conn) {
 		c->stats.unmatched++;
 		return -ENOENT;
 	}
-	err = conn_reserve(conn, 1);
+	err = conn_reserve(c, conn, 0, 1);
 	if (err)
 		return err;
-	err = conn_tls_add(&conn->tls, &conn->tl.tls, &rec, c->seq);
+	err = conn_tls_add(&conn->tls, &rec, c->seq);
 	if (err == -EINVAL)
 		goto malformed;
 	if (err)
@@ -618,13 +738,13 @@ static int collector_handle_ssl(struct collector *c, const void *data, size_t si
 		c->stats.malformed++;
 		return -EINVAL;
 	}
-	HASH_FIND(hh, c->conns, &rec.hdr.cookie, sizeof(rec.hdr.cookie), conn);
+	conn = cookie_table_find(&c->table, rec.hdr.cookie);
 	if (!conn) {
 		c->stats.unmatched++;
 		return -ENOENT;
 	}
 	/* The library layer's events need room before its state exists. */
-	err = conn_reserve(conn, conn->ssl ? 0 : CONN_SSL_MAX_EVENTS);
+	err = conn_reserve(c, conn, 0, conn->ssl ? 0 : CONN_SSL_MAX_EVENTS);
 	if (err)
 		return err;
 	/* Its events are numbered when the connection is finalised (conn_ssl_add_events()). */
@@ -644,8 +764,9 @@ static int collector_handle_tcp(struct collector *c, const struct hs_hdr *hdr, c
 	if (rec.event < 1 || rec.event >= HS_EV__MAX)
 		goto malformed;
 
-	HASH_FIND(hh, c->conns, &rec.hdr.cookie, sizeof(rec.hdr.cookie), conn);
-	if (conn && conn->closed && rec.event == HS_EV_SYN_SENT && rec.hdr.ts_ns > conn->close_ts_ns) {
+	conn = cookie_table_find(&c->table, rec.hdr.cookie);
+	if (conn && conn->closed && rec.event == HS_EV_SYN_SENT &&
+	    rec.hdr.ts_ns > conn_close_ts(conn)) {
 		/* connect() again on the same socket after a failed attempt: a new connection. */
 		conn_emit(c, conn, false);
 		conn = NULL;
@@ -665,6 +786,7 @@ malformed:
 int collector_handle(struct collector *c, const void *data, size_t size)
 {
 	struct hs_hdr hdr;
+	int err;
 
 	if (!c)
 		return -EINVAL;
@@ -676,37 +798,43 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 	memcpy(&hdr, data, sizeof(hdr));
 	switch (hdr.kind) {
 	case HS_REC_TCP:
-		return collector_handle_tcp(c, &hdr, data, size);
+		err = collector_handle_tcp(c, &hdr, data, size);
+		break;
 	case HS_REC_TLS:
-		return collector_handle_tls(c, data, size);
+		err = collector_handle_tls(c, data, size);
+		break;
 	case HS_REC_SSL:
-		return collector_handle_ssl(c, data, size);
+		err = collector_handle_ssl(c, data, size);
+		break;
 	default:
 		c->stats.malformed++;
 		return -EINVAL;
 	}
+	if (err == -ENOMEM)
+		c->stats.dropped++;
+	return err;
 }
 
 void collector_flush(struct collector *c, uint64_t now_ns)
 {
 	struct conn *conn, *tmp;
+	uint64_t ts;
 
 	if (!c)
 		return;
 	DL_FOREACH_SAFE2(c->closed, conn, tmp, closed_next) {
-		if (now_ns >= conn->close_ts_ns && now_ns - conn->close_ts_ns >= c->grace_ns)
+		ts = conn_close_ts(conn);
+		if (now_ns >= ts && now_ns - ts >= c->grace_ns)
 			conn_emit(c, conn, false);
 	}
 }
 
 void collector_finish(struct collector *c)
 {
-	struct conn *conn, *tmp;
-
 	if (!c)
 		return;
-	HASH_ITER(hh, c->conns, conn, tmp)
-		conn_emit(c, conn, false);
+	while (c->conns)
+		conn_emit(c, c->conns, false);
 }
 
 void collector_get_stats(const struct collector *c, struct collector_stats *st)
@@ -722,9 +850,10 @@ void collector_free(struct collector *c)
 
 	if (!c)
 		return;
-	HASH_ITER(hh, c->conns, conn, tmp) {
-		HASH_DEL(c->conns, conn);
+	DL_FOREACH_SAFE(c->conns, conn, tmp)
 		conn_free(conn);
-	}
+	cookie_table_free(&c->table);
+	free(c->ev_buf);
+	free(c->seq_buf);
 	free(c);
 }

@@ -38,6 +38,8 @@ struct collector_stats {
 	uint64_t malformed;   /* records too short, of an unknown kind or event: skipped */
 	uint64_t unmatched;   /* records for a connection never seen starting (opened before
 			       * hstrace started, or its start was lost): skipped */
+	uint64_t dropped;     /* records that could not be applied: out of memory, or over 4096
+			       * TCP events on one connection (lost, like ring-buffer losses) */
 	uint64_t events;      /* events added to timelines */
 	uint64_t conns;	      /* connections emitted */
 	uint64_t incomplete;  /* of which still open at collector_finish() */
@@ -49,8 +51,8 @@ struct collector_stats {
 struct collector *collector_new(const struct collector_opts *opts);
 
 /* Feeds one record (as read from the ring buffer). Returns 0 when used, -EINVAL when
- * malformed, -ENOENT when it matches no tracked connection (both counted, never fatal), or
- * -ENOMEM. */
+ * malformed, -ENOENT when it matches no tracked connection, -ENOMEM when it could not be
+ * applied (all three counted, never fatal). */
 int collector_handle(struct collector *c, const void *data, size_t size);
 
 /* Emits every closed connection whose CLOSED event is older than now_ns - grace_ns.

@@ -86,6 +86,7 @@ struct alert_note {
 };
 
 struct conn_tls {
+	struct tl_tls meta;	   /* plaintext fields, as they arrive; copied out at emission */
 	struct tls_obs *obs;	   /* in arrival order until conn_tls_add_events() sorts it */
 	size_t n_obs;
 	size_t cap_obs;
@@ -340,17 +341,17 @@ static void take_certs(struct conn_tls *tls, struct tl_tls *out, const struct hs
 	out->cert_bytes = rec->len;
 }
 
-int conn_tls_add(struct conn_tls **tlsp, struct tl_tls *out, const struct hs_tls_rec *rec,
-		 uint64_t seq)
+int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t seq)
 {
 	uint8_t dir = rec->dir == HS_DIR_OUT ? DIR_OUT : DIR_IN;
 	struct conn_tls *tls = *tlsp;
 	struct tls_hello hello;
 	bool noise, parsed = false, log, created = false;
+	struct tl_tls *out;
 
 	/* After its CCS, a TLS <= 1.2 direction is encrypted: handshake framing there would be
 	 * ciphertext read as headers (BPF stops reading it there; this guards the rules). */
-	noise = tls && tls->ccs[dir] && out->version != TLS_1_3 &&
+	noise = tls && tls->ccs[dir] && tls->meta.version != TLS_1_3 &&
 		(rec->what == HS_TLS_HANDSHAKE || rec->what == HS_TLS_CERTS);
 	if (!noise && is_hello(rec)) {
 		if (tls_parse_hello(rec->data, rec->data_len, rec->hs_type == HT_SERVER_HELLO,
@@ -364,6 +365,7 @@ int conn_tls_add(struct conn_tls **tlsp, struct tl_tls *out, const struct hs_tls
 			return -ENOMEM;
 		created = true;
 	}
+	out = &tls->meta;
 	log = !noise && obs_wanted(tls, out, rec, dir);
 	if (log && obs_reserve(tls)) {
 		if (created)
@@ -689,6 +691,7 @@ size_t conn_tls_add_events(struct conn_tls *tls, struct timeline *tl, uint64_t *
 
 	if (!tls)
 		return 0;
+	tl->tls = tls->meta;
 	obs_sort(tls);
 	memset(&p, 0, sizeof(p));
 	p.tls = tls;

@@ -28,20 +28,21 @@ struct conn_tls;
  * data[] are set). Returns 0, or -EINVAL when it is malformed. */
 int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size);
 
-/* Applies one checked record to the connection's TLS state *tlsp (created on first use) and
- * to the plaintext fields of *out. seq is the record's arrival sequence number. Returns 0;
- * -EINVAL when a ClientHello/ServerHello body cannot be parsed (the record is malformed);
- * -ENOMEM. On error nothing visible changed. Never adds more than one to
- * conn_tls_max_events(). */
-int conn_tls_add(struct conn_tls **tlsp, struct tl_tls *out, const struct hs_tls_rec *rec,
-		 uint64_t seq);
+/* Applies one checked record to the connection's TLS state *tlsp (created on first use),
+ * which keeps the plaintext fields (struct tl_tls) until emission. seq is the record's arrival
+ * sequence number. Returns 0; -EINVAL when a ClientHello/ServerHello body cannot be parsed
+ * (the record is malformed); -ENOMEM. On error nothing visible changed. Never adds more than
+ * one to conn_tls_max_events(). */
+int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t seq);
 
 /* Returns how many events conn_tls_add_events() may add at most (0 for NULL). */
 size_t conn_tls_max_events(const struct conn_tls *tls);
 
-/* Appends the connection's TLS events to tl->events, with their arrival sequence numbers in
- * seq[] (both arrays must have room for conn_tls_max_events() more), and fills the
- * application-data counters of tl->tls. Returns how many were added. Does nothing for NULL. */
+/* Copies the plaintext fields into tl->tls, appends the connection's TLS events to
+ * tl->events, with their arrival sequence numbers in seq[] (both arrays must have room for
+ * conn_tls_max_events() more), and fills the application-data counters of tl->tls. Returns
+ * how many were added. Does nothing for NULL (tl->tls is left as it is). Once per
+ * connection. */
 size_t conn_tls_add_events(struct conn_tls *tls, struct timeline *tl, uint64_t *seq);
 
 /* With tl->events sorted (their arrival sequence numbers alongside in seq[]): decides whether

@@ -202,11 +202,16 @@ static void print_summary(struct app *app, uint64_t lost)
 	collector_get_stats(app->coll, &st);
 	fprintf(stderr,
 		"Summary: connections=%llu shown=%llu events=%llu lost=%llu unmatched=%llu "
-		"malformed=%llu incomplete=%llu evicted=%llu\n",
+		"malformed=%llu incomplete=%llu evicted=%llu dropped=%llu\n",
 		(unsigned long long)st.conns, (unsigned long long)app->shown,
 		(unsigned long long)st.events, (unsigned long long)lost,
 		(unsigned long long)st.unmatched, (unsigned long long)st.malformed,
-		(unsigned long long)st.incomplete, (unsigned long long)st.evicted);
+		(unsigned long long)st.incomplete, (unsigned long long)st.evicted,
+		(unsigned long long)st.dropped);
+	if (st.dropped)
+		fprintf(stderr, "hstrace: %llu records could not be applied (out of memory, or a "
+				"connection with over 4096 TCP events)\n",
+			(unsigned long long)st.dropped);
 	if (lost)
 		fprintf(stderr, "hstrace: %llu records were lost because the ring buffer was full; "
 				"timelines may miss events (raise --ringbuf-kb)\n",

@@ -182,13 +182,13 @@ class Hstrace:
         return self.wait_exit(timeout)
 
     def summary(self):
-        """Returns {"connections": N, "events": N, "lost": N, "unmatched": N} from the
-        "Summary:" stderr line (fails when missing)."""
+        """Returns {"connections": N, "events": N, "lost": N, "unmatched": N, "dropped": N}
+        from the "Summary:" stderr line (fails when missing)."""
         lines = [l for l in self.stderr().splitlines() if l.startswith("Summary:")]
         check(len(lines) == 1, "expected exactly one 'Summary:' line on stderr",
               self.stderr())
         res = {}
-        for key in ("connections", "events", "lost", "unmatched"):
+        for key in ("connections", "events", "lost", "unmatched", "dropped"):
             m = re.search(r"\b%s=(\d+)\b" % key, lines[0])
             check(m, "Summary line lacks %s=N: %r" % (key, lines[0]))
             res[key] = int(m.group(1))
@@ -220,6 +220,8 @@ class Hstrace:
         check(summ["connections"] >= len(recs),
               "Summary connections=%d but %d records were written"
               % (summ["connections"], len(recs)))
+        check(summ["dropped"] == 0, "Summary dropped=%d: records not applied" % summ["dropped"],
+              self.stderr())
         log("%d records, summary %s" % (len(recs), summ))
         return recs
 
@@ -468,7 +470,9 @@ def check_record(rec, wall_from=None, wall_to=None):
     need(role in ("client", "server"), "role %r" % role)
     need(rec.get("pid") is None or (isinstance(rec["pid"], int) and rec["pid"] > 0),
          "pid must be a positive int or null")
-    need(isinstance(rec.get("comm"), str), "comm must be a string")
+    # An owner that is unknown (a server connection never accepted) has pid and comm null.
+    need(isinstance(rec.get("comm"), str) or (rec.get("pid") is None and rec.get("comm") is None),
+         "comm must be a string, or null with pid null")
     for side in ("local", "peer"):
         ep = rec.get(side)
         need(isinstance(ep, dict) and isinstance(ep.get("addr"), str)
