@@ -1143,6 +1143,104 @@ static void test_many_events(void **state)
 	assert_int_equal(stats(f).events, 22);
 }
 
+/* Emitted timelines summed up, for tests with more than MAX_CAPTURED or MAX_EVENTS. */
+struct tally {
+	size_t n;
+	size_t bad;		/* emitted out of creation order, or with unexpected events */
+	uint64_t next_cookie;	/* expected next */
+	size_t last_n_events;
+	uint32_t last_retx;
+};
+
+static void tally_emit(const struct timeline *tl, void *ctx)
+{
+	struct tally *t = ctx;
+
+	if (tl->cookie != t->next_cookie)
+		t->bad++;
+	t->next_cookie = tl->cookie + 1;
+	t->last_n_events = tl->n_events;
+	t->last_retx = tl->syn_retransmits;
+	t->n++;
+}
+
+static struct collector *tally_collector(struct tally *t, uint64_t first_cookie)
+{
+	struct collector_opts o = { .emit = tally_emit, .ctx = t };
+
+	memset(t, 0, sizeof(*t));
+	t->next_cookie = first_cookie;
+	return collector_new(&o);
+}
+
+/* A connection cannot grow without bound: past 4,096 TCP events its records are dropped and
+ * counted, and everything before is kept. */
+static void test_event_cap_counts_dropped(void **state)
+{
+	struct collector_stats st;
+	struct hs_tcp_rec r;
+	struct collector *c;
+	struct tally t;
+	unsigned int i;
+
+	(void)state;
+	c = tally_collector(&t, 81);
+	assert_non_null(c);
+	r = rec_new(81, HS_EV_SYN_SENT, BASE_NS);
+	assert_int_equal(collector_handle(c, &r, sizeof(r)), 0);
+	for (i = 1; i < 4096; i++) {
+		r = rec_new(81, HS_EV_SYN_RETRANSMIT, BASE_NS + i * US);
+		assert_int_equal(collector_handle(c, &r, sizeof(r)), 0);
+	}
+	r = rec_new(81, HS_EV_SYN_RETRANSMIT, BASE_NS + 5 * MS);
+	assert_int_equal(collector_handle(c, &r, sizeof(r)), -ENOMEM);
+	assert_int_equal(collector_handle(c, &r, sizeof(r)), -ENOMEM);
+	collector_get_stats(c, &st);
+	assert_int_equal(st.dropped, 2);
+	collector_finish(c);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.last_n_events, 4096);
+	assert_int_equal(t.last_retx, 255); /* saturated */
+	collector_free(c);
+}
+
+/* 30,000 connections opened, then their records arriving newest connection first: each is
+ * found, keeps its own events, and finish emits them in creation order. */
+static void test_many_connections_interleaved(void **state)
+{
+	struct collector_stats st;
+	struct hs_tcp_rec r;
+	struct collector *c;
+	struct tally t;
+	unsigned int i;
+
+	(void)state;
+	c = tally_collector(&t, 1000);
+	assert_non_null(c);
+	for (i = 0; i < 30000; i++) {
+		r = rec_new(1000 + i, HS_EV_SYN_SENT, BASE_NS + i * US);
+		assert_int_equal(collector_handle(c, &r, sizeof(r)), 0);
+	}
+	for (i = 30000; i-- > 0;) {
+		r = rec_new(1000 + i, HS_EV_ESTABLISHED, BASE_NS + 40 * MS + i * US);
+		assert_int_equal(collector_handle(c, &r, sizeof(r)), 0);
+		r = rec_new(1000 + i, HS_EV_FIN_OUT, BASE_NS + 80 * MS + i * US);
+		assert_int_equal(collector_handle(c, &r, sizeof(r)), 0);
+		r = rec_new(1000 + i, HS_EV_FIN_IN, BASE_NS + 90 * MS + i * US);
+		assert_int_equal(collector_handle(c, &r, sizeof(r)), 0);
+	}
+	collector_get_stats(c, &st);
+	assert_int_equal(st.open, 30000);
+	collector_finish(c);
+	assert_int_equal(t.n, 30000);
+	assert_int_equal(t.bad, 0);
+	assert_int_equal(t.last_n_events, 4);
+	collector_get_stats(c, &st);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.events, 120000);
+	collector_free(c);
+}
+
 static void test_connect_again_on_same_socket(void **state)
 {
 	struct fixture *f = *state;
@@ -1209,6 +1307,8 @@ int main(void)
 		TEST(test_ipv4_mapped),
 		TEST(test_local_port_learned_later),
 		TEST(test_max_conns_eviction),
+		TEST(test_event_cap_counts_dropped),
+		TEST(test_many_connections_interleaved),
 		TEST(test_many_events),
 		TEST(test_connect_again_on_same_socket),
 		TEST(test_free_holding_connections),
