@@ -556,7 +556,9 @@ static __always_inline void ssl_note_io(__u64 id, __u64 cookie)
 		return;
 	k.tgid = id >> 32;
 	k.ssl = call->ssl;
-	bpf_map_update_elem(&ssl_conns, &k, &cookie, BPF_ANY);
+	cur = bpf_map_lookup_elem(&ssl_conns, &k);
+	if (!cur || *cur != cookie) /* the same binding again on every I/O of the call */
+		bpf_map_update_elem(&ssl_conns, &k, &cookie, BPF_ANY);
 }
 
 static __always_inline void ssl_emit(__u8 what, __u64 cookie, __s32 ret, __u64 entry_ns,

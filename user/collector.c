@@ -35,6 +35,9 @@
 
 #define DEFAULT_GRACE_NS (50ULL * 1000 * 1000)
 #define DEFAULT_MAX_CONNS 262144
+/* The closed list is in arrival order, and records arrive in time order to well within this:
+ * a flush stops at the first connection closed this much after its cut-off. */
+#define FLUSH_SCAN_SLACK_NS (1000ULL * 1000 * 1000)
 #define CONN_INLINE_EVENTS 3  /* an open connection's TCP events until FIN (server: 3) */
 #define CONN_MAX_TCP_EVENTS 4096 /* beyond, records of the connection are dropped (counted) */
 
@@ -815,18 +818,34 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 	return err;
 }
 
-void collector_flush(struct collector *c, uint64_t now_ns)
+size_t collector_flush_max(struct collector *c, uint64_t now_ns, size_t max)
 {
 	struct conn *conn, *tmp;
-	uint64_t ts;
+	uint64_t ts, cutoff;
+	size_t n = 0;
 
 	if (!c)
-		return;
+		return 0;
+	if (now_ns < c->grace_ns)
+		return 0;
+	cutoff = now_ns - c->grace_ns;
 	DL_FOREACH_SAFE2(c->closed, conn, tmp, closed_next) {
+		if (n >= max)
+			break;
 		ts = conn_close_ts(conn);
-		if (now_ns >= ts && now_ns - ts >= c->grace_ns)
+		if (ts <= cutoff) {
 			conn_emit(c, conn, false);
+			n++;
+		} else if (ts - cutoff > FLUSH_SCAN_SLACK_NS) {
+			break;
+		}
 	}
+	return n;
+}
+
+void collector_flush(struct collector *c, uint64_t now_ns)
+{
+	collector_flush_max(c, now_ns, SIZE_MAX);
 }
 
 void collector_finish(struct collector *c)

@@ -59,6 +59,11 @@ int collector_handle(struct collector *c, const void *data, size_t size);
  * now_ns is CLOCK_MONOTONIC. */
 void collector_flush(struct collector *c, uint64_t now_ns);
 
+/* The same, emitting at most max connections (the oldest closed first). Returns how many were
+ * emitted: max means more may be due. Lets the caller go back to reading the ring buffer
+ * between batches when thousands of connections close at once. */
+size_t collector_flush_max(struct collector *c, uint64_t now_ns, size_t max);
+
 /* Emits everything still held: closed ones as they are, open ones with result "incomplete".
  * The collector is empty afterwards and may be reused. */
 void collector_finish(struct collector *c);

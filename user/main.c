@@ -35,6 +35,10 @@ struct app {
 	int64_t report_start_wall; /* ns since the epoch: start of the current interval */
 };
 
+/* Connections emitted at most between two reads of the ring buffer: when thousands close at
+ * once, rendering them all before reading again would let the ring buffer overflow. */
+#define FLUSH_BATCH 256
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
@@ -227,6 +231,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {};
 	uint64_t start_ns, lost, lost_reported = 0;
 	uint64_t last_report_ns, interval_ns;
+	size_t flushed = 0;
 	int err, ret = 1;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
@@ -295,13 +300,15 @@ int main(int argc, char **argv)
 	last_report_ns = start_ns;
 	app.report_start_wall = (int64_t)clock_ns(CLOCK_REALTIME);
 	while (!stop_requested) {
-		err = tracer_poll(tracer, 100);
+		/* A full batch of emissions means more may be due: read the ring buffer again
+		 * without sleeping, then emit the next batch. */
+		err = tracer_poll(tracer, flushed == FLUSH_BATCH ? 0 : 100);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "hstrace: reading the ring buffer failed: %s\n",
 				strerror(-err));
 			goto cleanup;
 		}
-		collector_flush(app.coll, clock_ns(CLOCK_MONOTONIC));
+		flushed = collector_flush_max(app.coll, clock_ns(CLOCK_MONOTONIC), FLUSH_BATCH);
 		ssl_probes_tick(app.probes, clock_ns(CLOCK_MONOTONIC));
 		lost = tracer_lost(tracer);
 		if (lost != lost_reported) {

@@ -1241,6 +1241,31 @@ static void test_many_connections_interleaved(void **state)
 	collector_free(c);
 }
 
+/* Flushing in batches: the oldest-closed first, at most max each time; a connection closed
+ * slightly out of order does not hide a due one behind it. */
+static void test_flush_max_batches(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int i;
+
+	for (i = 0; i < 10; i++) {
+		feed_connect(f, 200 + i, BASE_NS + i * US, 100, 3, "batch");
+		/* 203 closes 3 ms later than its arrival order says */
+		feed_closed(f, 200 + i, BASE_NS + MS + i * US + (i == 3 ? 3 * MS : 0), 0, 1, 1);
+	}
+	assert_int_equal(collector_flush_max(f->c, BASE_NS + MS + 20 * US + GRACE_NS, 4), 4);
+	assert_int_equal(f->n_out, 4);
+	assert_int_equal(f->out[0].tl.cookie, 200);
+	assert_int_equal(f->out[3].tl.cookie, 204); /* 203 is not due yet */
+	assert_int_equal(collector_flush_max(f->c, BASE_NS + MS + 20 * US + GRACE_NS, 4), 4);
+	assert_int_equal(collector_flush_max(f->c, BASE_NS + MS + 20 * US + GRACE_NS, 4), 1);
+	assert_int_equal(f->n_out, 9);
+	assert_int_equal(collector_flush_max(f->c, BASE_NS + MS + 20 * US + GRACE_NS, 4), 0);
+	assert_int_equal(collector_flush_max(f->c, BASE_NS + 4 * MS + 20 * US + GRACE_NS, 4), 1);
+	assert_int_equal(f->out[9].tl.cookie, 203);
+	assert_int_equal(stats(f).open, 0);
+}
+
 static void test_connect_again_on_same_socket(void **state)
 {
 	struct fixture *f = *state;
@@ -1308,6 +1333,7 @@ int main(void)
 		TEST(test_local_port_learned_later),
 		TEST(test_max_conns_eviction),
 		TEST(test_event_cap_counts_dropped),
+		TEST(test_flush_max_batches),
 		TEST(test_many_connections_interleaved),
 		TEST(test_many_events),
 		TEST(test_connect_again_on_same_socket),
