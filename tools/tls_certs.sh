@@ -3,7 +3,7 @@
 #
 # tls_certs.sh - make throwaway TLS keys and certificates for hstrace's tests and demo.
 #
-#   tools/tls_certs.sh DIR
+#   tools/tls_certs.sh DIR [rsa|ec]
 #
 # Everything is generated here with openssl (nothing is downloaded) into DIR, which must exist:
 #   ca.pem, ca.key                 a test CA
@@ -14,10 +14,19 @@
 #                                  that trusts only it rejects server.pem
 #   untrusted.pem, untrusted.key   a self-signed RSA certificate with the same names, trusted
 #                                  by nobody
+# With a second argument "ec", server.key and untrusted.key are ECDSA P-256 keys instead of RSA
+# 2048 (same files and names otherwise): much cheaper to sign with, for handshake-rate
+# benchmarks. "rsa", the default, is the behaviour without it.
 # The keys are unencrypted and valid for 2 days: for loopback tests only.
 set -eu
 
-dir=${1:?usage: tls_certs.sh DIR}
+dir=${1:?usage: tls_certs.sh DIR [rsa|ec]}
+keytype=${2:-rsa}
+case $keytype in
+rsa) newkey="-newkey rsa:2048" ;;
+ec) newkey="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
+*) echo "tls_certs.sh: key type must be rsa or ec, not $keytype" >&2; exit 1 ;;
+esac
 [ -d "$dir" ] || { echo "tls_certs.sh: $dir is not a directory" >&2; exit 1; }
 cd "$dir"
 
@@ -38,14 +47,14 @@ ca() { # name subject
 ca ca "/CN=hstrace test CA"
 ca other-ca "/CN=hstrace other test CA"
 
-run openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+run openssl req $newkey -nodes -keyout server.key -out server.csr \
 	-subj "/CN=localhost" -addext "$SAN"
 printf '%s\n%s\n%s\n' "$SAN" "basicConstraints=CA:FALSE" "extendedKeyUsage=serverAuth" >server.ext
 run openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
 	-extfile server.ext -out server.pem
 cat server.pem ca.pem >chain.pem
 
-run openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout untrusted.key -out untrusted.pem \
+run openssl req -x509 $newkey -nodes -days 2 -keyout untrusted.key -out untrusted.pem \
 	-subj "/CN=localhost" -addext "$SAN"
 
 rm -f server.csr server.ext ca.srl "$err"
