@@ -7,7 +7,7 @@ int json_add(struct json_object *obj, const char *key, struct json_object *val)
 {
 	if (!val)
 		return -ENOMEM;
-	if (json_object_object_add(obj, key, val)) {
+	if (json_object_object_add_ex(obj, key, val, JSON_C_OBJECT_ADD_CONSTANT_KEY)) {
 		json_object_put(val);
 		return -ENOMEM;
 	}
@@ -16,7 +16,8 @@ int json_add(struct json_object *obj, const char *key, struct json_object *val)
 
 int json_add_null(struct json_object *obj, const char *key)
 {
-	return json_object_object_add(obj, key, NULL) ? -ENOMEM : 0;
+	return json_object_object_add_ex(obj, key, NULL, JSON_C_OBJECT_ADD_CONSTANT_KEY) ? -ENOMEM
+											 : 0;
 }
 
 int json_add_str(struct json_object *obj, const char *key, const char *s)
