@@ -71,7 +71,7 @@ static __always_inline __u64 rb_wakeup(void)
 		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-/* A read/write on a tracked socket in flight: thread id -> its arguments. */
+/* A read/write on a tracked socket in flight: its arguments (struct thread_state). */
 struct io_args {
 	__u64 key;  /* tls_conns key */
 	__u64 addr; /* buffer, iovec array or user_msghdr */
@@ -83,12 +83,7 @@ struct io_args {
 enum { IO_BUF = 1, IO_IOV = 2, IO_MSG = 3 };
 #define IO_MAX_IOV 8
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct io_args);
-} io_pending SEC(".maps");
+
 
 /* Where a TLS record is composed: it is larger than the BPF stack. */
 struct {
@@ -500,12 +495,7 @@ struct ssl_call {
 	__u32 lib_id;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct ssl_call);
-} ssl_calls SEC(".maps");
+
 
 struct ssl_key {
 	__u64 tgid;
@@ -519,13 +509,6 @@ struct {
 	__type(value, __u64); /* cookie */
 } ssl_conns SEC(".maps");
 
-/* tid -> cookie of the tracked socket this thread last did I/O on. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} thread_conn SEC(".maps");
 
 struct verify_call {
 	__u64 entry_ns;
@@ -533,29 +516,47 @@ struct verify_call {
 	__u32 lib_id;
 };
 
+/*
+ * Per-thread state, in task-local storage: a lookup is a pointer chase (no hashing, no lock)
+ * and a thread without any (one that never touched a tracked socket) costs a NULL check on
+ * every system call exit. Freed with the thread.
+ */
+struct thread_state {
+	struct io_args io;	   /* the tracked read/write in flight, when io_pending */
+	__u64 last_cookie;	   /* tracked socket this thread last did I/O on, 0 none */
+	struct ssl_call call;	   /* SSL_do_handshake() in progress, when in_call */
+	struct verify_call verify; /* X509_verify_cert() in progress, when in_verify */
+	__u8 io_pending;
+	__u8 in_call;
+	__u8 in_verify;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct verify_call);
-} verify_calls SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+/* The calling thread's state; created when create is set. NULL if it has none (or the
+ * storage is busy: a BPF program running inside another one's use of it). */
+static __always_inline struct thread_state *thread_state(bool create)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 /* Called for I/O on a tracked socket: binds the SSL object in a handshake call, if any. */
-static __always_inline void ssl_note_io(__u64 id, __u64 cookie)
+static __always_inline void ssl_note_io(struct thread_state *ts, __u64 id, __u64 cookie)
 {
-	__u32 tid = (__u32)id;
-	struct ssl_call *call;
 	struct ssl_key k;
 	__u64 *cur;
 
-	cur = bpf_map_lookup_elem(&thread_conn, &tid);
-	if (!cur || *cur != cookie) /* an LRU update costs more than a lookup */
-		bpf_map_update_elem(&thread_conn, &tid, &cookie, BPF_ANY);
-	call = bpf_map_lookup_elem(&ssl_calls, &tid);
-	if (!call)
+	ts->last_cookie = cookie;
+	if (!ts->in_call)
 		return;
 	k.tgid = id >> 32;
-	k.ssl = call->ssl;
+	k.ssl = ts->call.ssl;
 	cur = bpf_map_lookup_elem(&ssl_conns, &k);
 	if (!cur || *cur != cookie) /* the same binding again on every I/O of the call */
 		bpf_map_update_elem(&ssl_conns, &k, &cookie, BPF_ANY);
@@ -591,85 +592,78 @@ static __always_inline void ssl_emit(__u8 what, __u64 cookie, __s32 ret, __u64 e
 SEC("uprobe")
 int BPF_KPROBE(handle_ssl_handshake_enter, void *ssl)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ssl_call c = {}, *cur;
+	struct thread_state *ts = thread_state(true);
 
-	cur = bpf_map_lookup_elem(&ssl_calls, &tid);
-	if (cur) {
-		cur->depth++;
+	if (!ts)
+		return 0;
+	if (ts->in_call) {
+		ts->call.depth++;
 		return 0;
 	}
-	c.ssl = (__u64)ssl;
-	c.entry_ns = bpf_ktime_get_ns();
-	c.lib_id = (__u32)bpf_get_attach_cookie(ctx);
-	bpf_map_update_elem(&ssl_calls, &tid, &c, BPF_ANY);
+	ts->call.ssl = (__u64)ssl;
+	ts->call.entry_ns = bpf_ktime_get_ns();
+	ts->call.depth = 0;
+	ts->call.lib_id = (__u32)bpf_get_attach_cookie(ctx);
+	ts->in_call = 1;
 	return 0;
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_ssl_handshake_exit, int ret)
 {
+	struct thread_state *ts = thread_state(false);
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
-	struct ssl_call *cur, c;
 	struct ssl_key k;
 	__u64 *cookie;
 
-	cur = bpf_map_lookup_elem(&ssl_calls, &tid);
-	if (!cur)
+	if (!ts || !ts->in_call)
 		return 0;
-	if (cur->depth) {
-		cur->depth--;
+	if (ts->call.depth) {
+		ts->call.depth--;
 		return 0;
 	}
-	c = *cur;
-	bpf_map_delete_elem(&ssl_calls, &tid);
+	ts->in_call = 0;
 	k.tgid = id >> 32;
-	k.ssl = c.ssl;
+	k.ssl = ts->call.ssl;
 	cookie = bpf_map_lookup_elem(&ssl_conns, &k);
 	/* No socket I/O inside the call (memory BIOs, e.g. Python's asyncio): take the socket
 	 * this thread last did TLS I/O on. */
-	if (!cookie)
-		cookie = bpf_map_lookup_elem(&thread_conn, &tid);
-	ssl_emit(HS_SSL_HANDSHAKE, cookie ? *cookie : 0, ret, c.entry_ns, c.ssl, c.lib_id);
+	ssl_emit(HS_SSL_HANDSHAKE, cookie ? *cookie : ts->last_cookie, ret, ts->call.entry_ns,
+		 ts->call.ssl, ts->call.lib_id);
 	return 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(handle_verify_enter)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct verify_call c = {}, *cur;
+	struct thread_state *ts = thread_state(true);
 
-	cur = bpf_map_lookup_elem(&verify_calls, &tid);
-	if (cur) {
-		cur->depth++;
+	if (!ts)
+		return 0;
+	if (ts->in_verify) {
+		ts->verify.depth++;
 		return 0;
 	}
-	c.entry_ns = bpf_ktime_get_ns();
-	c.lib_id = (__u32)bpf_get_attach_cookie(ctx);
-	bpf_map_update_elem(&verify_calls, &tid, &c, BPF_ANY);
+	ts->verify.entry_ns = bpf_ktime_get_ns();
+	ts->verify.depth = 0;
+	ts->verify.lib_id = (__u32)bpf_get_attach_cookie(ctx);
+	ts->in_verify = 1;
 	return 0;
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_verify_exit, int ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct verify_call *cur, c;
-	__u64 *cookie;
+	struct thread_state *ts = thread_state(false);
 
-	cur = bpf_map_lookup_elem(&verify_calls, &tid);
-	if (!cur)
+	if (!ts || !ts->in_verify)
 		return 0;
-	if (cur->depth) {
-		cur->depth--;
+	if (ts->verify.depth) {
+		ts->verify.depth--;
 		return 0;
 	}
-	c = *cur;
-	bpf_map_delete_elem(&verify_calls, &tid);
-	cookie = bpf_map_lookup_elem(&thread_conn, &tid);
-	ssl_emit(HS_SSL_VERIFY, cookie ? *cookie : 0, ret, c.entry_ns, 0, c.lib_id);
+	ts->in_verify = 0;
+	ssl_emit(HS_SSL_VERIFY, ts->last_cookie, ret, ts->verify.entry_ns, 0, ts->verify.lib_id);
 	return 0;
 }
 
@@ -700,9 +694,7 @@ static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, 
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 key = (id & 0xffffffff00000000ULL) | (__u32)fd;
-	struct io_args a = { .key = key, .addr = addr, .kind = kind, .cnt = cnt, .dir = dir };
-	__u32 tid = (__u32)id;
-
+	struct thread_state *ts;
 	struct tls_conn *c;
 
 	c = bpf_map_lookup_elem(&tls_conns, &key);
@@ -714,8 +706,16 @@ static __always_inline int io_enter(long fd, __u64 addr, __u32 kind, __u32 cnt, 
 	/* This direction is past its handshake (the other may not be yet): nothing to do. */
 	if (c->dir[dir == HS_DIR_OUT ? 0 : 1].flags & TLSF_F_STOPPED)
 		return 0;
-	bpf_map_update_elem(&io_pending, &tid, &a, BPF_ANY);
-	ssl_note_io(id, c->cookie);
+	ts = thread_state(true);
+	if (!ts)
+		return 0;
+	ts->io.key = key;
+	ts->io.addr = addr;
+	ts->io.kind = kind;
+	ts->io.cnt = cnt;
+	ts->io.dir = dir;
+	ts->io_pending = 1;
+	ssl_note_io(ts, id, c->cookie);
 	return 0;
 }
 
@@ -750,22 +750,22 @@ static __always_inline int io_exit(long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
 	struct tlsf_io io = {};
+	struct thread_state *ts;
 	struct tls_stream *st;
-	struct io_args *a;
 	struct tls_conn *c;
 	__u64 key, addr;
 	__u32 kind, cnt;
 	__u8 dir;
 
-	a = bpf_map_lookup_elem(&io_pending, &tid);
-	if (!a)
+	ts = thread_state(false);
+	if (!ts || !ts->io_pending)
 		return 0;
-	key = a->key;
-	addr = a->addr;
-	kind = a->kind;
-	cnt = a->cnt;
-	dir = a->dir;
-	bpf_map_delete_elem(&io_pending, &tid);
+	key = ts->io.key;
+	addr = ts->io.addr;
+	kind = ts->io.kind;
+	cnt = ts->io.cnt;
+	dir = ts->io.dir;
+	ts->io_pending = 0;
 	if (ret <= 0)
 		return 0;
 	c = bpf_map_lookup_elem(&tls_conns, &key);
