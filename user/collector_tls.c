@@ -433,7 +433,9 @@ static void obs_sort(struct conn_tls *tls)
  *   FLIGHT	   the server's encrypted flight, up to the client's first encrypted call
  *   TICKETS	   after the client's Finished call: tickets, up to the first data (client:
  *		   its first write; server: its first read)
- *   RUN	   client, after its first data write: the leading run of equal-sized tickets
+ *   RUN	   client, after its first data write; server, after a request that came in
+ *		   its Finished call: the leading run of equal-sized tickets (client: read,
+ *		   server: written)
  *   DATA	   application data
  */
 enum stage {
@@ -461,6 +463,9 @@ struct pass {
 	bool have_call;		   /* the client's Finished call was seen: */
 	uint64_t call_ts;	   /* its time */
 	uint8_t call_dir;	   /* and direction */
+	bool call_done;		   /* a Finished-sized record ended the flight in that call */
+	bool server_run;	   /* server: tickets and response told apart by the run rule */
+	uint32_t finished_len;	   /* record length of the client's Finished, 0 unknown */
 	const struct tls_obs *run_first; /* client: first record of the leading run */
 	size_t run_n;
 };
@@ -509,9 +514,11 @@ static void app_data(struct pass *p, const struct tls_obs *o)
 {
 	struct tl_tls *out = &p->tl->tls;
 
-	/* TLS 1.3 client: the first record read may be a ticket the rule missed. */
+	/* TLS 1.3: the first record after the tickets' run may be a ticket the rule missed. */
 	if (!out->app_records[o->dir])
-		emit(p, o, TL_EV_APP_DATA)->estimated = p->tls13 && p->client && o->dir == DIR_IN;
+		emit(p, o, TL_EV_APP_DATA)->estimated =
+			p->tls13 && ((p->client && o->dir == DIR_IN) ||
+				     (p->server_run && o->dir == DIR_OUT));
 	out->app_records[o->dir]++;
 	out->app_bytes[o->dir] += o->len;
 }
@@ -550,9 +557,48 @@ static void ticket_or_alert(struct pass *p, const struct tls_obs *o)
 		ticket(p, o);
 }
 
+/*
+ * Length of the record holding a TLS 1.3 Finished message alone, for the negotiated cipher
+ * suite: 4-byte message header, the hash, the inner content type, the AEAD tag (no padding:
+ * OpenSSL, GnuTLS and BoringSSL add none by default). 0 when the suite is not known.
+ */
+static uint32_t tls13_finished_len(const struct tl_tls *t)
+{
+	if (!t->has_cipher)
+		return 0;
+	switch (t->cipher) {
+	case 0x1301: /* TLS_AES_128_GCM_SHA256 */
+	case 0x1303: /* TLS_CHACHA20_POLY1305_SHA256 */
+	case 0x1304: /* TLS_AES_128_CCM_SHA256 */
+		return 4 + 32 + 1 + 16;
+	case 0x1302: /* TLS_AES_256_GCM_SHA384 */
+		return 4 + 48 + 1 + 16;
+	case 0x1305: /* TLS_AES_128_CCM_8_SHA256 */
+		return 4 + 32 + 1 + 8;
+	default:
+		return 0;
+	}
+}
+
+/* Is o in the client's Finished call, before a Finished-sized record ended its flight? */
 static bool in_finished_call(const struct pass *p, const struct tls_obs *o)
 {
-	return p->have_call && o->ts_ns == p->call_ts && o->dir == p->call_dir;
+	return p->have_call && !p->call_done && o->ts_ns == p->call_ts && o->dir == p->call_dir;
+}
+
+/* Is o in the client's Finished call, after its Finished: data sent in the same call? */
+static bool after_finished_in_call(const struct pass *p, const struct tls_obs *o)
+{
+	return p->have_call && p->call_done && o->ts_ns == p->call_ts && o->dir == p->call_dir;
+}
+
+/* Adds o to the client's Finished flight; a record of a lone Finished's length ends it (the
+ * Finished is the flight's last message), so what follows in the same call is data. */
+static void finished_add(struct pass *p, const struct tls_obs *o)
+{
+	flight_add(p, &p->finished, o);
+	if (p->finished_len && o->len == p->finished_len)
+		p->call_done = true;
 }
 
 /* The first encrypted call after the server's flight: the client's Finished flight. */
@@ -561,7 +607,7 @@ static void finished_call(struct pass *p, const struct tls_obs *o)
 	p->have_call = true;
 	p->call_ts = o->ts_ns;
 	p->call_dir = o->dir;
-	flight_add(p, &p->finished, o);
+	finished_add(p, o);
 	p->stage = ST_TICKETS;
 }
 
@@ -606,7 +652,7 @@ static void client13(struct pass *p, const struct tls_obs *o)
 		break;
 	case ST_TICKETS:
 		if (in_finished_call(p, o)) {
-			flight_add(p, &p->finished, o);
+			finished_add(p, o);
 		} else if (o->dir == DIR_IN) {
 			ticket_or_alert(p, o);
 		} else {
@@ -638,13 +684,25 @@ static void server13(struct pass *p, const struct tls_obs *o)
 		break;
 	case ST_TICKETS:
 		if (in_finished_call(p, o)) {
-			flight_add(p, &p->finished, o);
+			finished_add(p, o);
+		} else if (after_finished_in_call(p, o)) {
+			/* The request came in the Finished's read: the delimiter between tickets
+			 * and response is gone, so tell them apart as a client does. */
+			app_data(p, o);
+			p->stage = ST_RUN;
+			p->server_run = true;
 		} else if (o->dir == DIR_OUT) {
 			ticket_or_alert(p, o);
 		} else {
 			app_data(p, o);
 			p->stage = ST_DATA;
 		}
+		break;
+	case ST_RUN:
+		if (o->dir == DIR_OUT)
+			run_step(p, o);
+		else
+			app_data(p, o);
 		break;
 	default: /* ST_EARLY, ST_DATA */
 		app_data(p, o);
@@ -698,6 +756,7 @@ size_t conn_tls_add_events(struct conn_tls *tls, struct timeline *tl, uint64_t *
 	p.tl = tl;
 	p.seq = seq;
 	p.tls13 = tl->tls.version == TLS_1_3;
+	p.finished_len = tls13_finished_len(&tl->tls);
 	p.stage = ST_EARLY;
 	p.client = tl->role != ROLE_SERVER;
 	for (i = 0; i < tls->n_obs; i++) {

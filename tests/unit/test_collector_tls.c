@@ -1033,6 +1033,105 @@ static void test_tls13_server(void **state)
 	assert_int_equal(phase_us(tl, "total"), 10900);
 }
 
+/* The server reads the client's Finished and its request in one call (curl writes them
+ * back to back): a Finished-sized record (53 bytes with TLS_AES_128_GCM_SHA256) ends the
+ * flight, the request is data, and the records written after it are told apart as a client
+ * does: a run of equal-sized tickets, then the response. */
+static void test_tls13_server_request_in_finished_read(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	uint32_t ch_len, sh_len;
+
+	server_open(f, 7, 0);
+	ch_len = hello(f, 7, 500, IN, &ch13);
+	sh_len = hello(f, 7, 700, OUT, &sh13);
+	rec(f, 7, 700, OUT, 20, 1);
+	rec(f, 7, 700, OUT, 23, 27);
+	rec(f, 7, 700, OUT, 23, 2100);
+	rec(f, 7, 700, OUT, 23, 281);
+	rec(f, 7, 700, OUT, 23, 53);
+	rec(f, 7, 10700, IN, 20, 1);
+	rec(f, 7, 10700, IN, 23, 53);
+	rec(f, 7, 10700, IN, 23, 120);
+	rec(f, 7, 10800, OUT, 23, 250);
+	rec(f, 7, 10850, OUT, 23, 250);
+	rec(f, 7, 11000, OUT, 23, 182);
+	rec(f, 7, 11500, IN, 23, 19);
+	tcp_close(f, 7, 20000);
+
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_IN, ch_len, 500 },
+			{ TL_EV_SERVER_HELLO, DIR_OUT, sh_len, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 27 + 2100 + 281 + 53, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 10700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 53, 10700 },
+			{ TL_EV_APP_DATA, DIR_IN, 120, 10700 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10800 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10850 },
+			{ TL_EV_APP_DATA, DIR_OUT, 182, 11000 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
+	assert_int_equal(tls_event(tl, 5)->records, 1);
+	assert_false(tls_event(tl, 6)->estimated);
+	assert_true(tls_event(tl, 9)->estimated); /* which write is the response is inferred */
+	assert_int_equal(tl->result, RESULT_OK);
+	assert_true(tl->tls.handshake_done);
+	assert_int_equal(tl->tls.app_records[DIR_IN], 2); /* the request and close_notify */
+	assert_int_equal(tl->tls.app_records[DIR_OUT], 1);
+	assert_int_equal(phase_us(tl, "response_time"), 300);
+	assert_int_equal(phase_us(tl, "tls_handshake"), 10700 - 500);
+}
+
+/* The client writes its Finished and its request in one call: the request is data. */
+static void test_tls13_client_request_in_finished_write(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	uint32_t ch_len, sh_len;
+
+	client_open(f, 8, 0);
+	ch_len = hello(f, 8, 1500, OUT, &ch13);
+	sh_len = hello(f, 8, 11500, IN, &sh13);
+	rec(f, 8, 11500, IN, 20, 1);
+	rec(f, 8, 11500, IN, 23, 27);
+	rec(f, 8, 11600, IN, 23, 2100);
+	rec(f, 8, 11600, IN, 23, 281);
+	rec(f, 8, 11600, IN, 23, 53);
+	rec(f, 8, 12000, OUT, 20, 1);
+	rec(f, 8, 12000, OUT, 23, 53);
+	rec(f, 8, 12000, OUT, 23, 120);
+	rec(f, 8, 22100, IN, 23, 250);
+	rec(f, 8, 22150, IN, 23, 250);
+	rec(f, 8, 32100, IN, 23, 4000);
+	tcp_close(f, 8, 40100);
+
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_OUT, ch_len, 1500 },
+			{ TL_EV_SERVER_HELLO, DIR_IN, sh_len, 11500 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 11500 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 27 + 2100 + 281 + 53, 11500 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 12000 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 53, 12000 },
+			{ TL_EV_APP_DATA, DIR_OUT, 120, 12000 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_IN, 250, 22100 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_IN, 250, 22150 },
+			{ TL_EV_APP_DATA, DIR_IN, 4000, 32100 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
+	assert_int_equal(tls_event(tl, 5)->records, 1);
+	assert_int_equal(phase_us(tl, "ttfb"), 32100 - 12000);
+}
+
 /* HelloRetryRequest: the client's only key share is P-256, the server asks for x25519; the
  * second ClientHello follows the client's compatibility CCS (and must not be taken for
  * encrypted handshake bytes). */
@@ -1982,6 +2081,8 @@ int main(void)
 		TEST(test_ssl_verify_failed),
 		TEST(test_ssl_bad_records),
 		TEST(test_tls13_server),
+		TEST(test_tls13_server_request_in_finished_read),
+		TEST(test_tls13_client_request_in_finished_write),
 		TEST(test_tls13_hello_retry_request),
 		TEST(test_tls13_hello_retry_request_server),
 		TEST(test_tls12_resumption),
