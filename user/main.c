@@ -76,7 +76,7 @@ static void emit_timeline(const struct timeline *tl, void *ctx)
 		render_json_line(app->out, tl);
 	else
 		render_text_line(app->out, tl);
-	fflush(app->out);
+	/* Flushed by the main loop once per pass, not per connection: one write() for a batch. */
 }
 
 /* "2026-11-27T07:35:05Z" */
@@ -231,6 +231,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {};
 	uint64_t start_ns, lost, lost_reported = 0;
 	uint64_t last_report_ns, interval_ns;
+	uint64_t shown_written = 0;
 	size_t flushed = 0;
 	int err, ret = 1;
 
@@ -309,6 +310,10 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		flushed = collector_flush_max(app.coll, clock_ns(CLOCK_MONOTONIC), FLUSH_BATCH);
+		if (app.shown != shown_written) {
+			fflush(app.out); /* live output: at most one poll period (100 ms) late */
+			shown_written = app.shown;
+		}
 		ssl_probes_tick(app.probes, clock_ns(CLOCK_MONOTONIC));
 		lost = tracer_lost(tracer);
 		if (lost != lost_reported) {
