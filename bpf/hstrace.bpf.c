@@ -83,8 +83,6 @@ struct io_args {
 enum { IO_BUF = 1, IO_IOV = 2, IO_MSG = 3 };
 #define IO_MAX_IOV 8
 
-
-
 /* Where a TLS record is composed: it is larger than the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -495,8 +493,6 @@ struct ssl_call {
 	__u32 lib_id;
 };
 
-
-
 struct ssl_key {
 	__u64 tgid;
 	__u64 ssl;
@@ -508,7 +504,6 @@ struct {
 	__type(key, struct ssl_key);
 	__type(value, __u64); /* cookie */
 } ssl_conns SEC(".maps");
-
 
 struct verify_call {
 	__u64 entry_ns;
