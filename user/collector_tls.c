@@ -640,44 +640,20 @@ static void run_step(struct pass *p, const struct tls_obs *o)
 	p->stage = ST_DATA;
 }
 
-/* TLS 1.3, client view: a type-23 record. */
-static void client13(struct pass *p, const struct tls_obs *o)
+/*
+ * TLS 1.3: a type-23 record, in either view. The rules mirror each other around the direction
+ * the server writes in (in for the client, out for the server): its flight, then tickets until
+ * the client's first data, then its response. After the client's first data the client view
+ * (and the server's when that data came in the Finished's read, so nothing delimits tickets
+ * from response) tells tickets from response by the run rule (run_step()).
+ */
+static void tls13_record(struct pass *p, const struct tls_obs *o)
 {
-	switch (p->stage) {
-	case ST_FLIGHT:
-		if (o->dir == DIR_IN)
-			flight_add(p, &p->flight, o);
-		else
-			finished_call(p, o);
-		break;
-	case ST_TICKETS:
-		if (in_finished_call(p, o)) {
-			finished_add(p, o);
-		} else if (o->dir == DIR_IN) {
-			ticket_or_alert(p, o);
-		} else {
-			app_data(p, o);
-			p->stage = ST_RUN;
-		}
-		break;
-	case ST_RUN:
-		if (o->dir == DIR_IN)
-			run_step(p, o);
-		else
-			app_data(p, o);
-		break;
-	default: /* ST_EARLY, ST_DATA */
-		app_data(p, o);
-		break;
-	}
-}
+	uint8_t srv = p->client ? DIR_IN : DIR_OUT; /* the direction the server writes */
 
-/* TLS 1.3, server view: a type-23 record. */
-static void server13(struct pass *p, const struct tls_obs *o)
-{
 	switch (p->stage) {
 	case ST_FLIGHT:
-		if (o->dir == DIR_OUT)
+		if (o->dir == srv)
 			flight_add(p, &p->flight, o);
 		else
 			finished_call(p, o);
@@ -685,21 +661,17 @@ static void server13(struct pass *p, const struct tls_obs *o)
 	case ST_TICKETS:
 		if (in_finished_call(p, o)) {
 			finished_add(p, o);
-		} else if (after_finished_in_call(p, o)) {
-			/* The request came in the Finished's read: the delimiter between tickets
-			 * and response is gone, so tell them apart as a client does. */
-			app_data(p, o);
-			p->stage = ST_RUN;
-			p->server_run = true;
-		} else if (o->dir == DIR_OUT) {
+		} else if (o->dir == srv) {
 			ticket_or_alert(p, o);
 		} else {
+			/* The client's first data. */
+			p->server_run = !p->client && after_finished_in_call(p, o);
 			app_data(p, o);
-			p->stage = ST_DATA;
+			p->stage = p->client || p->server_run ? ST_RUN : ST_DATA;
 		}
 		break;
 	case ST_RUN:
-		if (o->dir == DIR_OUT)
+		if (o->dir == srv)
 			run_step(p, o);
 		else
 			app_data(p, o);
@@ -731,10 +703,8 @@ static void pass_record(struct pass *p, const struct tls_obs *o)
 	case CT_APPLICATION_DATA:
 		if (!p->tls13)
 			app_data(p, o);
-		else if (p->client)
-			client13(p, o);
 		else
-			server13(p, o);
+			tls13_record(p, o);
 		break;
 	default:
 		break;
