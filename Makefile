@@ -43,14 +43,14 @@ DEPS_BUILD := clang:clang llvm-strip:llvm bpftool:bpftool pkg-config:pkg-config 
 	/usr/include/cmocka.h:libcmocka-dev
 DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	setpriv:util-linux /usr/bin/gnutls-cli:gnutls-bin /usr/sbin/nginx:nginx \
-	objcopy:binutils tshark:tshark bpftrace:bpftrace
+	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
 LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c \
 	user/render_text.c user/render_json.c user/filter.c user/report.c user/report_text.c \
 	user/report_json.c user/report_cmd.c user/ndjson_read.c user/render_timeline.c user/color.c \
 	user/ssl_libs.c
-TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/tracefs.c user/ssl_probes.c
+TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/ssl_probes.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c))
 
 LIB_OBJS  := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))

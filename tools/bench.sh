@@ -3,6 +3,13 @@
 # make bench: runs every benchmark and writes the results to docs/benchmarks.md (as root).
 set -e
 cd "$(dirname "$0")/.."
+# The plain-HTTP keep-alive benchmark (bench_tls.py http) needs wrk; make deps does not
+# install it (yet).
+if ! command -v wrk >/dev/null 2>&1; then
+	echo "  DEPS    installing: wrk" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+		|| { echo "bench.sh: apt-get install wrk failed" >&2; exit 1; }
+fi
 out=docs/benchmarks.md
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
@@ -15,15 +22,24 @@ trap 'rm -f "$tmp"' EXIT
 		"Linux $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
 	echo "The machine is a shared VM: compare numbers measured in the same run, not across runs."
 	echo
-	echo "## BPF cost per write() system call"
+	echo "## Host I/O cost"
 	echo
-	echo "Command: \`tools/bench_io.py\` (kernel \`bpf_stats\`: run_time_ns / run_cnt of the"
-	echo "write() entry and exit programs together, averaged over every write() on the machine"
-	echo "during each workload). untracked: write() to /dev/null; tracked: write()s of TLS-framed"
-	echo "records on loopback sockets hstrace follows (16 per connection); plain-tcp: write()s on"
-	echo "loopback sockets whose first bytes are not TLS (followed for one call, then dropped)."
+	echo "Command: \`tools/bench_io.py\` (7 rounds; 3 with BENCH_QUICK). What hstrace costs the"
+	echo "rest of the host. hstrace attaches nothing to system calls: it sees TCP state changes on"
+	echo "BTF tracepoints, each packet in cgroup_skb egress/ingress programs on the root cgroup,"
+	echo "each socket send/receive on the \`sock_send_length\`/\`sock_recv_length\` tracepoints,"
+	echo "and OpenSSL's certificate verification with a uprobe. So file I/O should cost nothing, and"
+	echo "a connection hstrace does not follow, or one past its handshake, one socket-storage"
+	echo "lookup per packet and per socket call. First, file I/O: \`dd\` (512-byte"
+	echo "read()+write() pairs) untraced vs traced, alternating which runs first each round;"
+	echo "the ratio is untraced time / traced time (target: median >= 0.95). Then the BPF cost"
+	echo "per call from the kernel's own statistics (\`kernel.bpf_stats_enabled\`, on only for"
+	echo "that part): ns per program run and runs per operation (machine-independent) of"
+	echo "\`handle_egress\`, \`handle_ingress\`, \`handle_sock_send\` and \`handle_sock_recv\`,"
+	echo "during dd, small ping-pongs on a loopback TCP connection opened before hstrace started"
+	echo "(untracked), and small ping-pongs on a loopback TLS connection past its handshake."
 	echo
-	/usr/bin/python3 tools/bench_io.py
+	/usr/bin/python3 tools/bench_io.py ${BENCH_QUICK:+--rounds 3}
 	echo
 	/usr/bin/python3 tools/bench_tls.py all ${BENCH_QUICK:+--quick}
 	echo

@@ -8,7 +8,7 @@
 #   BENCH_REPORT_FILE=/var/tmp/r.ndjson tools/bench_report.sh   keep and reuse the input
 #   tools/bench_report.sh --gen N SEED     only write N generated records to stdout
 #
-# The records are realistic hstrace/1 lines (TLS 1.3 / 1.2 clients, servers, refused,
+# The records are realistic hstrace/2 lines (TLS 1.3 / 1.2 clients, servers, refused,
 # timeouts, alerts; 6 server names with their own latency profiles), made by a fixed-seed
 # generator, so every run reads the same file.
 set -e
@@ -77,7 +77,7 @@ for i in range(n):
     kind = rnd.random()
     lport = rnd.randint(32768, 60999)
     rtt = lg(rtt_m)
-    rec = {"schema": "hstrace/1", "start": stamp(now)}
+    rec = {"schema": "hstrace/2", "start": stamp(now)}
     if kind < 0.20:  # server side (nginx)
         comm, pid = "nginx", 812
         acc = lg(40, 1.0)
@@ -227,7 +227,7 @@ p50_jq=$(cat "$dir/jq.out")
 echo "## hstrace report on $n NDJSON records"
 echo
 echo "Command: \`tools/bench_report.sh $n\` (\`make bench-report\`). Input: $n generated"
-echo "hstrace/1 records ($size MiB, plain NDJSON, in the page cache). Wall time and peak RSS"
+echo "hstrace/2 records ($size MiB, plain NDJSON, in the page cache). Wall time and peak RSS"
 echo "from \`/usr/bin/time -v\`. jq computes only the p50 of \`$phase\`, streaming"
 echo "(\`jq -n '[inputs | .phases_us.$phase // empty] | sort | .[length / 2 | floor]'\`)."
 echo

@@ -2,17 +2,28 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 """bench_tls.py - hstrace's TLS handshake benchmarks (part of `make bench`, as root).
 
-Every workload is build/hs_load (full TLS handshakes with OpenSSL, no resumption) against a
-real nginx on loopback, with its own configuration, certificate (tools/tls_certs.sh: RSA 2048,
-a 2-certificate chain; `lost` uses an ECDSA P-256 certificate sent alone and 2 nginx workers
-to reach its rate) and temporary folder. Traced runs start build/hstrace --json -o FILE
-in the root namespace, as a user would; untraced runs have no BPF program loaded by it.
+Every TLS workload is build/hs_load (full TLS handshakes with OpenSSL, no resumption) against
+a real nginx on loopback (`uprobes` also uses gnutls-serv and gnutls-cli as one end; `http`
+is wrk against nginx over plain HTTP), with its own configuration, certificate
+(tools/tls_certs.sh: RSA 2048, a 2-certificate chain; `lost` uses an ECDSA P-256 certificate
+sent alone and 2 nginx workers to reach its rate) and temporary folder. Traced runs start
+build/hstrace --json -o FILE in the root namespace, as a user would; untraced runs have no
+BPF program loaded by it.
 
   tools/bench_tls.py throughput [--rounds 3] [--seconds 10] [--concurrency 32] [--request]
                                 [--variant="HSTRACE OPTIONS"]...
+  tools/bench_tls.py http       [--rounds 7] [--seconds 5] [--connections 32]
+                                [--variant="HSTRACE OPTIONS"]...
+                                plain HTTP keep-alive (wrk -> nginx), no TLS
   tools/bench_tls.py bulk       [--mib 1024] [--rounds 2]
   tools/bench_tls.py bpfstats   [--seconds 10]
   tools/bench_tls.py cpu        [--rate 500] [--seconds 6] [--rounds 3]
+                                [--hits-count 200] [--gnutls-conns 20]
+                                CPU per handshake (untraced, hstrace, --ssl-calls,
+                                --no-uprobes), then what `uprobes` prints
+  tools/bench_tls.py uprobes    [--hits-count 200] [--gnutls-conns 20]
+                                uprobe hits per handshake per connection end, default
+                                probes and --ssl-calls (OpenSSL against GnuTLS peers)
   tools/bench_tls.py lost       [--rate 2000] [--seconds 60] [--key ec|rsa] [--chain]
                                 [--workers 2] [--threads 2] [--concurrency 64]
   tools/bench_tls.py rss        [--conns 100000] [--rate 5000] [--burst 20000]
@@ -26,14 +37,15 @@ Each subcommand prints a Markdown section (what was run, under which conditions,
 on stdout; `all` ends with one summary table. Nothing is left running or mounted afterwards.
 
 Untraced and traced runs alternate (untraced, traced, untraced, traced, ...) so that drift of
-the shared VM hits both alike; `throughput` reverses the order of its configurations every
-second round, and reports the median, min and max of the per-round ratios (each traced run /
-the untraced run of its own round).
+the shared VM hits both alike; `throughput` and `http` reverse the order of their
+configurations every second round, and report the median, min and max of the per-round
+ratios (each traced run / the untraced run of its own round).
 """
 
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -122,14 +134,17 @@ def free_port():
 
 class Nginx:
     """nginx on 127.0.0.1:port serving "/" (a small body) and "/big" (a sparse file of
-    big_mib MiB, read from the page cache), HTTPS only, access log off."""
+    big_mib MiB, read from the page cache), HTTPS only, one request per connection, access
+    log off. plain=True: plain HTTP instead, keep-alive without a request limit, and
+    "/small.html" (a 600-byte static file)."""
 
-    def __init__(self, workers=1, big_mib=0, master="on", key="rsa", chain=True):
+    def __init__(self, workers=1, big_mib=0, master="on", key="rsa", chain=True, plain=False):
         d = P.tmpdir()
         cp = subprocess.run(["sh", os.path.join(ROOT, "tools", "tls_certs.sh"), d, key],
                             capture_output=True, text=True)
         if cp.returncode:
             sys.exit("bench_tls.py: tools/tls_certs.sh failed: " + cp.stderr)
+        self.dir = d
         self.ca = os.path.join(d, "ca.pem")
         if big_mib:
             with open(os.path.join(d, "big"), "wb") as f:
@@ -137,7 +152,29 @@ class Nginx:
             # The workers run as nobody: let them read the file (and nothing else).
             os.chmod(d, 0o711)
             os.chmod(os.path.join(d, "big"), 0o644)
+        if plain:
+            # A small static page (the size of nginx's default index.html), read by the
+            # workers (nobody) from the page cache.
+            with open(os.path.join(d, "small.html"), "w") as f:
+                f.write("<!DOCTYPE html>\n<html><head><title>hstrace</title></head><body>\n" +
+                        "<p>%s</p>\n" % ("x" * 520) + "</body></html>\n")
+            os.chmod(d, 0o711)
+            os.chmod(os.path.join(d, "small.html"), 0o644)
         self.port = free_port()
+        # plain: HTTP only, keep-alive with no request limit, so that one connection carries
+        # every request of a load run. Otherwise HTTPS only, one request per connection.
+        if plain:
+            listen = "listen 127.0.0.1:%d backlog=4096;" % self.port
+            tls = ""
+            keepalive = "keepalive_timeout 65;\n    keepalive_requests 100000000;"
+        else:
+            listen = "listen 127.0.0.1:%d ssl backlog=4096;" % self.port
+            tls = """ssl_certificate {d}/{cert};
+        ssl_certificate_key {d}/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off;
+        ssl_session_tickets off;""".format(d=d, cert="chain.pem" if chain else "server.pem")
+            keepalive = "keepalive_timeout 0;"
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write("""
@@ -155,22 +192,19 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    keepalive_timeout 0;
+    {keepalive}
     server {{
-        listen 127.0.0.1:{port} ssl backlog=4096;
+        {listen}
         server_name {sni};
-        ssl_certificate {d}/{cert};
-        ssl_certificate_key {d}/server.key;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_cache off;
-        ssl_session_tickets off;
+        {tls}
         root {d};
         location = / {{ return 200 "hello\\n"; }}
         location = /big {{ }}
+        location = /small.html {{ }}
     }}
 }}
-""".format(workers=workers, d=d, port=self.port, sni=SNI, master=master,
-           cert="chain.pem" if chain else "server.pem"))
+""".format(workers=workers, d=d, sni=SNI, master=master, listen=listen, tls=tls,
+           keepalive=keepalive))
         self.proc = P.start(["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.time() + 15
@@ -206,10 +240,12 @@ def proc_status(pid, key):
 class Hstrace:
     """build/hstrace --json -o FILE [args]; stop() returns its Summary counters."""
 
-    def __init__(self, args=()):
+    def __init__(self, args=(), progs=False):
         # Up to 3 tries: while another hstrace on the machine unmounts the tracefs it had
         # mounted, attaching can fail with ENOENT (seen when tests run at the same time).
+        # progs: note the BPF programs loaded before, for progs().
         for attempt in range(3):
+            self.before = set(bpf_progs()) if progs else None
             d = P.tmpdir()
             self.out = os.path.join(d, "out.ndjson")
             self.err = os.path.join(d, "stderr")
@@ -247,6 +283,10 @@ class Hstrace:
             sys.exit("bench_tls.py: hstrace printed no Summary line: " + text)
         return res
 
+    def progs(self):
+        """This hstrace's BPF programs (started with progs=True): id -> bpftool's entry."""
+        return hstrace_progs(self.before)
+
     def records(self):
         with open(self.out) as f:
             return sum(1 for line in f if line.strip())
@@ -266,10 +306,20 @@ def hs_load(port, ca, tls, seconds=None, count=None, concurrency=32, threads=1, 
         argv += ["--request", request]
     if ciphersuites:
         argv += ["--ciphersuites", ciphersuites]
+    o, e, rc = run_load(argv)
+    if rc:
+        sys.exit("bench_tls.py: hs_load failed (%d): %s" % (rc, e))
+    res = json.loads(o)
+    res["stderr"] = e.strip()
+    return res
+
+
+def run_load(argv):
+    """Runs a load generator to its end: (stdout, stderr, exit status). Another hstrace (or
+    bpftrace) on the machine, e.g. tests run at the same time, traces this load too: note it
+    for the report. The load generators write only a few lines, so the pipes cannot fill
+    while it is polled."""
     p = P.start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # Another hstrace (or bpftrace) on the machine, e.g. tests run at the same time, traces
-    # this load too: note it for the report. hs_load writes only a few lines, so the pipes
-    # cannot fill while it is polled.
     seen = set(foreign_tracers())
     while True:
         try:
@@ -284,10 +334,38 @@ def hs_load(port, ca, tls, seconds=None, count=None, concurrency=32, threads=1, 
     if seen:
         LOAD_RUNS[1] += 1
         log("bench_tls.py: other tracers ran during this load: " + ", ".join(sorted(seen)))
-    if p.returncode:
-        sys.exit("bench_tls.py: hs_load failed (%d): %s" % (p.returncode, e))
-    res = json.loads(o)
-    res["stderr"] = e.strip()
+    return o, e, p.returncode
+
+
+def wrk(port, path, seconds, connections=32, threads=1):
+    """wrk (HTTP/1.1 keep-alive: each connection sends its requests one after the other on
+    one TCP connection) against http://127.0.0.1:port/path; returns requests, req/s, latency
+    p50/p99 in µs, errors (socket errors and non-2xx/3xx answers)."""
+    argv = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%gs" % seconds, "--latency",
+            "http://127.0.0.1:%d%s" % (port, path)]
+    o, e, rc = run_load(argv)
+    if rc:
+        sys.exit("bench_tls.py: wrk failed (%d): %s %s" % (rc, o, e))
+
+    def us(v):
+        m = re.match(r"([0-9.]+)(us|ms|s)$", v)
+        return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else -1
+
+    res = {"errors": 0, "p50_us": -1, "p99_us": -1}
+    for line in o.splitlines():
+        w = line.split()
+        if line.startswith("Requests/sec:"):
+            res["req_per_s"] = float(w[1])
+        elif len(w) >= 3 and w[1] == "requests" and w[2] == "in":
+            res["requests"] = int(w[0])
+        elif len(w) == 2 and w[0] in ("50%", "99%"):
+            res["p%s_us" % w[0][:2]] = us(w[1])
+        elif line.strip().startswith("Socket errors:"):
+            res["errors"] += sum(int(x) for x in re.findall(r"\d+", line))
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            res["errors"] += int(w[-1])
+    if "req_per_s" not in res or "requests" not in res:
+        sys.exit("bench_tls.py: cannot read wrk's output: " + o)
     return res
 
 
@@ -445,9 +523,11 @@ def bench_cpu(a):
     """Throughput on this shared VM swings by 10-20 % from run to run; CPU time per handshake
     at a rate the machine sustains with room to spare is steadier, and says directly what
     tracing costs: untraced vs traced, the difference split into hstrace's own process and
-    the rest (BPF programs and uprobe traps, which run in the traced processes' context)."""
+    the rest (BPF programs and uprobe traps, which run in the traced processes' context).
+    Then the uprobe hits per handshake of each probing mode (bench_uprobe_hits)."""
     ng = Nginx(workers=1)
-    modes = [("untraced", None), ("hstrace", []), ("hstrace --no-uprobes", ["--no-uprobes"])]
+    modes = [("untraced", None), ("hstrace", []), ("hstrace --ssl-calls", ["--ssl-calls"]),
+             ("hstrace --no-uprobes", ["--no-uprobes"])]
     res = {m: [] for m, _ in modes}
     hs_cpu = {m: [] for m, _ in modes}
     out("## CPU per handshake at a fixed rate")
@@ -457,11 +537,12 @@ def bench_cpu(a):
         "nginx (1 worker) on loopback, well below what the machine sustains, so every mode "
         "completes the same work. Busy CPU of the whole machine (/proc/stat: user, nice, "
         "system, irq, softirq; steal excluded) divided by handshakes completed; hstrace's own "
-        "share from /proc/PID/stat. Modes alternate within each round (order reversed every "
-        "other round); medians over rounds. The last column is what that CPU cost means for a "
-        "machine saturated by handshakes: untraced CPU / traced CPU per handshake. On this shared "
-        "VM the same work takes ±10 %% more or less CPU from one run to the next (see the "
-        "rounds): hstrace's own share is the steady number here." %
+        "share from /proc/PID/stat (µs per handshake = ms per 1,000 handshakes; each "
+        "handshake is 2 connection ends). Modes alternate within each round (order reversed "
+        "every other round); medians over rounds. The last column is what that CPU cost means "
+        "for a machine saturated by handshakes: untraced CPU / traced CPU per handshake. On "
+        "this shared VM the same work takes ±10 %% more or less CPU from one run to the next "
+        "(see the rounds): hstrace's own share is the steady number here." %
         (a.rate, a.seconds, a.rounds, a.rate))
     out()
     out("| round | mode | hs/s | machine CPU µs per handshake | of which hstrace process µs |")
@@ -486,26 +567,49 @@ def bench_cpu(a):
             out("| %d | %s | %.0f | %.0f | %s |" % (r + 1, m, t["hs_per_s"], res[m][-1],
                                                   "%.0f" % hs_cpu[m][-1] if hs else ""))
     out()
-    out("| mode | CPU µs per handshake (median) | overhead µs | of which hstrace process µs "
-        "| equivalent saturated throughput ratio |")
+    out("| mode | CPU µs per handshake (median) | overhead µs | hstrace process: ms per 1,000 "
+        "handshakes (median, min-max) | equivalent saturated throughput ratio |")
     out("|---|---|---|---|---|")
     base = med(res["untraced"])
     for m, args in modes:
         c = med(res[m])
+        h = hs_cpu[m]
         out("| %s | %.0f | %s | %s | %s |" % (
             m, c, "" if args is None else "%.0f" % (c - base),
-            "" if args is None else "%.0f" % med(hs_cpu[m]),
+            "" if args is None else "%.0f (%.0f-%.0f)" % (med(h), min(h), max(h)),
             "" if args is None else "**%.3f**" % (base / c)))
         if args is not None:
             summary("CPU per handshake, %s vs untraced (at %g hs/s)" % (m, a.rate),
-                    "%.0f vs %.0f µs: +%.0f µs (hstrace process %.0f); saturated ratio %.3f" % (
-                        c, base, c - base, med(hs_cpu[m]), base / c))
+                    "%.0f vs %.0f µs: %+.0f µs; saturated ratio %.3f" % (
+                        c, base, c - base, base / c))
+            summary("hstrace's own CPU per 1,000 handshakes, %s (at %g hs/s, 2 ends each)"
+                    % (m, a.rate), "%.0f ms (rounds %.0f-%.0f)" % (med(h), min(h), max(h)))
     out()
     ng.stop()
+    bench_uprobe_hits(a)
 
 
 # ---------------------------------------------------------------------------------------------
-# BPF cost per program
+# kernel BPF statistics
+
+STATS = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+class BpfStats:
+    """kernel.bpf_stats_enabled=1 inside the with block (the old value restored after): the
+    kernel then keeps run_cnt and run_time_ns for every BPF program."""
+
+    def __enter__(self):
+        with open(STATS) as f:
+            self.old = f.read().strip()
+        with open(STATS, "w") as f:
+            f.write("1")
+        return self
+
+    def __exit__(self, *exc):
+        with open(STATS, "w") as f:
+            f.write(self.old)
+
 
 def bpf_progs():
     o = subprocess.run(["bpftool", "prog", "show", "-j"], check=True, capture_output=True,
@@ -513,19 +617,171 @@ def bpf_progs():
     return {p["id"]: p for p in json.loads(o)}
 
 
+def hstrace_progs(before):
+    """The programs of the hstrace started last: those loaded since `before` (a set of
+    program ids) that share a map with the newest of them, directly or through another one.
+    Each hstrace has its own maps, so the programs of another hstrace started meanwhile (e.g.
+    by tests running at the same time) are left out. id -> bpftool's entry."""
+    new = {i: p for i, p in bpf_progs().items()
+           if i not in before and p.get("name", "").startswith("handle_")}
+    if not new:
+        return {}
+    group = {max(new)}
+    maps = set(new[max(new)].get("map_ids", []))
+    grew = True
+    while grew:
+        grew = False
+        for i, p in new.items():
+            if i not in group and maps & set(p.get("map_ids", [])):
+                group.add(i)
+                maps |= set(p.get("map_ids", []))
+                grew = True
+    if len(group) < len(new):
+        log("bench_tls.py: %d BPF programs of another hstrace left out of the counts"
+            % (len(new) - len(group)))
+    return {i: new[i] for i in group}
+
+
+def prog_deltas(progs, s0, s1):
+    """name -> (runs, run ns) between snapshots s0 and s1 (bpf_progs()) of the programs
+    progs (id -> entry); programs of the same name are added up."""
+    d = {}
+    for i, p in progs.items():
+        a, b = s0.get(i, p), s1.get(i, p)
+        r = d.setdefault(p.get("name", "?"), [0, 0])
+        r[0] += b.get("run_cnt", 0) - a.get("run_cnt", 0)
+        r[1] += b.get("run_time_ns", 0) - a.get("run_time_ns", 0)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------
+# uprobe hits per handshake, per connection end
+
+VERIFY_PROGS = ("handle_verify_enter", "handle_verify_exit")
+HANDSHAKE_PROGS = ("handle_ssl_handshake_enter", "handle_ssl_handshake_exit")
+
+
+def gnutls_clients(port, ca, n):
+    """n sequential gnutls-cli connections (TLS 1.3, one GET each); returns how many
+    completed their handshake."""
+    ok = 0
+    for _ in range(n):
+        cp = subprocess.run(["gnutls-cli", "--x509cafile", ca, "--sni-hostname", SNI,
+                             "--verify-hostname", SNI, "-p", str(port), "127.0.0.1"],
+                            input="GET / HTTP/1.0\r\n\r\n", capture_output=True, text=True,
+                            timeout=30)
+        ok += cp.returncode == 0 and "Handshake was completed" in cp.stdout
+    return ok
+
+
+def bench_uprobe_hits(a):
+    """Uprobe hits per handshake, by connection end: OpenSSL at both ends, then OpenSSL at
+    only one of them (GnuTLS, which hstrace does not probe, at the other), so that each end's
+    hits are counted alone. hstrace's uprobes are per library file, for every process."""
+    for tool in ("gnutls-serv", "gnutls-cli"):
+        if not shutil.which(tool):
+            sys.exit("bench_tls.py: %s is not installed (apt-get install gnutls-bin)" % tool)
+    ng = Nginx(workers=1)
+    gport = free_port()
+    gs = P.start(["gnutls-serv", "--x509certfile", os.path.join(ng.dir, "chain.pem"),
+                  "--x509keyfile", os.path.join(ng.dir, "server.key"),
+                  "--disable-client-cert", "-p", gport],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.time() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", gport), 1).close()
+            break
+        except OSError:
+            if gs.poll() is not None or time.time() > end:
+                sys.exit("bench_tls.py: gnutls-serv did not start")
+            time.sleep(0.05)
+    n, g = a.hits_count, a.gnutls_conns
+    workloads = [
+        ("both ends OpenSSL: hs_load -> nginx", "client verifies, server does not",
+         lambda: hs_load(ng.port, ng.ca, "1.3", count=n, concurrency=8,
+                         request="/")["handshakes"]),
+        ("client end only: hs_load (OpenSSL) -> gnutls-serv", "verifying end",
+         lambda: hs_load(gport, ng.ca, "1.3", count=n, concurrency=8)["handshakes"]),
+        ("server end only: gnutls-cli -> nginx (OpenSSL)",
+         "non-verifying end (no client certificate)",
+         lambda: gnutls_clients(ng.port, ng.ca, g)),
+    ]
+    modes = [("hstrace", []), ("hstrace --ssl-calls", ["--ssl-calls"])]
+    rows = []
+    with BpfStats():
+        for m, args in modes:
+            hs = Hstrace(args, progs=True)
+            progs = {i: p for i, p in hs.progs().items()
+                     if p.get("name") in VERIFY_PROGS + HANDSHAKE_PROGS}
+            time.sleep(0.5)
+            for w, end_what, fn in workloads:
+                s0 = bpf_progs()
+                t0 = time.time()
+                done = fn()
+                secs = time.time() - t0
+                s1 = bpf_progs()
+                d = prog_deltas(progs, s0, s1)
+                v = sum(d.get(x, [0, 0])[0] for x in VERIFY_PROGS)
+                h = sum(d.get(x, [0, 0])[0] for x in HANDSHAKE_PROGS)
+                # Other processes' OpenSSL calls count too: show how many hits as long a
+                # time with no workload gets, right after.
+                time.sleep(min(secs, 5))
+                idle = sum(r for r, _ in prog_deltas(progs, s1, bpf_progs()).values())
+                rows.append((m, w, end_what, done, v, h, idle))
+            hs.stop()
+    P.stop(gs)
+    ng.stop()
+    out("## Uprobe hits per handshake, per connection end")
+    out()
+    out("Command: `tools/bench_tls.py uprobes --hits-count %d --gnutls-conns %d` (also run by "
+        "`cpu`). Kernel BPF statistics (`kernel.bpf_stats_enabled=1`, run_cnt) of hstrace's "
+        "uprobe programs: X509_verify_cert (`handle_verify_enter`/`_exit`, attached by "
+        "default) and SSL_do_handshake (`handle_ssl_handshake_enter`/`_exit`, only with "
+        "`--ssl-calls`); entry and return each count one hit. Full TLS 1.3 handshakes on "
+        "loopback: %d by hs_load (OpenSSL, certificate verified) against nginx (OpenSSL; it "
+        "asks for no client certificate) and against gnutls-serv (GnuTLS, not probed), and %d "
+        "by gnutls-cli (one process each) against nginx, so that each end's hits are counted "
+        "alone. Each hit costs a trap (about 21 µs on this VM; 0.3-1 µs on bare metal) that "
+        "bpf_stats does not count; the hit counts do not depend on the machine. Counts are "
+        "machine-wide: OpenSSL calls of other processes in the same time count too." %
+        (n, g, n, g))
+    out()
+    out("The last column is the uprobe hits (all four programs) in as long a time with no "
+        "workload, right after each one: other processes' share, if it is not 0.")
+    out()
+    out("| hstrace | workload | end | handshakes | X509_verify_cert hits per handshake | "
+        "SSL_do_handshake hits per handshake | uprobe hits per handshake | hits in as long "
+        "an idle time |")
+    out("|---|---|---|---|---|---|---|---|")
+    for m, w, end_what, done, v, h, idle in rows:
+        k = max(done, 1)
+        out("| %s | %s | %s | %d | %.2f | %.2f | **%.2f** | %d |" % (
+            m, w, end_what, done, v / k, h / k, (v + h) / k, idle))
+    out()
+    for m, w, end_what, done, v, h, idle in rows:
+        if w.startswith("both"):
+            continue
+        target = ""
+        if m == "hstrace":
+            target = "<= 2" if "client" in w else "0"
+        summary("uprobe hits per handshake, %s, %s (%s)" % (m, end_what, w),
+                "%.2f (%d handshakes; %d hits in as long an idle time)" % (
+                    (v + h) / max(done, 1), done, idle), target)
+
+
+# ---------------------------------------------------------------------------------------------
+# BPF cost per program
+
 def bench_bpfstats(a):
     ng = Nginx(workers=1)
-    old = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
-    open("/proc/sys/kernel/bpf_stats_enabled", "w").write("1")
-    try:
-        before_ids = set(bpf_progs())
-        hs = Hstrace()
-        mine = {i: p for i, p in bpf_progs().items() if i not in before_ids}
+    with BpfStats():
+        hs = Hstrace(progs=True)
+        mine = hs.progs()
+        before = bpf_progs()
         t = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=32, request="/")
         after = bpf_progs()
         hs.stop()
-    finally:
-        open("/proc/sys/kernel/bpf_stats_enabled", "w").write(old)
     n = t["handshakes"]
     out("## BPF cost per program during a handshake load")
     out()
@@ -534,32 +790,131 @@ def bench_bpfstats(a):
         "program hstrace loaded, over %g s of TLS 1.3 handshakes with one GET each "
         "(hs_load, 32 in flight, against nginx on loopback): %d handshakes, %.0f/s. Both ends "
         "of each connection are on this machine, so per handshake means client + server. "
-        "Counts include every other process's system calls in that time." %
+        "Counts are machine-wide: the packet programs (cgroup_skb) run for every packet and "
+        "the socket-call programs (sock_send_length / sock_recv_length) for every socket "
+        "send and receive of every process in that time." %
         (a.seconds, a.seconds, n, t["hs_per_s"]))
     out()
     out("| program | type | runs | runs per handshake | ns per run | µs of BPF per handshake |")
     out("|---|---|---|---|---|---|")
     total_ns = 0
-    for i, p in sorted(mine.items(), key=lambda kv: kv[1].get("name", "")):
-        q = after.get(i, p)
-        runs = q.get("run_cnt", 0) - p.get("run_cnt", 0)
-        ns = q.get("run_time_ns", 0) - p.get("run_time_ns", 0)
+    d = prog_deltas(mine, before, after)
+    types = {p.get("name", "?"): p.get("type", "?") for p in mine.values()}
+    for name in sorted(d):
+        runs, ns = d[name]
         total_ns += ns
         out("| %s | %s | %d | %.1f | %.0f | %.2f |" % (
-            q.get("name", "?"), q.get("type", "?"), runs, runs / max(n, 1),
-            ns / runs if runs else 0, ns / 1e3 / max(n, 1)))
+            name, types[name], runs, runs / max(n, 1), ns / runs if runs else 0,
+            ns / 1e3 / max(n, 1)))
     out("| **all** | | | | | **%.2f** |" % (total_ns / 1e3 / max(n, 1)))
     out()
-    uprobe_runs = sum(after.get(i, p).get("run_cnt", 0) - p.get("run_cnt", 0)
-                      for i, p in mine.items() if p.get("type") == "kprobe")
-    if uprobe_runs:
-        out("Programs of type kprobe are uprobes/uretprobes (OpenSSL): %.1f hits per handshake. "
-            "run_time_ns counts only the program itself, not the trap into the kernel that "
-            "each hit costs (about 21 µs on this VM, see MACHINE.md; 0.3-1 µs on bare metal)."
-            % (uprobe_runs / max(n, 1)))
-        out()
+    uprobe_runs = sum(d[x][0] for x in d if types[x] == "kprobe")
+    out("Programs of type kprobe are uprobes/uretprobes (OpenSSL: %s): %.1f hits per "
+        "handshake. run_time_ns counts only the program itself, not the trap into the kernel "
+        "that each hit costs (about 21 µs on this VM; 0.3-1 µs on bare metal)."
+        % (", ".join(sorted(x for x in d if types[x] == "kprobe" and d[x][0])) or "none hit",
+           uprobe_runs / max(n, 1)))
+    out()
     summary("BPF time per handshake (client + server ends)",
             "%.2f µs" % (total_ns / 1e3 / max(n, 1)))
+    summary("uprobe hits per handshake (client + server ends, default probes)",
+            "%.1f" % (uprobe_runs / max(n, 1)))
+    ng.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# plain HTTP keep-alive
+
+def bench_http(a):
+    if not shutil.which("wrk"):
+        sys.exit("bench_tls.py: wrk is not installed (apt-get install wrk)")
+    ng = Nginx(workers=1, plain=True)
+    path = "/small.html"
+    modes = [("untraced", None), ("hstrace", [])] + [("hstrace " + v, v.split())
+                                                     for v in a.variant]
+    wrk(ng.port, path, 1, a.connections)  # warm-up: page cache, nginx worker
+    out("## Plain HTTP keep-alive, traced vs untraced")
+    out()
+    out("Command: `tools/bench_tls.py http --rounds %d --seconds %g --connections %d%s`. wrk "
+        "(1 thread, %d keep-alive connections, HTTP/1.1, each connection sending its "
+        "requests one after the other) GETs a 600-byte static file from nginx (1 worker, "
+        "plain HTTP, keep-alive without a request limit, access log off) on loopback; the two "
+        "keep both CPUs busy. No TLS: what hstrace costs here is its per-packet and "
+        "per-socket-call programs on connections that are not TLS. Each round runs %s, %g s "
+        "each, wrk's connections opened after hstrace started; even rounds run them in the "
+        "reverse order. A run's ratio is its requests/s divided by the untraced run of its own "
+        "round. Latency: wrk's, per request, in ms." %
+        (a.rounds, a.seconds, a.connections, "".join(" --variant='%s'" % v for v in a.variant),
+         a.connections, ", ".join("`%s`" % m for m, _ in modes), a.seconds))
+    out()
+    out("| round | run | requests/s | ratio | p50 / p99 ms | errors | hstrace CPU % | lost |")
+    out("|---|---|---|---|---|---|---|---|")
+    rates = {m: [] for m, _ in modes}
+    ratios = {m: [] for m, _ in modes}
+    for r in range(a.rounds):
+        rows = []
+        for m, args in (modes if r % 2 == 0 else modes[::-1]):
+            hs = Hstrace(args) if args is not None else None
+            if hs:
+                c0, t0 = cpu_ticks(hs.pid), time.time()
+            x = wrk(ng.port, path, a.seconds, a.connections)
+            cpu, lost = "", ""
+            if hs:
+                cpu = "%.1f" % (100 * (cpu_ticks(hs.pid) - c0) / os.sysconf("SC_CLK_TCK")
+                                / (time.time() - t0))
+                lost = hs.stop().get("lost", -1)
+            rows.append((m, x, cpu, lost))
+        base = [x["req_per_s"] for m, x, *_ in rows if m == "untraced"][0]
+        for m, x, cpu, lost in rows:
+            rates[m].append(x["req_per_s"])
+            ratios[m].append(x["req_per_s"] / base)
+            out("| %d | %s | %.0f | %.3f | %.2f / %.2f | %d | %s | %s |" % (
+                r + 1, m, x["req_per_s"], x["req_per_s"] / base, x["p50_us"] / 1e3,
+                x["p99_us"] / 1e3, x["errors"], cpu, lost))
+    out()
+    # Machine-independent counts beside the ratio: one more traced run, with the kernel's BPF
+    # statistics on (not during the timed runs: they add a little to every program run).
+    secs = min(a.seconds, 3)
+    with BpfStats():
+        hs = Hstrace(progs=True)
+        mine = hs.progs()
+        s0 = bpf_progs()
+        x = wrk(ng.port, path, secs, a.connections)
+        s1 = bpf_progs()
+        hs.stop()
+    d = prog_deltas(mine, s0, s1)
+    nreq = max(x["requests"], 1)
+    bpf_ns = sum(ns for _, ns in d.values())
+    calls = sum(runs for runs, _ in d.values())
+    out("Over the %d rounds: the median of the per-round ratios, their smallest and largest "
+        "(this VM's noise), and the BPF work per request from one more traced run of %g s "
+        "with `kernel.bpf_stats_enabled=1` (%d requests; machine-wide counts)." %
+        (a.rounds, secs, x["requests"]))
+    out()
+    out("| run | median requests/s | median ratio | min ratio | max ratio |")
+    out("|---|---|---|---|---|")
+    b = med(rates["untraced"])
+    for m, args in modes:
+        q = ratios[m]
+        if args is None:
+            out("| %s | %.0f | **1** | | |" % (m, b))
+            continue
+        out("| %s | %.0f | **%.3f** | %.3f | %.3f |" % (m, med(rates[m]), med(q), min(q),
+                                                        max(q)))
+        summary("plain HTTP keep-alive requests/s, %s / untraced" % m,
+                "%.3f (rounds %.3f-%.3f; median %.0f / %.0f req/s)" % (
+                    med(q), min(q), max(q), med(rates[m]), b))
+    out()
+    out("| program | calls per request | ns per call | ns per request |")
+    out("|---|---|---|---|")
+    for name in sorted(d):
+        runs, ns = d[name]
+        if runs:
+            out("| %s | %.2f | %.0f | %.0f |" % (name, runs / nreq, ns / runs, ns / nreq))
+    out("| **all** | **%.2f** | | **%.0f** |" % (calls / nreq, bpf_ns / nreq))
+    out()
+    summary("plain HTTP keep-alive: BPF per request (hstrace)",
+            "%.2f program calls, %.0f ns" % (calls / nreq, bpf_ns / nreq))
     ng.stop()
 
 
@@ -980,11 +1335,18 @@ def print_summary():
     out()
     if DISTURBED:
         out("**Not a clean run:** tracers that the benchmark did not start were running during "
-            "%d of its %d hs_load runs, which they traced as well, untraced ones included "
-            "(process name and pid: runs during which it ran): %s." %
+            "%d of its %d load runs (hs_load, wrk), which they traced as well, untraced ones "
+            "included (process name and pid: runs during which it ran): %s." %
             (LOAD_RUNS[1], LOAD_RUNS[0],
              ", ".join("%s: %d" % kv for kv in sorted(DISTURBED.items()))))
         out()
+
+
+def uprobe_opts(p):
+    p.add_argument("--hits-count", type=int, default=200,
+                   help="hs_load handshakes per workload for the uprobe hit counts")
+    p.add_argument("--gnutls-conns", type=int, default=20,
+                   help="gnutls-cli connections (one process each) for the server-end count")
 
 
 def main():
@@ -1005,6 +1367,15 @@ def main():
     p.add_argument("--rate", type=float, default=500)
     p.add_argument("--seconds", type=float, default=6)
     p.add_argument("--rounds", type=int, default=3)
+    uprobe_opts(p)
+    p = sub.add_parser("uprobes", help="only the uprobe hits per handshake (part of cpu)")
+    uprobe_opts(p)
+    p = sub.add_parser("http")
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--seconds", type=float, default=5)
+    p.add_argument("--connections", type=int, default=32, help="wrk keep-alive connections")
+    p.add_argument("--variant", action="append", default=[], metavar="OPTIONS",
+                   help="also run hstrace with these options each round (repeatable)")
     p = sub.add_parser("bulk")
     p.add_argument("--mib", type=int, default=1024)
     p.add_argument("--rounds", type=int, default=2)
@@ -1038,7 +1409,7 @@ def main():
     p.add_argument("--conns", type=int, default=10, help="connections per TLS version")
     p = sub.add_parser("all")
     p.add_argument("--quick", action="store_true",
-                   help="shorter runs (about 6 minutes in all instead of about 12)")
+                   help="shorter runs (about 7 minutes in all instead of about 14)")
     a = ap.parse_args()
     HSTRACE_ARGS.extend(a.hstrace_args.split())
     if os.geteuid() != 0:
@@ -1060,7 +1431,10 @@ def main():
                                 request=False, variant=["--no-uprobes"]))
             bench_throughput(ns(rounds=3 if q else 5, seconds=4 if q else 6, concurrency=32,
                                 request=True, variant=["--no-uprobes"]))
-            bench_cpu(ns(rate=500, seconds=5 if q else 6, rounds=3 if q else 5))
+            bench_http(ns(rounds=3 if q else 7, seconds=3 if q else 5, connections=32,
+                          variant=[]))
+            bench_cpu(ns(rate=500, seconds=5 if q else 6, rounds=3 if q else 5,
+                         hits_count=200, gnutls_conns=10 if q else 20))
             bench_bulk(ns(mib=1024, rounds=1 if q else 2))
             bench_bpfstats(ns(seconds=5 if q else 10))
             bench_lost(ns(rate=2000, seconds=10 if q else 60, key="ec", chain=False, workers=2,
@@ -1069,7 +1443,8 @@ def main():
             bench_bpftrace(ns(rounds=1 if q else 2, seconds=5 if q else 10))
         else:
             {"accuracy": bench_accuracy, "throughput": bench_throughput, "bulk": bench_bulk,
-             "bpfstats": bench_bpfstats, "cpu": bench_cpu,
+             "bpfstats": bench_bpfstats, "cpu": bench_cpu, "uprobes": bench_uprobe_hits,
+             "http": bench_http,
              "lost": bench_lost, "rss": bench_rss, "bpftrace": bench_bpftrace}[a.cmd](a)
         print_summary()
     finally:

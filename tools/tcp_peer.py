@@ -60,8 +60,8 @@ def read_until_eof(sock):
         total += len(data)
 
 
-def send_bytes(sock, n):
-    chunk = b"x" * min(n, 65536)
+def send_bytes(sock, n, payload=b"x"):
+    chunk = (payload * (min(n, 65536) // len(payload) + 1))[:min(n, 65536)]
     left = n
     while left > 0:
         sent = sock.send(chunk[: min(left, len(chunk))])
@@ -70,6 +70,19 @@ def send_bytes(sock, n):
 
 def family_for(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def accept_no_addr(ls):
+    """accept(fd, NULL, NULL), as some servers call it (Python's accept() always asks for the
+    peer's address)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.accept(ls.fileno(), None, None)
+    if fd < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    # Not conn.getpeername(): that would ask for the address after all. The port is unknown.
+    return socket.socket(fileno=fd), ("?", 0)
 
 
 def run_server(a):
@@ -92,7 +105,10 @@ def run_server(a):
             select.select([ls], [], [])
             out("pending")
             time.sleep(a.accept_delay)
-        conn, peer = ls.accept()
+        if a.accept_no_addr:
+            conn, peer = accept_no_addr(ls)
+        else:
+            conn, peer = ls.accept()
         out("accepted %s %d" % (peer[0], peer[1]))
         try:
             got = read_until_eof(conn)
@@ -156,7 +172,7 @@ def run_client(a):
         out("connected %d" % lport)
         try:
             if a.send > 0:
-                send_bytes(s, a.send)
+                send_bytes(s, a.send, bytes.fromhex(a.payload_hex) if a.payload_hex else b"x")
             if a.hold > 0:
                 time.sleep(a.hold)
             if a.linger0:
@@ -185,6 +201,8 @@ def main(argv=None):
     sv.add_argument("--reply", type=int, default=0, help="bytes to send back after EOF")
     sv.add_argument("--backlog", type=int, default=128, help="listen() backlog")
     sv.add_argument("--no-accept", action="store_true", help="listen but never accept")
+    sv.add_argument("--accept-no-addr", action="store_true",
+                    help="accept(fd, NULL, NULL): without asking for the peer's address")
     sv.add_argument("--comm", help="set this process's comm")
 
     cl = sub.add_parser("client", help="make connections")
@@ -192,6 +210,7 @@ def main(argv=None):
     cl.add_argument("--port", type=int, required=True, help="server port")
     cl.add_argument("--count", type=int, default=1, help="sequential connections")
     cl.add_argument("--send", type=int, default=0, help="bytes to send on each connection")
+    cl.add_argument("--payload-hex", help="bytes to send, repeated up to --send (default 'x')")
     cl.add_argument("--hold", type=float, default=0.0, help="seconds to keep each connection open")
     cl.add_argument("--linger0", action="store_true", help="close with RST (SO_LINGER 0)")
     cl.add_argument("--no-read", action="store_true", help="close right after sending (no read)")

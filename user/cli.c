@@ -39,6 +39,7 @@ enum {
 	OPT_VERSION,
 	OPT_ALL,
 	OPT_NO_UPROBES,
+	OPT_SSL_CALLS,
 	OPT_SSL_LIB,
 	OPT_TIMELINE,
 	OPT_COLOR,
@@ -55,7 +56,10 @@ static const struct argp_option options[] = {
 	{ "ipv4", '4', NULL, 0, "Only IPv4 (including IPv4 on dual-stack sockets)", 0 },
 	{ "ipv6", '6', NULL, 0, "Only IPv6", 0 },
 	{ "no-uprobes", OPT_NO_UPROBES, NULL, 0,
-	  "Kernel observation only: no OpenSSL uprobes (tls_api, cert_verify)", 0 },
+	  "Kernel observation only: no OpenSSL uprobes (cert_verify, tls_api)", 0 },
+	{ "ssl-calls", OPT_SSL_CALLS, NULL, 0,
+	  "Also probe SSL_do_handshake() (tls_api, handshake_start/done): 2 more uprobe hits per "
+	  "handshake and end", 0 },
 	{ "ssl-lib", OPT_SSL_LIB, "PATH", 0,
 	  "Also probe this libssl/libcrypto or statically linked executable (repeatable)", 0 },
 	{ "all", OPT_ALL, NULL, 0,
@@ -145,6 +149,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_UPROBES:
 		o->no_uprobes = true;
+		break;
+	case OPT_SSL_CALLS:
+		o->ssl_calls = true;
 		break;
 	case OPT_SSL_LIB:
 		if (!*arg)

@@ -23,6 +23,7 @@ struct cli_opts {
 	const char *btf_path;	 /* NULL: the kernel's own BTF */
 	size_t ringbuf_kb;	 /* ring buffer size in KiB */
 	bool no_uprobes;	 /* --no-uprobes: kernel observation only */
+	bool ssl_calls;		 /* --ssl-calls: probe SSL_do_handshake() too */
 	const char *ssl_libs[CLI_MAX_SSL_LIBS]; /* --ssl-lib PATH, repeatable */
 	unsigned int n_ssl_libs;
 

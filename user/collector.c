@@ -74,7 +74,6 @@ struct conn {
 	char comm[HS_COMM_LEN];		 /* owner, when have_owner */
 	uint32_t pid;
 	uint32_t tid;
-	int32_t fd;			 /* -1 when unknown */
 	uint32_t srtt_us;		 /* latest by record time: a late record does not override */
 	uint32_t est_srtt_us;		 /* srtt of the earliest ESTABLISHED: SYN-ACK RTT (server) */
 	int16_t sk_err;			 /* of the first CLOSED record (an errno value) */
@@ -251,7 +250,6 @@ static void conn_set_owner(struct conn *conn, const struct hs_tcp_rec *rec)
 {
 	conn->pid = rec->pid;
 	conn->tid = rec->tid;
-	conn->fd = rec->fd;
 	memcpy(conn->comm, rec->comm, sizeof(conn->comm));
 	conn->comm[sizeof(conn->comm) - 1] = '\0';
 	conn->have_owner = true;
@@ -259,8 +257,8 @@ static void conn_set_owner(struct conn *conn, const struct hs_tcp_rec *rec)
 
 /*
  * The first owner record names the owner; the accept() caller always wins (it may be another
- * process than the one that owned the listener). A later record of the same process may fill
- * in an fd that was unknown.
+ * process than the one that owned the listener, or than the one whose socket call came first
+ * in the ring buffer).
  */
 static void conn_take_owner(struct conn *conn, const struct hs_tcp_rec *rec)
 {
@@ -268,8 +266,6 @@ static void conn_take_owner(struct conn *conn, const struct hs_tcp_rec *rec)
 		return;
 	if (!conn->have_owner || rec->event == HS_EV_ACCEPTED)
 		conn_set_owner(conn, rec);
-	else if (conn->fd < 0 && rec->fd >= 0 && rec->pid == conn->pid)
-		conn->fd = rec->fd;
 }
 
 static enum tl_dir event_dir(unsigned int event)
@@ -588,7 +584,6 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 	tl->role = conn->role;
 	tl->pid = conn->pid;
 	tl->tid = conn->tid;
-	tl->fd = conn->fd;
 	memcpy(tl->comm, conn->comm, sizeof(tl->comm));
 	tl->lport = conn->lport;
 	tl->rport = conn->rport;
@@ -678,7 +673,6 @@ static int conn_create(struct collector *c, const struct hs_tcp_rec *rec)
 	conn->cookie = rec->hdr.cookie;
 	conn->seq_base = c->seq;
 	conn->role = rec->event == HS_EV_SYN_SENT ? ROLE_CLIENT : ROLE_SERVER;
-	conn->fd = -1;
 	conn->ev = conn->inline_ev;
 	err = conn_reserve(c, conn, 1, 0);
 	if (err) {
@@ -730,6 +724,24 @@ malformed:
 	return -EINVAL;
 }
 
+/* An application call on a connection in its handshake: for collector_tls.c. */
+static int collector_handle_io(struct collector *c, const void *data, size_t size)
+{
+	struct hs_io_rec rec;
+	struct conn *conn;
+
+	if (io_record_read(&rec, data, size)) {
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	conn = cookie_table_find(&c->table, rec.hdr.cookie);
+	if (!conn) {
+		c->stats.unmatched++;
+		return -ENOENT;
+	}
+	return conn_tls_add_io(&conn->tls, &rec);
+}
+
 /* A TLS library call (uprobes): for collector_ssl.c, on a connection already tracked. */
 static int collector_handle_ssl(struct collector *c, const void *data, size_t size)
 {
@@ -768,6 +780,15 @@ static int collector_handle_tcp(struct collector *c, const struct hs_hdr *hdr, c
 		goto malformed;
 
 	conn = cookie_table_find(&c->table, rec.hdr.cookie);
+	if (rec.event == HS_EV_OWNER) {
+		/* Not an event: only names the owner of a connection already tracked. */
+		if (!conn) {
+			c->stats.unmatched++;
+			return -ENOENT;
+		}
+		conn_take_owner(conn, &rec);
+		return 0;
+	}
 	if (conn && conn->closed && rec.event == HS_EV_SYN_SENT &&
 	    rec.hdr.ts_ns > conn_close_ts(conn)) {
 		/* connect() again on the same socket after a failed attempt: a new connection. */
@@ -808,6 +829,9 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 		break;
 	case HS_REC_SSL:
 		err = collector_handle_ssl(c, data, size);
+		break;
+	case HS_REC_IO:
+		err = collector_handle_io(c, data, size);
 		break;
 	default:
 		c->stats.malformed++;

@@ -30,6 +30,8 @@
 #define OBS_INITIAL 16
 #define OBS_MAX 128
 #define OBS_DATA_MAX 32
+#define CALLS_INITIAL 16
+#define CALLS_MAX 128 /* application calls remembered, both directions */
 
 #define TLS_1_3 0x0304
 
@@ -63,9 +65,12 @@ _Static_assert(sizeof(((struct tl_tls *)0)->sni) == sizeof(((struct tls_hello *)
 
 /* One logged observation: a record header or a handshake message header. */
 struct tls_obs {
-	uint64_t ts_ns;
+	uint64_t ts_ns;	      /* when its packet passed this host's TCP stack */
+	uint64_t app_ns;      /* when the application wrote / read it (obs_app_times()), 0 unknown */
+	uint64_t call_ns;     /* app_ns, or ts_ns when unknown: orders the log for the rules */
 	uint64_t seq;	      /* arrival sequence number */
 	uint32_t len;	      /* record / handshake message body bytes */
+	uint32_t rec_seq;     /* stream offset of the record it is in */
 	uint8_t what : 2;     /* HS_TLS_RECORD or HS_TLS_HANDSHAKE */
 	uint8_t dir : 2;      /* DIR_OUT or DIR_IN */
 	uint8_t hrr : 1;      /* a ServerHello that is a HelloRetryRequest */
@@ -74,7 +79,15 @@ struct tls_obs {
 	uint8_t alert_desc;
 };
 
-_Static_assert(sizeof(struct tls_obs) == 24, "keep the log compact");
+_Static_assert(sizeof(struct tls_obs) == 48, "keep the log compact");
+
+/* An application call that moved bytes of one direction: the stream up to seq_end was
+ * written (out) or read (in) by ts_ns. */
+struct tls_call {
+	uint64_t ts_ns;
+	uint32_t seq_end;
+	uint8_t dir;
+};
 
 struct alert_note {
 	bool have;
@@ -90,6 +103,9 @@ struct conn_tls {
 	struct tls_obs *obs;	   /* in arrival order until conn_tls_add_events() sorts it */
 	size_t n_obs;
 	size_t cap_obs;
+	struct tls_call *calls;	   /* application calls, in arrival order */
+	size_t n_calls;
+	size_t cap_calls;
 	uint32_t n_data[3];	   /* type-23 records logged, by enum tl_dir */
 	uint64_t more_bytes[3];	   /* type-23 records counted, not logged: application data */
 	uint32_t more_records[3];
@@ -224,6 +240,7 @@ static void obs_push(struct conn_tls *tls, const struct hs_tls_rec *rec, uint8_t
 	o->ts_ns = rec->hdr.ts_ns;
 	o->seq = seq;
 	o->len = rec->len;
+	o->rec_seq = rec->seq;
 	o->what = rec->what;
 	o->dir = dir;
 	o->hrr = hrr;
@@ -403,12 +420,97 @@ int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t 
 	return 0;
 }
 
+int io_record_read(struct hs_io_rec *rec, const void *data, size_t size)
+{
+	if (!rec || !data || size != sizeof(*rec))
+		return -EINVAL;
+	memcpy(rec, data, sizeof(*rec));
+	if (rec->hdr.kind != HS_REC_IO || rec->hdr.size != size)
+		return -EINVAL;
+	if (rec->dir != HS_DIR_OUT && rec->dir != HS_DIR_IN)
+		return -EINVAL;
+	return 0;
+}
+
+int conn_tls_add_io(struct conn_tls **tlsp, const struct hs_io_rec *rec)
+{
+	struct conn_tls *tls = *tlsp;
+	struct tls_call *calls;
+	size_t cap;
+
+	if (!tls) {
+		tls = calloc(1, sizeof(*tls));
+		if (!tls)
+			return -ENOMEM;
+		*tlsp = tls;
+	}
+	if (tls->n_calls >= CALLS_MAX)
+		return 0; /* far past the handshake: not needed */
+	if (tls->n_calls == tls->cap_calls) {
+		cap = tls->cap_calls ? tls->cap_calls * 2 : CALLS_INITIAL;
+		calls = realloc(tls->calls, cap * sizeof(*calls));
+		if (!calls)
+			return -ENOMEM;
+		tls->calls = calls;
+		tls->cap_calls = cap;
+	}
+	tls->calls[tls->n_calls++] = (struct tls_call){
+		.ts_ns = rec->hdr.ts_ns,
+		.seq_end = rec->seq_end,
+		.dir = rec->dir == HS_DIR_OUT ? DIR_OUT : DIR_IN,
+	};
+	return 0;
+}
+
+/*
+ * When the application wrote or read each logged record: the first of its calls in that
+ * direction that moved bytes past the record's header (a record is written whole; OpenSSL
+ * reads a header, then the body). Unknown (0) without such a call: the application never
+ * read it, or the kernel has no socket-call tracepoints.
+ *
+ * The rules order the log by call_ns: the application's time, else the packet's, but a
+ * record the application never read no earlier than the records before it in the stream that
+ * it did read, so it stays after them.
+ */
+static void obs_app_times(struct conn_tls *tls)
+{
+	size_t i, j;
+
+	for (i = 0; i < tls->n_obs; i++) {
+		struct tls_obs *o = &tls->obs[i];
+		uint32_t hdr_end = o->rec_seq + 5;
+
+		o->app_ns = 0;
+		for (j = 0; j < tls->n_calls; j++) {
+			const struct tls_call *c = &tls->calls[j];
+
+			if (c->dir == o->dir && (int32_t)(c->seq_end - hdr_end) > 0 &&
+			    (!o->app_ns || c->ts_ns < o->app_ns))
+				o->app_ns = c->ts_ns;
+		}
+	}
+	for (i = 0; i < tls->n_obs; i++) {
+		struct tls_obs *o = &tls->obs[i];
+
+		o->call_ns = o->app_ns ? o->app_ns : o->ts_ns;
+		if (o->app_ns)
+			continue;
+		for (j = 0; j < tls->n_obs; j++) {
+			const struct tls_obs *p = &tls->obs[j];
+
+			if (p->dir == o->dir && p->app_ns > o->call_ns &&
+			    (int32_t)(p->rec_seq - o->rec_seq) < 0)
+				o->call_ns = p->app_ns;
+		}
+	}
+}
+
 size_t conn_tls_max_events(const struct conn_tls *tls)
 {
 	return tls ? tls->n_obs : 0;
 }
 
-/* Stable insertion sort by (ts_ns, seq): observations mostly arrive in order. */
+/* Stable insertion sort by (call_ns, seq): observations mostly arrive in order. */
 static void obs_sort(struct conn_tls *tls)
 {
 	size_t i, j;
@@ -419,7 +521,7 @@ static void obs_sort(struct conn_tls *tls)
 		for (j = i; j > 0; j--) {
 			const struct tls_obs *p = &tls->obs[j - 1];
 
-			if (p->ts_ns < o.ts_ns || (p->ts_ns == o.ts_ns && p->seq < o.seq))
+			if (p->call_ns < o.call_ns || (p->call_ns == o.call_ns && p->seq < o.seq))
 				break;
 			tls->obs[j] = *p;
 		}
@@ -477,6 +579,7 @@ static struct tl_event *emit(struct pass *p, const struct tls_obs *o, uint16_t e
 
 	memset(ev, 0, sizeof(*ev));
 	ev->ts_ns = o->ts_ns;
+	ev->app_ns = o->app_ns;
 	ev->event = event;
 	ev->dir = o->dir;
 	ev->len = o->len;
@@ -583,13 +686,13 @@ static uint32_t tls13_finished_len(const struct tl_tls *t)
 /* Is o in the client's Finished call, before a Finished-sized record ended its flight? */
 static bool in_finished_call(const struct pass *p, const struct tls_obs *o)
 {
-	return p->have_call && !p->call_done && o->ts_ns == p->call_ts && o->dir == p->call_dir;
+	return p->have_call && !p->call_done && o->call_ns == p->call_ts && o->dir == p->call_dir;
 }
 
 /* Is o in the client's Finished call, after its Finished: data sent in the same call? */
 static bool after_finished_in_call(const struct pass *p, const struct tls_obs *o)
 {
-	return p->have_call && p->call_done && o->ts_ns == p->call_ts && o->dir == p->call_dir;
+	return p->have_call && p->call_done && o->call_ns == p->call_ts && o->dir == p->call_dir;
 }
 
 /* Adds o to the client's Finished flight; a record of a lone Finished's length ends it (the
@@ -605,7 +708,7 @@ static void finished_add(struct pass *p, const struct tls_obs *o)
 static void finished_call(struct pass *p, const struct tls_obs *o)
 {
 	p->have_call = true;
-	p->call_ts = o->ts_ns;
+	p->call_ts = o->call_ns;
 	p->call_dir = o->dir;
 	finished_add(p, o);
 	p->stage = ST_TICKETS;
@@ -720,6 +823,7 @@ size_t conn_tls_add_events(struct conn_tls *tls, struct timeline *tl, uint64_t *
 	if (!tls)
 		return 0;
 	tl->tls = tls->meta;
+	obs_app_times(tls);
 	obs_sort(tls);
 	memset(&p, 0, sizeof(p));
 	p.tls = tls;
@@ -917,5 +1021,6 @@ void conn_tls_free(struct conn_tls *tls)
 	if (!tls)
 		return;
 	free(tls->obs);
+	free(tls->calls);
 	free(tls);
 }

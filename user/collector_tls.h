@@ -28,6 +28,16 @@ struct conn_tls;
  * data[] are set). Returns 0, or -EINVAL when it is malformed. */
 int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size);
 
+/* Checks a HS_REC_IO record of `size` bytes and copies it to *rec. Returns 0, or -EINVAL when
+ * it is malformed. */
+int io_record_read(struct hs_io_rec *rec, const void *data, size_t size);
+
+/* Logs one application call (how far it wrote or read a direction) in the connection's TLS
+ * state *tlsp (created on first use); at emission it gives each TLS event its application
+ * time (tl_event.app_ns). Beyond 128 calls more are ignored (far past the handshake).
+ * Returns 0 or -ENOMEM (nothing changed). */
+int conn_tls_add_io(struct conn_tls **tlsp, const struct hs_io_rec *rec);
+
 /* Applies one checked record to the connection's TLS state *tlsp (created on first use),
  * which keeps the plaintext fields (struct tl_tls) until emission. seq is the record's arrival
  * sequence number. Returns 0; -EINVAL when a ClientHello/ServerHello body cannot be parsed

@@ -190,13 +190,24 @@ static int start_uprobes(struct app *app, struct tracer *tracer)
 {
 	unsigned int i;
 
-	app->probes = ssl_probes_new(tracer, app->opts.verbose);
+	app->probes = ssl_probes_new(tracer, app->opts.verbose, app->opts.ssl_calls);
 	if (!app->probes)
 		return -ENOMEM;
 	for (i = 0; i < app->opts.n_ssl_libs; i++)
 		ssl_probes_add_path(app->probes, app->opts.ssl_libs[i]); /* reported, not fatal */
 	ssl_probes_scan_all(app->probes);
 	return 0;
+}
+
+/* How long the main loop may wait for records: 100 ms (output is flushed once a pass), less
+ * when a library scan after an exec is due sooner. */
+static int poll_timeout_ms(const struct app *app)
+{
+	uint64_t due = ssl_probes_next_due(app->probes), now = clock_ns(CLOCK_MONOTONIC);
+
+	if (due == UINT64_MAX || due >= now + 100 * 1000000ULL)
+		return 100;
+	return due <= now ? 0 : (int)((due - now + 999999) / 1000000);
 }
 
 static void print_summary(struct app *app, uint64_t lost)
@@ -273,6 +284,8 @@ int main(int argc, char **argv)
 	topts.btf_path = app.opts.btf_path;
 	topts.ringbuf_bytes = app.opts.ringbuf_kb * 1024;
 	topts.verbose = app.opts.verbose;
+	/* For tests: behave as on a kernel without the socket-call tracepoints (Linux < 6.3). */
+	topts.no_socket_calls = getenv("HSTRACE_NO_SOCKET_CALLS") != NULL;
 	topts.on_record = on_record;
 	topts.ctx = &app;
 	if (tracer_open(&tracer, &topts))
@@ -290,6 +303,9 @@ int main(int argc, char **argv)
 		render_text_header(app.out);
 		fflush(app.out);
 	}
+	if (!tracer_socket_calls(tracer))
+		fprintf(stderr, "hstrace: no socket-call tracepoints (Linux < 6.3): application "
+				"read/write times (app_us) are not known\n");
 	if (app.opts.no_uprobes)
 		fprintf(stderr, "Tracing TCP and TLS connections (kernel only)... Hit Ctrl-C to "
 				"end.\n");
@@ -303,7 +319,7 @@ int main(int argc, char **argv)
 	while (!stop_requested) {
 		/* A full batch of emissions means more may be due: read the ring buffer again
 		 * without sleeping, then emit the next batch. */
-		err = tracer_poll(tracer, flushed == FLUSH_BATCH ? 0 : 100);
+		err = tracer_poll(tracer, flushed == FLUSH_BATCH ? 0 : poll_timeout_ms(&app));
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "hstrace: reading the ring buffer failed: %s\n",
 				strerror(-err));

@@ -124,8 +124,9 @@ int ndjson_sample_from_json(struct json_object *obj, struct report_sample *s)
 	memset(s, 0, sizeof(*s));
 	if (!json_object_is_type(obj, json_type_object))
 		return -EINVAL;
+	/* hstrace/2 changed only the meaning of TLS events' t_us, which is not read here */
 	schema = string_member(obj, "schema");
-	if (!schema || strcmp(schema, "hstrace/1"))
+	if (!schema || (strcmp(schema, "hstrace/1") && strcmp(schema, "hstrace/2")))
 		return -EINVAL;
 	s->role = string_member(obj, "role");
 	s->result = string_member(obj, "result");

@@ -4,9 +4,11 @@
  * samples, with json-c.
  *
  * A line is a record when it is one JSON object (strict JSON, valid UTF-8, nothing after it)
- * with "schema": "hstrace/1", "role" and "result" strings, "phases_us" an object of integers
- * >= 0, and "local"/"peer" objects with an integer "port". Any other line (blank ones too) is
- * counted as invalid and skipped; the first NDJSON_FIRST_INVALID line numbers are kept.
+ * with "schema" "hstrace/1" or "hstrace/2", "role" and "result" strings, "phases_us" an object
+ * of integers >= 0, and "local"/"peer" objects with an integer "port". Any other line (blank
+ * ones too) is counted as invalid and skipped; the first NDJSON_FIRST_INVALID line numbers are
+ * kept. Both schema versions are read the same way: they differ only in what an event's "t_us"
+ * means for TLS events (docs/json.md), and the reader uses no event.
  */
 #ifndef HSTRACE_NDJSON_READ_H
 #define HSTRACE_NDJSON_READ_H
@@ -54,7 +56,7 @@ void ndjson_get_stats(const struct ndjson_reader *rd, struct ndjson_stats *st);
 void ndjson_close(struct ndjson_reader *rd);
 
 /* Fills *s from one parsed line (strings borrowed from obj). Returns 0, or -EINVAL when obj
- * is not an hstrace/1 record. */
+ * is not an hstrace/1 or hstrace/2 record. */
 int ndjson_sample_from_json(struct json_object *obj, struct report_sample *s);
 
 #endif /* HSTRACE_NDJSON_READ_H */

@@ -20,7 +20,7 @@ void render_text_header(FILE *out);
 /* Writes one line for a finished connection (libbpf-tools style columns). */
 void render_text_line(FILE *out, const struct timeline *tl);
 
-/* Writes one NDJSON object (schema "hstrace/1", see docs/json.md) and a newline.
+/* Writes one NDJSON object (schema "hstrace/2", see docs/json.md) and a newline.
  * Returns 0, or -ENOMEM / -EIO. */
 int render_json_line(FILE *out, const struct timeline *tl);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * render_json.c - one NDJSON object per finished connection (schema "hstrace/1").
+ * render_json.c - one NDJSON object per finished connection (schema "hstrace/2").
  *
  * docs/json.md is the reference for every field. Field names are an interface: later versions
  * only add fields, never rename or remove one.
@@ -18,7 +18,7 @@
 #include "tls_parse.h"
 #include "json_build.h"
 
-#define JSON_SCHEMA "hstrace/1"
+#define JSON_SCHEMA "hstrace/2"
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (RFC 3629: no
  * overlongs, no surrogates, nothing above U+10FFFF). */
@@ -128,6 +128,9 @@ static struct json_object *event_object(const struct tl_event *ev, uint64_t base
 	err = err ?: json_add_str(o, "event", tl_event_name(ev->event));
 	if (!err && ev->dir != DIR_NONE)
 		err = json_add_str(o, "dir", ev->dir == DIR_OUT ? "out" : "in");
+	if (!err && ev->app_ns)
+		err = json_add_i64(o, "app_us",
+				   floor_div((int64_t)(ev->app_ns - base_ns), 1000));
 	if (!err && ev->len > 0)
 		err = json_add_i64(o, "len", ev->len);
 	if (!err && ev->records > 0)

@@ -1,4 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * ssl_probes.c - decides which TLS libraries to probe and when: the system's libssl and
+ * libcrypto at start (a uprobe is per file, so every process mapping them later is covered
+ * from its first call), every library mapped by a running process, and, after each exec,
+ * the new program's libraries (scanned a few times: the dynamic loader maps them just after
+ * the exec). ssl_libs.c finds and inspects the files; tracer.c attaches.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +16,11 @@
 
 #define EXEC_QUEUE 1024
 #define FULL_RESCAN_NS (30ULL * 1000 * 1000 * 1000)
-#define EXEC_DELAY1_NS (100ULL * 1000 * 1000)
-#define EXEC_DELAY2_NS (1000ULL * 1000 * 1000)
-#define EXEC_DELAY3_NS (5000ULL * 1000 * 1000)
+/* Scans after an exec: the loader has usually mapped the libraries after a few ms; the later
+ * scans catch a dlopen() at start-up. */
+#define EXEC_DELAY1_NS (5ULL * 1000 * 1000)
+#define EXEC_DELAY2_NS (50ULL * 1000 * 1000)
+#define EXEC_DELAY3_NS (1000ULL * 1000 * 1000)
 #define MAX_LIBS 1024
 
 struct probed_lib {
@@ -28,6 +37,7 @@ struct ssl_probes {
 	struct tracer *tracer;
 	struct ssl_libs *libs;
 	bool verbose;
+	bool ssl_calls; /* probe SSL_do_handshake() too */
 	struct probed_lib probed[MAX_LIBS]; /* lib_id - 1 */
 	unsigned int n_probed;
 	struct pending_exec queue[EXEC_QUEUE];
@@ -48,7 +58,7 @@ static void on_found(const struct ssl_lib *lib, void *ctx)
 				"programs); its TLS is still seen from the kernel\n", lib->display);
 		return;
 	}
-	if (!lib->has_handshake && !lib->has_verify)
+	if (!lib->has_verify && !(p->ssl_calls && lib->has_handshake))
 		return;
 	if (p->n_probed >= MAX_LIBS) {
 		fprintf(stderr, "hstrace: more than %d TLS libraries: not probing %s\n", MAX_LIBS,
@@ -56,7 +66,8 @@ static void on_found(const struct ssl_lib *lib, void *ctx)
 		return;
 	}
 	id = p->n_probed + 1;
-	err = tracer_attach_ssl(p->tracer, lib->path, id, lib->has_handshake, lib->has_verify);
+	err = tracer_attach_ssl(p->tracer, lib->path, id, p->ssl_calls && lib->has_handshake,
+				lib->has_verify);
 	if (err) {
 		fprintf(stderr, "hstrace: cannot probe %s: %s; tracing continues without it\n",
 			lib->display, strerror(-err));
@@ -69,19 +80,23 @@ static void on_found(const struct ssl_lib *lib, void *ctx)
 		fprintf(stderr, "hstrace: probing %s (%s)\n", pl->file, pl->name);
 }
 
-struct ssl_probes *ssl_probes_new(struct tracer *t, bool verbose)
+struct ssl_probes *ssl_probes_new(struct tracer *t, bool verbose, bool ssl_calls)
 {
 	struct ssl_probes *p = calloc(1, sizeof(*p));
 
-	if (!p)
+	if (!p) {
+		errno = ENOMEM;
 		return NULL;
+	}
 	p->libs = ssl_libs_new();
 	if (!p->libs) {
 		free(p);
+		errno = ENOMEM;
 		return NULL;
 	}
 	p->tracer = t;
 	p->verbose = verbose;
+	p->ssl_calls = ssl_calls;
 	return p;
 }
 
@@ -140,6 +155,20 @@ void ssl_probes_tick(struct ssl_probes *p, uint64_t now_ns)
 		ssl_libs_scan_pid(p->libs, (int)p->queue[i].pid, on_found, p);
 		p->queue[i] = p->queue[--p->n_queue];
 	}
+}
+
+uint64_t ssl_probes_next_due(const struct ssl_probes *p)
+{
+	uint64_t due = UINT64_MAX;
+	unsigned int i;
+
+	if (!p)
+		return due;
+	for (i = 0; i < p->n_queue; i++) {
+		if (p->queue[i].due_ns < due)
+			due = p->queue[i].due_ns;
+	}
+	return due;
 }
 
 void ssl_probes_describe(void *ctx, uint32_t lib_id, struct tl_tls *tls)

@@ -20,9 +20,10 @@
 
 struct ssl_probes;
 
-/* Returns a new prober attaching through t, or NULL (ENOMEM). verbose: one line per library
- * probed on stderr. */
-struct ssl_probes *ssl_probes_new(struct tracer *t, bool verbose);
+/* Returns a new prober attaching through t, or NULL with errno = ENOMEM. verbose: one line
+ * per library probed on stderr. It probes X509_verify_cert() in every library that has it,
+ * and SSL_do_handshake() too when ssl_calls is set. */
+struct ssl_probes *ssl_probes_new(struct tracer *t, bool verbose, bool ssl_calls);
 
 /* --ssl-lib PATH: probes that library or executable. Returns 0 or a negative errno (with a
  * one-line message on stderr). */
@@ -34,6 +35,10 @@ int ssl_probes_scan_all(struct ssl_probes *p);
 
 /* A process called execve() at monotonic time now_ns: scan it soon. */
 void ssl_probes_on_exec(struct ssl_probes *p, uint32_t pid, uint64_t now_ns);
+
+/* When the next scan after an exec is due (CLOCK_MONOTONIC ns), UINT64_MAX when none is
+ * queued: the caller's poll should not sleep past it. */
+uint64_t ssl_probes_next_due(const struct ssl_probes *p);
 
 /* Runs the scans that are due at monotonic time now_ns. */
 void ssl_probes_tick(struct ssl_probes *p, uint64_t now_ns);

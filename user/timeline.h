@@ -83,7 +83,10 @@ struct tl_tls_api {
 
 /* One event of a timeline. */
 struct tl_event {
-	uint64_t ts_ns;	 /* CLOCK_MONOTONIC */
+	uint64_t ts_ns;	 /* CLOCK_MONOTONIC; TLS events: when the packet that carried it passed
+			  * this host's TCP stack (sent, or arrived) */
+	uint64_t app_ns; /* TLS events: when the application wrote (out) or read (in) it; 0 when
+			  * unknown */
 	uint16_t event;	 /* enum hs_tcp_event or enum tl_tls_event */
 	uint8_t dir;	 /* enum tl_dir */
 	bool derived;	 /* timestamp computed, not observed (server syn_received) */
@@ -142,10 +145,10 @@ struct timeline {
 	enum conn_role role;
 	enum conn_result result;
 
-	/* Owner: the connect() caller (client) or accept() caller (server); pid 0 = unknown. */
+	/* Owner: the connect() caller (client) or accept() caller (server; without an accept()
+	 * seen, the first process that sent or received on it); pid 0 = unknown. */
 	uint32_t pid;
 	uint32_t tid;
-	int32_t fd; /* -1 when unknown */
 	char comm[16];
 
 	int ip_version;	    /* 4 or 6; IPv4 on a dual-stack (v4-mapped) socket is 4 */

@@ -3,19 +3,22 @@
  * tracer.c - open -> configure -> load -> attach the BPF skeleton; poll its ring buffer.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "hstrace.skel.h"
-#include "tracefs.h"
 #include "tracer.h"
 
 #define KERNEL_BTF "/sys/kernel/btf/vmlinux"
+#define CAP_NET_ADMIN 12
 #define CAP_SYS_ADMIN 21
 #define CAP_PERFMON 38
 #define CAP_BPF 39
@@ -23,8 +26,9 @@
 struct tracer {
 	struct hstrace_bpf *skel;
 	struct ring_buffer *rb;
-	bool tracefs_mounted; /* this run mounted tracefs (left mounted, see tracefs.h) */
-	struct bpf_link **uprobes; /* attached by tracer_attach_ssl() */
+	struct bpf_link *cgroup_links[4]; /* packet and getpeername programs on the cgroup root */
+	bool socket_calls;		  /* sock_send_length/sock_recv_length programs attached */
+	struct bpf_link **uprobes;	  /* attached by tracer_attach_ssl() */
 	size_t n_uprobes;
 	size_t cap_uprobes;
 };
@@ -55,15 +59,115 @@ static unsigned long long effective_caps(void)
 	return caps;
 }
 
-static bool can_load_bpf(void)
+/* Returns NULL when this process may load and attach every program, else the name of a
+ * capability it lacks. Tracing programs need CAP_BPF and CAP_PERFMON, the cgroup (packet and
+ * socket-address) programs CAP_NET_ADMIN too; CAP_SYS_ADMIN covers all of them. */
+static const char *missing_capability(void)
 {
 	unsigned long long caps = effective_caps();
 
-	if (geteuid() == 0 && caps)
-		return true;
 	if (caps & (1ULL << CAP_SYS_ADMIN))
-		return true;
-	return (caps & (1ULL << CAP_BPF)) && (caps & (1ULL << CAP_PERFMON));
+		return NULL;
+	if (!(caps & (1ULL << CAP_BPF)))
+		return "CAP_BPF";
+	if (!(caps & (1ULL << CAP_PERFMON)))
+		return "CAP_PERFMON";
+	if (!(caps & (1ULL << CAP_NET_ADMIN)))
+		return "CAP_NET_ADMIN";
+	return NULL;
+}
+
+/* Does the running kernel (or the BTF file given) have tracepoint `name`? */
+static bool kernel_has_tracepoint(const char *btf_path, const char *name)
+{
+	char type[128];
+	struct btf *btf;
+	bool found;
+
+	btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
+	if (!btf)
+		return false;
+	snprintf(type, sizeof(type), "btf_trace_%s", name);
+	found = btf__find_by_name_kind(btf, type, BTF_KIND_TYPEDEF) >= 0;
+	btf__free(btf);
+	return found;
+}
+
+/*
+ * Opens the root of the cgroup v2 hierarchy: where /proc/self/mountinfo shows cgroup2
+ * mounted (/sys/fs/cgroup on most systems, /sys/fs/cgroup/unified in hybrid mode). Without
+ * such a mount it is mounted on a private temporary folder just long enough to open it.
+ * Returns an O_RDONLY fd or a negative errno.
+ */
+static int cgroup2_root_open(void)
+{
+	char line[4096], dir[] = "/tmp/hstrace-cgroup2.XXXXXX";
+	char *sep, *mp = NULL;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int fd = -ENOENT;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		/* fields: id parent major:minor root mount-point ... */
+		if (strtok(line, " ") && strtok(NULL, " ") && strtok(NULL, " ") && strtok(NULL, " "))
+			mp = strtok(NULL, " ");
+		if (mp) {
+			fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0)
+				break;
+			fd = -errno;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		return fd;
+	if (!mkdtemp(dir))
+		return -errno;
+	if (mount("none", dir, "cgroup2", 0, NULL) == 0) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+		umount2(dir, MNT_DETACH);
+	} else {
+		fd = -errno;
+	}
+	rmdir(dir);
+	return fd;
+}
+
+/* Attaches the cgroup programs (packets, getpeername) to the cgroup v2 root, as bpf_links:
+ * they go away with hstrace, even when it is killed. */
+static int attach_cgroup_programs(struct tracer *t)
+{
+	struct bpf_program *progs[] = {
+		t->skel->progs.handle_egress,
+		t->skel->progs.handle_ingress,
+		t->skel->progs.handle_getpeername4,
+		t->skel->progs.handle_getpeername6,
+	};
+	int fd, err = 0;
+	size_t i;
+
+	fd = cgroup2_root_open();
+	if (fd < 0) {
+		fprintf(stderr, "hstrace: cannot open the cgroup v2 root (to see packets): %s\n",
+			strerror(-fd));
+		return fd;
+	}
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		t->cgroup_links[i] = bpf_program__attach_cgroup(progs[i], fd);
+		if (!t->cgroup_links[i]) {
+			err = -errno;
+			fprintf(stderr, "hstrace: cannot attach %s to the cgroup v2 root: %s\n",
+				bpf_program__name(progs[i]), strerror(-err));
+			break;
+		}
+	}
+	close(fd);
+	return err;
 }
 
 int tracer_open(struct tracer **out, const struct tracer_opts *opts)
@@ -76,9 +180,10 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 	libbpf_verbose = opts->verbose;
 	libbpf_set_print(libbpf_print);
 
-	if (!can_load_bpf()) {
-		fprintf(stderr, "hstrace: permission denied: run as root (loading BPF programs "
-				"needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)\n");
+	if (missing_capability()) {
+		fprintf(stderr, "hstrace: permission denied: %s is missing; run as root (hstrace "
+				"needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or CAP_SYS_ADMIN)\n",
+			missing_capability());
 		return -EPERM;
 	}
 	if (opts->btf_path) {
@@ -101,13 +206,6 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 		return -ENOMEM;
 	}
 
-	err = tracefs_ensure(&t->tracefs_mounted);
-	if (err) {
-		fprintf(stderr, "hstrace: tracefs is not mounted and mounting it on "
-				"/sys/kernel/tracing failed: %s\n", strerror(-err));
-		goto fail;
-	}
-
 	t->skel = hstrace_bpf__open_opts(&open_opts);
 	if (!t->skel) {
 		err = -errno;
@@ -122,6 +220,14 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 			goto fail;
 		}
 	}
+	/* The socket-call tracepoints came with Linux 6.3; without them hstrace does without
+	 * what they add (socket_calls.bpf.h). */
+	t->socket_calls = !opts->no_socket_calls &&
+			  kernel_has_tracepoint(opts->btf_path, "sock_send_length") &&
+			  kernel_has_tracepoint(opts->btf_path, "sock_recv_length");
+	bpf_program__set_autoload(t->skel->progs.handle_sock_send, t->socket_calls);
+	bpf_program__set_autoload(t->skel->progs.handle_sock_recv, t->socket_calls);
+
 	err = hstrace_bpf__load(t->skel);
 	if (err) {
 		if (err == -EPERM || err == -EACCES)
@@ -139,6 +245,9 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 			strerror(-err), opts->verbose ? "" : " (-v shows which)");
 		goto fail;
 	}
+	err = attach_cgroup_programs(t);
+	if (err)
+		goto fail;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events),
 				 (ring_buffer_sample_fn)opts->on_record, opts->ctx, NULL);
 	if (!t->rb) {
@@ -215,9 +324,9 @@ int tracer_attach_ssl(struct tracer *t, const char *path, uint32_t lib_id, bool 
 	return err;
 }
 
-size_t tracer_uprobe_count(const struct tracer *t)
+bool tracer_socket_calls(const struct tracer *t)
 {
-	return t->n_uprobes;
+	return t->socket_calls;
 }
 
 int tracer_poll(struct tracer *t, int timeout_ms)
@@ -245,10 +354,14 @@ uint64_t tracer_lost(const struct tracer *t)
 
 void tracer_close(struct tracer *t)
 {
+	size_t i;
+
 	if (!t)
 		return;
 	while (t->n_uprobes)
 		bpf_link__destroy(t->uprobes[--t->n_uprobes]);
+	for (i = 0; i < sizeof(t->cgroup_links) / sizeof(t->cgroup_links[0]); i++)
+		bpf_link__destroy(t->cgroup_links[i]);
 	free(t->uprobes);
 	ring_buffer__free(t->rb);
 	hstrace_bpf__destroy(t->skel);

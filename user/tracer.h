@@ -20,12 +20,15 @@ struct tracer_opts {
 	const char *btf_path;	 /* NULL: the running kernel's /sys/kernel/btf/vmlinux */
 	size_t ringbuf_bytes;	 /* power of two, >= page size; 0: 4 MiB */
 	bool verbose;		 /* libbpf debug output on stderr */
+	bool no_socket_calls;	 /* do without the socket-call tracepoints even when the kernel
+				  * has them (as on Linux < 6.3; for tests) */
 	tracer_record_fn on_record;
 	void *ctx;
 };
 
-/* Checks privileges and BTF, mounts tracefs if needed, loads and attaches every program.
- * On failure prints one line explaining why on stderr and returns a negative errno. */
+/* Checks privileges and BTF, loads and attaches every program (the packet and getpeername
+ * programs to the root of the cgroup v2 hierarchy). On failure prints one line explaining why
+ * on stderr and returns a negative errno; nothing stays attached. */
 int tracer_open(struct tracer **out, const struct tracer_opts *opts);
 
 /* Waits up to timeout_ms for records and hands them to on_record. Returns the number of
@@ -42,8 +45,8 @@ int tracer_drain(struct tracer *t);
 int tracer_attach_ssl(struct tracer *t, const char *path, uint32_t lib_id, bool handshake,
 		      bool verify);
 
-/* Number of uprobe links attached so far. */
-size_t tracer_uprobe_count(const struct tracer *t);
+/* Whether the socket-call tracepoints are in use (Linux 6.3+, unless opts.no_socket_calls). */
+bool tracer_socket_calls(const struct tracer *t);
 
 /* Records the BPF side could not put in the ring buffer (buffer full) since start. */
 uint64_t tracer_lost(const struct tracer *t);

@@ -25,16 +25,17 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-#define TLSF_READ(dst, size, addr) (memcpy((dst), (const void *)(uintptr_t)(addr), (size)), 0)
+#define TLSF_READ(ctx, dst, size, addr) (memcpy((dst), (const void *)(uintptr_t)(addr), (size)), 0)
 #define TLSF_FUNC static inline
 
 struct tlsf_io;
-static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len, __u64 body,
-			  __u32 body_avail, int encrypted);
-static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail);
-static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len);
-static int tlsf_on_desync(struct tlsf_io *io);
-static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc);
+static int tlsf_on_record(struct tlsf_io *io, void *ctx, __u8 type, __u16 version, __u32 len,
+			  __u64 body, __u32 body_avail, int encrypted);
+static int tlsf_on_handshake(struct tlsf_io *io, void *ctx, __u8 type, __u32 len, __u64 body,
+			     __u32 avail);
+static int tlsf_on_certs(struct tlsf_io *io, void *ctx, __u32 count, __u32 len);
+static int tlsf_on_desync(struct tlsf_io *io, void *ctx);
+static int tlsf_on_alert(struct tlsf_io *io, void *ctx, __u16 version, __u32 len, __u16 alert);
 
 #include "tls_framing.h"
 
@@ -96,13 +97,14 @@ static struct ev *add(struct run *r, char kind)
 	return e;
 }
 
-static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len, __u64 body,
-			  __u32 body_avail, int encrypted)
+static int tlsf_on_record(struct tlsf_io *io, void *ctx, __u8 type, __u16 version, __u32 len,
+			  __u64 body, __u32 body_avail, int encrypted)
 {
 	struct run *r = run_of(io);
 	size_t off = body_off(r, body, body_avail);
 	struct ev *e;
 
+	(void)ctx;
 	if (body_avail > len)
 		abort();
 	e = add(r, 'R');
@@ -116,12 +118,14 @@ static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 le
 	return 0;
 }
 
-static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail)
+static int tlsf_on_handshake(struct tlsf_io *io, void *ctx, __u8 type, __u32 len, __u64 body,
+			     __u32 avail)
 {
 	struct run *r = run_of(io);
 	size_t off = body_off(r, body, avail);
 	struct ev *e;
 
+	(void)ctx;
 	if (avail > len)
 		abort();
 	e = add(r, 'H');
@@ -133,10 +137,11 @@ static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 bod
 	return 0;
 }
 
-static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len)
+static int tlsf_on_certs(struct tlsf_io *io, void *ctx, __u32 count, __u32 len)
 {
 	struct ev *e = add(run_of(io), 'C');
 
+	(void)ctx;
 	if (e) {
 		e->count = count;
 		e->len = len;
@@ -144,17 +149,19 @@ static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len)
 	return 0;
 }
 
-static int tlsf_on_desync(struct tlsf_io *io)
+static int tlsf_on_desync(struct tlsf_io *io, void *ctx)
 {
+	(void)ctx;
 	add(run_of(io), 'D');
 	return 0;
 }
 
 /* A plaintext alert: logged as its record, with the two bytes as the "offset". */
-static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc)
+static int tlsf_on_alert(struct tlsf_io *io, void *ctx, __u16 version, __u32 len, __u16 alert)
 {
 	struct ev *e = add(run_of(io), 'R');
 
+	(void)ctx;
 	if (len < 2)
 		abort();
 	if (e) {
@@ -162,7 +169,7 @@ static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 leve
 		e->version = version;
 		e->len = len;
 		e->encrypted = 0;
-		e->body_off = (long)level << 8 | desc;
+		e->body_off = alert;
 	}
 	return 0;
 }
@@ -195,13 +202,13 @@ static int run_buffer(struct run *r, const uint8_t *stream, size_t start, size_t
 	r->chunk_start = start;
 	r->chunk_len = n;
 	if (step_limit) {
-		ret = tlsf_feed(&r->st, &io);
+		ret = tlsf_feed(&r->st, &io, NULL);
 		if (ret != TLSF_WAIT && ret != TLSF_STOP)
 			abort();
 	} else {
 		do {
 			before = io.off;
-			ret = tlsf_step(&r->st, &io);
+			ret = tlsf_step(&r->st, &io, NULL);
 			if (ret == TLSF_MORE && io.off <= before)
 				abort(); /* no progress: could loop forever */
 		} while (ret == TLSF_MORE);

@@ -23,7 +23,7 @@ HSTRACE = REPO / "build" / "hstrace"
 PEER = REPO / "tools" / "tcp_peer.py"
 PYTHON = "/usr/bin/python3"
 
-SCHEMA = "hstrace/1"
+SCHEMA = "hstrace/2"
 CLIENT_EVENTS = {"syn_sent", "syn_retransmit", "established", "fin_out", "fin_in", "reset_in",
                  "reset_out", "closed"}
 SERVER_EVENTS = {"syn_received", "established", "accepted", "fin_out", "fin_in", "reset_in",
@@ -334,7 +334,7 @@ class Peer:
 
 
 def start_server(addr="127.0.0.1", port=0, count=1, accept_delay=0.0, reply=0, backlog=None,
-                 no_accept=False, comm=None, name="server"):
+                 no_accept=False, comm=None, name="server", accept_no_addr=False):
     """Starts a tcp_peer server and waits until it listens; .port is its port."""
     argv = ["server", "--addr", addr, "--port", str(port), "--count", str(count)]
     if accept_delay:
@@ -345,6 +345,8 @@ def start_server(addr="127.0.0.1", port=0, count=1, accept_delay=0.0, reply=0, b
         argv += ["--backlog", str(backlog)]
     if no_accept:
         argv += ["--no-accept"]
+    if accept_no_addr:
+        argv += ["--accept-no-addr"]
     if comm:
         argv += ["--comm", comm]
     p = Peer(name, argv)
@@ -355,7 +357,7 @@ def start_server(addr="127.0.0.1", port=0, count=1, accept_delay=0.0, reply=0, b
 
 def start_client(port, addr="127.0.0.1", count=1, send=0, hold=0.0, linger0=False,
                  no_read=False, connect_timeout=0.0, syncnt=0, interval=0.0, wait=False,
-                 comm=None, name="client"):
+                 comm=None, name="client", payload_hex=None):
     """Starts a tcp_peer client; returns once it printed its pid (with wait=True it then
     blocks until .release())."""
     argv = ["client", "--addr", addr, "--port", str(port), "--count", str(count)]
@@ -377,6 +379,8 @@ def start_client(port, addr="127.0.0.1", count=1, send=0, hold=0.0, linger0=Fals
         argv += ["--wait"]
     if comm:
         argv += ["--comm", comm]
+    if payload_hex:
+        argv += ["--payload-hex", payload_hex]
     p = Peer(name, argv, stdin_pipe=wait)
     line = p.wait_line("pid ")
     check(int(line.split()[1]) == p.pid, "%s printed %r but its pid is %d" % (name, line, p.pid))
@@ -455,7 +459,7 @@ def parse_start(s):
 
 
 def check_record(rec, wall_from=None, wall_to=None):
-    """Validates one hstrace/1 record's shape and internal consistency; with wall_from/
+    """Validates one hstrace/2 record's shape and internal consistency; with wall_from/
     wall_to (time.time() values) also that "start" lies in that window (±2 s)."""
     def need(cond, msg):
         check(cond, "record: " + msg, rec)

@@ -102,7 +102,7 @@ def check_verify(rec, want="ok"):
 def test_python_verifying_client():
     certs = T.make_certs()
     srv = T.SServer(certs)
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--ssl-calls"])
     cl = py_client(srv.port, certs)
     pid = client_pid(cl)
     cl.wait_exit(30)
@@ -127,7 +127,7 @@ def test_python_verifying_client():
 def test_curl_nonblocking():
     certs = T.make_certs()
     srv = T.SServer(certs)
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--ssl-calls"])
     cl = T.curl(srv.port, certs)
     cl.wait_exit(30)
     H.settle()
@@ -165,7 +165,7 @@ def test_s_client_implicit_handshake():
 def test_nginx_server():
     certs = T.make_certs()
     ngx = T.Nginx(certs)
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--ssl-calls"])
     cl = T.curl(ngx.port, certs)
     cl.wait_exit(30)
     H.settle()
@@ -182,7 +182,7 @@ def test_nginx_server():
 def test_verify_failure_tls13():
     certs = T.make_certs()
     srv = T.SServer(certs, args=["-tls1_3"])
-    hs = H.start_hstrace(["--json"])
+    hs = H.start_hstrace(["--json", "--ssl-calls"])
     cl = py_client(srv.port, certs, ca=certs.other_ca)
     pid = client_pid(cl)
     cl.wait_line(r"^verify_failed")
@@ -209,7 +209,7 @@ def test_private_libssl_started_later():
                if l.strip().startswith(name + " ")]
         check(src, "ldconfig -p lists no %s" % name, found)
         shutil.copy(src[0], libdir / name)
-    hs = H.start_hstrace(["--json", "-v"])
+    hs = H.start_hstrace(["--json", "-v", "--ssl-calls"])
     # The client sleeps 2 s before its handshake: time for the scan after its exec.
     cl = py_client(srv.port, certs, delay=2.0, env={"LD_LIBRARY_PATH": str(libdir)})
     pid = client_pid(cl)
@@ -234,7 +234,9 @@ def _uprobe_runs():
 
 
 def test_probe_budget():
-    """Over 50 handshakes, uprobe hits per handshake per end stay within 4."""
+    """Default probes: over 50 handshakes, the verifying end (the client) is hit twice per
+    handshake (X509_verify_cert entry + return) and the server, which verifies nothing, not
+    at all: SSL_do_handshake is probed only with --ssl-calls."""
     n = 50
     certs = T.make_certs()
     ngx = T.Nginx(certs)
@@ -253,21 +255,18 @@ def test_probe_budget():
     cs = H.select(recs, role="client", pid=pid, rport=ngx.port)
     ss = H.select(recs, role="server", lport=ngx.port)
     check(len(cs) == n, "%d client records, expected %d" % (len(cs), n), recs)
-    per_hs = hits / n
     H.log("uprobe hits: %d over %d handshakes = %.2f per handshake (both ends)"
-          % (hits, n, per_hs))
-    # Each end: one blocking SSL_do_handshake (entry + return) and, for the verifying
-    # client, one X509_verify_cert (entry + return).
-    for r in cs + ss:
-        api = r.get("tls_api", {"calls": 0})
-        verify = 2 if "cert_verify" in r["phases_us"] else 0
-        check(api["calls"] * 2 + verify <= 4, "%s: %d calls + verify: over 4 hits"
-              % (r["role"], api["calls"]), r)
-    # The machine-wide run counts include any other TLS process running meanwhile, so they
-    # bound the hits from below only; the per-end budget is checked on the bound calls above.
-    check(hits >= 4 * n, "only %d uprobe hits for %d verifying handshakes: probes not hit"
+          % (hits, n, hits / n))
+    for r in cs:
+        check("tls_api" not in r and "handshake_start" not in H.names(r),
+              "client: SSL_do_handshake probed without --ssl-calls", r)
+        check("cert_verify" in r["phases_us"], "client: verification not seen", r)
+    for r in ss:
+        check("tls_api" not in r and "openssl" not in r.get("sources", []),
+              "server (verifies nothing): uprobe data without --ssl-calls", r)
+    # Machine-wide counts include any other TLS process running meanwhile: they bound the
+    # hits from below only (the per-end structure is checked on the records above).
+    check(hits >= 2 * n, "only %d uprobe hits for %d verifying handshakes: probes not hit"
           % (hits, n))
-    total = sum(r.get("tls_api", {"calls": 0})["calls"] * 2
-                + (2 if "cert_verify" in r["phases_us"] else 0) for r in cs + ss)
-    check(total / n <= 8, "%.2f bound uprobe hits per handshake (both ends), budget 4 + 4"
-          % (total / n), recs)
+    # (No upper bound here: another TLS process running meanwhile would break it. `make bench`
+    # measures hits per handshake against an idle window, tools/bench_tls.py uprobes.)

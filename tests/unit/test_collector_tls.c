@@ -118,7 +118,6 @@ static void tcp(struct fixture *f, uint64_t cookie, unsigned int event, uint64_t
 	r.family = AF_INET;
 	r.sport = 40000;
 	r.dport = 443;
-	r.fd = -1;
 	r.srtt_us = srtt_us;
 	r.bytes_sent = sent;
 	r.bytes_received = received;
@@ -126,8 +125,6 @@ static void tcp(struct fixture *f, uint64_t cookie, unsigned int event, uint64_t
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.2", r.daddr), 1);
 	if (event == HS_EV_SYN_SENT || event == HS_EV_ACCEPTED) {
 		r.flags = HS_F_OWNER;
-		r.pid = r.tid = 4242;
-		r.fd = 5;
 		strcpy(r.comm, event == HS_EV_SYN_SENT ? "curl" : "nginx");
 	}
 	assert_int_equal(collector_handle(f->c, &r, sizeof(r)), 0);
@@ -158,19 +155,21 @@ static void tcp_close(struct fixture *f, uint64_t cookie, uint64_t us)
 
 /* ---- TLS records ---- */
 
+/* Stream offset given to the records fed next (0 in most tests: no application times). */
+static uint32_t next_rec_seq;
+
 static struct hs_tls_rec tls_new(uint64_t cookie, uint64_t ts, uint8_t what, uint8_t dir)
 {
 	struct hs_tls_rec r;
 
 	memset(&r, 0, sizeof(r));
+	r.seq = next_rec_seq;
 	r.hdr.kind = HS_REC_TLS;
 	r.hdr.ts_ns = ts;
 	r.hdr.cookie = cookie;
 	r.what = what;
 	r.dir = dir;
 	r.version = 0x0303;
-	r.pid = r.tid = 4242;
-	r.fd = 5;
 	return r;
 }
 
@@ -1031,6 +1030,141 @@ static void test_tls13_server(void **state)
 	assert_int_equal(phase_us(tl, "server_think"), 200);
 	assert_int_equal(phase_us(tl, "response_time"), 500);
 	assert_int_equal(phase_us(tl, "total"), 10900);
+}
+
+/* An application call that moved a direction's stream up to seq_end at `us`. */
+static void app_io(struct fixture *f, uint64_t cookie, uint64_t us, uint8_t dir, uint32_t seq_end)
+{
+	struct hs_io_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr.kind = HS_REC_IO;
+	r.hdr.size = sizeof(r);
+	r.hdr.ts_ns = T(us);
+	r.hdr.cookie = cookie;
+	r.dir = dir == OUT ? HS_DIR_OUT : HS_DIR_IN;
+	r.seq_end = seq_end;
+	assert_int_equal(collector_handle(f->c, &r, sizeof(r)), 0);
+}
+
+/* A record at stream offset seq (5-byte header + len); returns the offset after it. */
+static uint32_t rec_at(struct fixture *f, uint64_t cookie, uint64_t us, uint8_t dir, uint8_t ct,
+		       uint32_t len, uint32_t seq)
+{
+	next_rec_seq = seq;
+	rec(f, cookie, us, dir, ct, len);
+	next_rec_seq = 0;
+	return seq + 5 + len;
+}
+
+/*
+ * Wire times and application times disagree: s_server wrote its tickets before it read the
+ * request, but the request arrived (10820) before the tickets left (10850). The rules follow
+ * the application's calls, so the tickets are still tickets and the request is data; events
+ * keep their wire times (sorted by them) and carry the application's times in app_ns.
+ */
+static void test_tls13_server_wire_vs_app_times(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	uint32_t ch_len, sh_len, in = 0, out = 0, ch_end, flight_end, tickets_end, req_end;
+
+	server_open(f, 6, 0);
+	ch_len = hello(f, 6, 500, IN, &ch13);
+	ch_end = 5 + 4 + ch_len;
+	app_io(f, 6, 520, IN, ch_end);
+	sh_len = hello(f, 6, 700, OUT, &sh13);
+	out = 5 + 4 + sh_len;
+	out = rec_at(f, 6, 700, OUT, 20, 1, out);
+	out = rec_at(f, 6, 700, OUT, 23, 27, out);
+	out = rec_at(f, 6, 700, OUT, 23, 2100, out);
+	out = rec_at(f, 6, 700, OUT, 23, 281, out);
+	flight_end = rec_at(f, 6, 700, OUT, 23, 69, out);
+	app_io(f, 6, 690, OUT, flight_end);
+	in = rec_at(f, 6, 10700, IN, 20, 1, ch_end);
+	in = rec_at(f, 6, 10700, IN, 23, 69, in);
+	app_io(f, 6, 10750, IN, in);
+	req_end = rec_at(f, 6, 10820, IN, 23, 120, in);
+	out = rec_at(f, 6, 10850, OUT, 23, 250, flight_end);
+	tickets_end = rec_at(f, 6, 10860, OUT, 23, 250, out);
+	app_io(f, 6, 10800, OUT, tickets_end);
+	app_io(f, 6, 10900, IN, req_end);
+	out = rec_at(f, 6, 11400, OUT, 23, 4000, tickets_end);
+	app_io(f, 6, 11390, OUT, out);
+	tcp_close(f, 6, 20000);
+
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_IN, ch_len, 500 },
+			{ TL_EV_SERVER_HELLO, DIR_OUT, sh_len, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 27 + 2100 + 281 + 69, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 10700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 69, 10700 },
+			{ TL_EV_APP_DATA, DIR_IN, 120, 10820 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10850 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10860 },
+			{ TL_EV_APP_DATA, DIR_OUT, 4000, 11400 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
+	/* Application times: the ClientHello was read 20 µs after it arrived, the tickets
+	 * written before the request was read. */
+	assert_int_equal(tls_event(tl, 0)->app_ns, T(520));
+	assert_int_equal(tls_event(tl, 1)->app_ns, T(690));
+	assert_int_equal(tls_event(tl, 5)->app_ns, T(10750));
+	assert_int_equal(tls_event(tl, 6)->app_ns, T(10900));
+	assert_int_equal(tls_event(tl, 7)->app_ns, T(10800));
+	assert_int_equal(tls_event(tl, 8)->app_ns, T(10800));
+	assert_int_equal(tls_event(tl, 9)->app_ns, T(11390));
+	assert_true(tls_event(tl, 7)->estimated);
+	assert_false(tls_event(tl, 6)->estimated);
+	assert_int_equal(tl->result, RESULT_OK);
+	assert_true(tl->tls.handshake_done);
+	/* Phases are wire times: the response left 580 µs after the request arrived. */
+	assert_int_equal(phase_us(tl, "response_time"), 11400 - 10820);
+	assert_int_equal(phase_us(tl, "server_think"), 200);
+}
+
+/* Without application calls (a kernel without the socket-call tracepoints, or records the
+ * application never read), the rules order records by their wire times, and a record never
+ * read stays after the ones read before it in its direction. */
+static void test_app_times_partial(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	uint32_t ch_len, sh_len, in;
+
+	client_open(f, 8, 0);
+	ch_len = hello(f, 8, 1000, OUT, &ch13);
+	app_io(f, 8, 995, OUT, 5 + 4 + ch_len);
+	sh_len = hello(f, 8, 2000, IN, &sh13);
+	in = 5 + 4 + sh_len;
+	app_io(f, 8, 2500, IN, in);
+	in = rec_at(f, 8, 2000, IN, 20, 1, in);
+	/* The client never reads the server's flight: rejected (a plaintext alert). */
+	in = rec_at(f, 8, 2000, IN, 23, 900, in);
+	plain_alert(f, 8, 2600, OUT, 2, 48);
+	tcp_close(f, 8, 3000);
+
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_OUT, ch_len, 1000 },
+			{ TL_EV_SERVER_HELLO, DIR_IN, sh_len, 2000 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 2000 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 900, 2000 },
+			{ TL_EV_ALERT, DIR_OUT, 2, 2600 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
+	assert_int_equal(tls_event(tl, 1)->app_ns, T(2500));
+	assert_int_equal(tls_event(tl, 3)->app_ns, 0);
+	assert_int_equal(tl->result, RESULT_TLS_ALERT);
+	assert_false(tl->tls.handshake_done);
 }
 
 /* The server reads the client's Finished and its request in one call (curl writes them
@@ -1917,8 +2051,6 @@ static int ssl_feed(struct fixture *f, uint64_t cookie, uint8_t what, uint64_t e
 	r.what = what;
 	r.ret = ret;
 	r.entry_ns = T(entry_us);
-	r.ssl = 0x5500aa00;
-	r.pid = r.tid = 4242;
 	r.lib_id = 3;
 	return collector_handle(f->c, &r, sizeof(r));
 }
@@ -2081,6 +2213,8 @@ int main(void)
 		TEST(test_ssl_verify_failed),
 		TEST(test_ssl_bad_records),
 		TEST(test_tls13_server),
+		TEST(test_tls13_server_wire_vs_app_times),
+		TEST(test_app_times_partial),
 		TEST(test_tls13_server_request_in_finished_read),
 		TEST(test_tls13_client_request_in_finished_write),
 		TEST(test_tls13_hello_retry_request),

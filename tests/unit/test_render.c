@@ -52,7 +52,6 @@ static void client_v4(struct timeline *tl, struct tl_event ev[5])
 	tl->result = RESULT_OK;
 	tl->pid = 4242;
 	tl->tid = 4243;
-	tl->fd = 5;
 	strcpy(tl->comm, "curl");
 	tl->ip_version = 4;
 	set_addr(tl, true, AF_INET, "127.0.0.1");
@@ -87,7 +86,6 @@ static void server_v6(struct timeline *tl, struct tl_event ev[4])
 	tl->result = RESULT_OK;
 	tl->pid = 777;
 	tl->tid = 777;
-	tl->fd = 9;
 	strcpy(tl->comm, "nginx");
 	tl->ip_version = 6;
 	set_addr(tl, true, AF_INET6, "::1");
@@ -282,7 +280,7 @@ static struct json_object *json_of(const struct timeline *tl)
 	assert_true(size > 1);
 	assert_int_equal(buf[size - 1], '\n');
 	assert_null(memchr(buf, '\n', size - 1));
-	assert_null(strstr(buf, "\\/")); /* slashes are not escaped: "hstrace/1" */
+	assert_null(strstr(buf, "\\/")); /* slashes are not escaped: "hstrace/2" */
 
 	tok = json_tokener_new();
 	assert_non_null(tok);
@@ -540,7 +538,7 @@ static void test_json_client_v4(void **state)
 	o = json_of(&tl);
 	assert_keys(o, top_keys, N_TOP_KEYS);
 
-	assert_string_equal(get_str(o, "schema"), "hstrace/1");
+	assert_string_equal(get_str(o, "schema"), "hstrace/2");
 	assert_string_equal(get_str(o, "start"), WALL_START);
 	assert_string_equal(get_str(o, "role"), "client");
 	assert_int_equal(get_int(o, "pid"), 4242);
@@ -586,7 +584,7 @@ static void test_json_server_v6(void **state)
 	o = json_of(&tl);
 	assert_keys(o, top_keys, N_TOP_KEYS);
 
-	assert_string_equal(get_str(o, "schema"), "hstrace/1");
+	assert_string_equal(get_str(o, "schema"), "hstrace/2");
 	assert_string_equal(get_str(o, "start"), WALL_START);
 	assert_string_equal(get_str(o, "role"), "server");
 	assert_int_equal(get_int(o, "pid"), 777);
@@ -634,7 +632,6 @@ static void test_json_unknown_owner(void **state)
 	server_v6(&tl, ev);
 	tl.pid = 0;
 	tl.tid = 0;
-	tl.fd = -1;
 	strcpy(tl.comm, "stale"); /* ignored without a pid */
 	tl.result = RESULT_INCOMPLETE;
 	tl.n_events = 2;

@@ -337,7 +337,13 @@ static void test_sample_from_json(void **state)
 {
 	static const char *const bad[] = {
 		"[]",
-		"{\"schema\":\"hstrace/2\",\"role\":\"client\",\"result\":\"ok\"}",
+		/* an unknown schema, on an otherwise valid record */
+		"{\"schema\":\"hstrace/3\",\"role\":\"client\",\"result\":\"ok\","
+		"\"local\":{\"port\":1},\"peer\":{\"port\":2},\"phases_us\":{}}",
+		"{\"schema\":\"hstrace/\",\"role\":\"client\",\"result\":\"ok\","
+		"\"local\":{\"port\":1},\"peer\":{\"port\":2},\"phases_us\":{}}",
+		"{\"schema\":2,\"role\":\"client\",\"result\":\"ok\","
+		"\"local\":{\"port\":1},\"peer\":{\"port\":2},\"phases_us\":{}}",
 		"{\"schema\":\"hstrace/1\",\"role\":\"client\",\"result\":\"ok\","
 		"\"local\":{\"port\":1},\"peer\":{\"port\":2},\"phases_us\":{\"x\":1.5}}",
 		"{\"schema\":\"hstrace/1\",\"role\":\"client\",\"result\":\"ok\","
@@ -406,6 +412,75 @@ static int read_all(const char *path, struct ndjson_stats *st)
 	ndjson_get_stats(rd, st);
 	ndjson_close(rd);
 	return n;
+}
+
+/* A string member of both samples: equal, or both NULL. */
+static void assert_same_str(const char *a, const char *b, const char *what)
+{
+	if (!a || !b) {
+		if (a != b)
+			fail_msg("%s: %s vs %s", what, a ? a : "NULL", b ? b : "NULL");
+		return;
+	}
+	if (strcmp(a, b))
+		fail_msg("%s: %s vs %s", what, a, b);
+}
+
+/* hstrace/2 changed only the meaning of TLS events' t_us: an hstrace/2 record is read exactly
+ * like the same record marked hstrace/1, and both versions are counted as records in a file. */
+static void test_sample_from_json_v2(void **state)
+{
+	char v2[sizeof(REC)], v3[sizeof(REC)], dir[] = "/tmp/hstrace-test-XXXXXX", path[64];
+	char text[4096];
+	const char *at = strstr(REC, "hstrace/1");
+	struct report_sample s1, s2;
+	struct json_object *o1, *o2;
+	struct ndjson_stats st;
+	size_t digit, i;
+
+	(void)state;
+	assert_non_null(at);
+	digit = (size_t)(at - REC) + strlen("hstrace/");
+	memcpy(v2, REC, sizeof(REC));
+	memcpy(v3, REC, sizeof(REC));
+	v2[digit] = '2';
+	v3[digit] = '3';
+	assert_non_null(strstr(v2, "\"schema\":\"hstrace/2\""));
+
+	o1 = json_tokener_parse(REC);
+	o2 = json_tokener_parse(v2);
+	assert_non_null(o1);
+	assert_non_null(o2);
+	assert_int_equal(ndjson_sample_from_json(o1, &s1), 0);
+	assert_int_equal(ndjson_sample_from_json(o2, &s2), 0);
+	assert_same_str(s2.sni, s1.sni, "sni");
+	assert_same_str(s2.peer, s1.peer, "peer");
+	assert_same_str(s2.comm, s1.comm, "comm");
+	assert_same_str(s2.role, s1.role, "role");
+	assert_same_str(s2.result, s1.result, "result");
+	assert_same_str(s2.alert, s1.alert, "alert");
+	assert_int_equal(s2.port, s1.port);
+	assert_int_equal(s2.n_phases, s1.n_phases);
+	assert_int_equal(s2.n_phases, 2);
+	for (i = 0; i < s1.n_phases; i++) {
+		assert_same_str(s2.phases[i].name, s1.phases[i].name, "phase");
+		assert_int_equal(s2.phases[i].us, s1.phases[i].us);
+	}
+	json_object_put(o1);
+	json_object_put(o2);
+
+	/* a file with both versions (old and new output concatenated), and an unknown one */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/v1v2.ndjson", dir);
+	snprintf(text, sizeof(text), "%s\n%s\n%s\n", REC, v2, v3);
+	write_file(path, text, false);
+	assert_int_equal(read_all(path, &st), 2);
+	assert_int_equal(st.lines, 3);
+	assert_int_equal(st.records, 2);
+	assert_int_equal(st.invalid, 1);
+	assert_int_equal(st.first_invalid[0], 3); /* hstrace/3 */
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_ndjson_plain_and_gzip(void **state)
@@ -640,6 +715,7 @@ int main(void)
 		cmocka_unit_test(test_report_caps),
 		cmocka_unit_test(test_report_add_timeline),
 		cmocka_unit_test(test_sample_from_json),
+		cmocka_unit_test(test_sample_from_json_v2),
 		cmocka_unit_test(test_ndjson_plain_and_gzip),
 		cmocka_unit_test(test_ndjson_truncated_gzip),
 		cmocka_unit_test(test_ndjson_threads_and_long_lines),

@@ -35,17 +35,18 @@
 
 static bool read_fault; /* makes TLSF_READ fail, as a faulting user pointer would in BPF */
 
-#define TLSF_READ(dst, size, addr)                                                               \
+#define TLSF_READ(ctx, dst, size, addr)                                                          \
 	(read_fault ? -EFAULT : (memcpy((dst), (const void *)(uintptr_t)(addr), (size)), 0))
 #define TLSF_FUNC static inline
 
 struct tlsf_io;
-static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len, __u64 body,
-			  __u32 body_avail, int encrypted);
-static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail);
-static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len);
-static int tlsf_on_desync(struct tlsf_io *io);
-static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc);
+static int tlsf_on_record(struct tlsf_io *io, void *ctx, __u8 type, __u16 version, __u32 len,
+			  __u64 body, __u32 body_avail, int encrypted);
+static int tlsf_on_handshake(struct tlsf_io *io, void *ctx, __u8 type, __u32 len, __u64 body,
+			     __u32 avail);
+static int tlsf_on_certs(struct tlsf_io *io, void *ctx, __u32 count, __u32 len);
+static int tlsf_on_desync(struct tlsf_io *io, void *ctx);
+static int tlsf_on_alert(struct tlsf_io *io, void *ctx, __u16 version, __u32 len, __u16 alert);
 
 #include "tls_framing.h"
 
@@ -62,6 +63,7 @@ struct ev {
 	uint32_t count;	  /* C */
 	int encrypted;	  /* R */
 	long body_off;	  /* R, H: stream offset of the body; -1 otherwise */
+	uint32_t rec_seq; /* io->rec_seq during the callback: its record's stream offset */
 	uint16_t alert;	  /* R of a plaintext alert: level << 8 | description */
 };
 
@@ -107,12 +109,14 @@ static struct ev *log_ev(struct feeder *f, char kind)
 	return e;
 }
 
-static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 len, __u64 body,
-			  __u32 body_avail, int encrypted)
+static int tlsf_on_record(struct tlsf_io *io, void *ctx, __u8 type, __u16 version, __u32 len,
+			  __u64 body, __u32 body_avail, int encrypted)
 {
 	struct feeder *f = feeder_of(io);
 	struct ev *e = log_ev(f, 'R');
 
+	(void)ctx;
+	e->rec_seq = io->rec_seq;
 	assert_true(body_avail <= len);
 	e->type = type;
 	e->version = version;
@@ -122,11 +126,14 @@ static int tlsf_on_record(struct tlsf_io *io, __u8 type, __u16 version, __u32 le
 	return 0;
 }
 
-static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 body, __u32 avail)
+static int tlsf_on_handshake(struct tlsf_io *io, void *ctx, __u8 type, __u32 len, __u64 body,
+			     __u32 avail)
 {
 	struct feeder *f = feeder_of(io);
 	struct ev *e = log_ev(f, 'H');
 
+	(void)ctx;
+	e->rec_seq = io->rec_seq;
 	assert_true(avail <= len);
 	e->type = type;
 	e->len = len;
@@ -134,34 +141,39 @@ static int tlsf_on_handshake(struct tlsf_io *io, __u8 type, __u32 len, __u64 bod
 	return 0;
 }
 
-static int tlsf_on_certs(struct tlsf_io *io, __u32 count, __u32 len)
+static int tlsf_on_certs(struct tlsf_io *io, void *ctx, __u32 count, __u32 len)
 {
 	struct ev *e = log_ev(feeder_of(io), 'C');
 
+	(void)ctx;
+	e->rec_seq = io->rec_seq;
 	e->count = count;
 	e->len = len;
 	return 0;
 }
 
-static int tlsf_on_desync(struct tlsf_io *io)
+static int tlsf_on_desync(struct tlsf_io *io, void *ctx)
 {
+	(void)ctx;
 	log_ev(feeder_of(io), 'D');
 	return 0;
 }
 
 /* A plaintext alert: logged as its record; its two bytes go to alert_level/alert_desc. */
-static int tlsf_on_alert(struct tlsf_io *io, __u16 version, __u32 len, __u8 level, __u8 desc)
+static int tlsf_on_alert(struct tlsf_io *io, void *ctx, __u16 version, __u32 len, __u16 alert)
 {
 	struct feeder *f = feeder_of(io);
 	struct ev *e = log_ev(f, 'R');
 
+	(void)ctx;
+	e->rec_seq = io->rec_seq;
 	assert_true(len >= 2);
 	e->type = 21;
 	e->version = version;
 	e->len = len;
 	e->encrypted = 0;
 	e->body_off = -1;
-	e->alert = (uint16_t)(level << 8 | desc);
+	e->alert = alert;
 	return 0;
 }
 
@@ -217,13 +229,12 @@ static int feed(struct feeder *f, size_t start, size_t n)
 	io.buf = (uintptr_t)copy;
 	io.cookie = (uintptr_t)f;
 	io.len = (__u32)n;
-	io.io_len = (__u32)n;
-	io.fd = 3;
+	io.seq = (__u32)start;
 	io.dir = 1;
 	f->chunk = copy;
 	f->chunk_start = start;
 	f->chunk_len = n;
-	ret = tlsf_feed(&f->st, &io);
+	ret = tlsf_feed(&f->st, &io, NULL);
 	assert_true(ret == TLSF_WAIT || ret == TLSF_STOP);
 	assert_true(io.off <= io.len);
 	if (ret == TLSF_WAIT)
@@ -838,6 +849,78 @@ static void test_read_fault(void **state)
 	assert_true(f->st.flags & TLSF_F_DESYNC);
 }
 
+/* io->rec_seq, during every callback, is the stream offset of the current record's header. */
+static void test_rec_seq(void **state)
+{
+	struct feeder *f = &feeder_a;
+	struct blob *b = &blob_a;
+	uint32_t rec = 0;
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		load(b, streams[i]);
+		feeder_init(f, b->b, b->n);
+		feed(f, 0, b->n);
+		for (k = 0; k < f->n_ev; k++) {
+			const struct ev *e = &f->ev[k];
+
+			if (e->kind == 'R' && e->body_off >= 0) {
+				assert_int_equal(e->rec_seq, e->body_off - 5);
+				rec = e->rec_seq;
+			} else if (e->kind == 'H') {
+				/* A message lies in the record reported last (or continues it). */
+				assert_int_equal(e->rec_seq, rec);
+				assert_true(e->body_off >= (long)rec + 5 + 4);
+			}
+		}
+	}
+}
+
+/*
+ * A gap (bytes that arrive after the ones behind them) is skipped only inside a body whose
+ * contents are not followed; then everything after it is seen exactly as without the gap.
+ * Elsewhere (a header, a certificate list, an alert) tlsf_skip_gap() refuses and changes
+ * nothing.
+ */
+static void test_skip_gap(void **state)
+{
+	static const size_t gaps[] = { 1, 3, 50 };
+	struct feeder *ref = &feeder_a, *f = &feeder_b;
+	struct blob *b = &blob_a;
+	struct tls_stream before;
+	size_t i, g, a, accepted, refused;
+
+	(void)state;
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		load(b, streams[i]);
+		feeder_init(ref, b->b, b->n);
+		feed(ref, 0, b->n);
+		accepted = refused = 0;
+		for (g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++) {
+			for (a = 1; a + gaps[g] < b->n; a++) {
+				feeder_init(f, b->b, b->n);
+				if (feed(f, 0, a) != TLSF_WAIT)
+					continue;
+				before = f->st;
+				if (!tlsf_skip_gap(&f->st, (__u32)gaps[g])) {
+					assert_memory_equal(&before, &f->st, sizeof(before));
+					refused++;
+					continue;
+				}
+				accepted++;
+				feed(f, a + gaps[g], b->n - a - gaps[g]);
+				assert_same_events(ref, f, streams[i]);
+			}
+		}
+		/* Every stream has headers (refused); those with bodies of more than 50 bytes that
+		 * are not followed have gaps accepted. */
+		assert_true(refused > 0);
+		if (strstr(streams[i], "flow_"))
+			assert_true(accepted > 0);
+	}
+}
+
 static void test_step_contract(void **state)
 {
 	static const uint8_t rec[] = { 22, 3, 1, 0, 4, 14, 0, 0, 0 };
@@ -851,8 +934,8 @@ static void test_step_contract(void **state)
 	(void)state;
 	memset(&st, 0, sizeof(st));
 	memset(&io, 0, sizeof(io));
-	assert_int_equal(tlsf_step(NULL, &io), TLSF_STOP);
-	assert_int_equal(tlsf_step(&st, NULL), TLSF_STOP);
+	assert_int_equal(tlsf_step(NULL, &io, NULL), TLSF_STOP);
+	assert_int_equal(tlsf_step(&st, NULL, NULL), TLSF_STOP);
 
 	/* every TLSF_MORE consumed at least one byte */
 	copy = scratch_dup(rec, sizeof(rec));
@@ -864,7 +947,7 @@ static void test_step_contract(void **state)
 	io.cookie = (uintptr_t)f;
 	do {
 		before = io.off;
-		ret = tlsf_step(&f->st, &io);
+		ret = tlsf_step(&f->st, &io, NULL);
 		if (ret == TLSF_MORE)
 			assert_true(io.off > before);
 		steps++;
@@ -893,6 +976,8 @@ int main(void)
 		cmocka_unit_test(test_encrypted_record_limit),
 		cmocka_unit_test(test_read_fault),
 		cmocka_unit_test(test_step_contract),
+		cmocka_unit_test(test_rec_seq),
+		cmocka_unit_test(test_skip_gap),
 	};
 
 	return cmocka_run_group_tests_name("tls_framing", tests, NULL, free_scratch);

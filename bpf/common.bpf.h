@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * common.bpf.h - what every hook of hstrace.bpf.c shares: the ring buffer and its loss
+ * counter, the one record-header helper, the per-socket state (socket-local storage) and the
+ * per-thread state (task-local storage); and the TLS framing state machine (tls_framing.h),
+ * bound to packets: it reads with bpf_skb_load_bytes(), its callbacks are in
+ * tls_capture.bpf.h.
+ */
+#ifndef HSTRACE_COMMON_BPF_H
+#define HSTRACE_COMMON_BPF_H
+
+struct tlsf_io;
+static int tlsf_on_record(struct tlsf_io *io, struct __sk_buff *skb, __u8 type, __u16 version,
+			  __u32 len, __u64 body, __u32 avail, int encrypted);
+static int tlsf_on_handshake(struct tlsf_io *io, struct __sk_buff *skb, __u8 type, __u32 len,
+			     __u64 body, __u32 avail);
+static int tlsf_on_certs(struct tlsf_io *io, struct __sk_buff *skb, __u32 count, __u32 len);
+static int tlsf_on_desync(struct tlsf_io *io, struct __sk_buff *skb);
+static int tlsf_on_alert(struct tlsf_io *io, struct __sk_buff *skb, __u16 version, __u32 len,
+			 __u16 alert);
+
+/* Reads a header fragment (1..7 bytes) at offset addr of the packet. */
+static __always_inline long tlsf_read_skb(struct __sk_buff *skb, void *dst, __u32 size,
+					  __u64 addr)
+{
+	__u64 n = size;
+
+	barrier_var(n);
+	if (n > 7)
+		n = 7;
+	if (n < 1)
+		return -1;
+	return bpf_skb_load_bytes(skb, (__u32)addr, dst, n);
+}
+
+#define TLSF_CTX struct __sk_buff *
+#define TLSF_READ(ctx, dst, size, addr) tlsf_read_skb((ctx), (dst), (size), (addr))
+#define TLSF_FUNC __noinline /* global: verified once, called from both packet programs */
+#include "tls_framing.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define TCP_NEW_SYN_RECV 12
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+
+/* Records to user space. Size is set by user space before load (--ringbuf-kb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Records that did not fit in the ring buffer. Read by user space and shown. */
+__u64 lost_records = 0;
+
+/* Ring-buffer data that wakes the consumer early; below it, user space picks records up on
+ * its own poll timeout (tracer_poll()). Waking it for every record costs the producer a
+ * wake-up each time (measured: several µs per record on the development VM). */
+#define RB_WAKEUP_BYTES (256 * 1024)
+
+static __always_inline __u64 rb_wakeup(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= RB_WAKEUP_BYTES ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/* Fills the header every record starts with. */
+static __always_inline void hdr_init(struct hs_hdr *h, __u16 kind, __u16 size, __u64 ts_ns,
+				     __u64 cookie)
+{
+	h->kind = kind;
+	h->size = size;
+	h->_pad = 0;
+	h->ts_ns = ts_ns;
+	h->cookie = cookie;
+}
+
+/* Reserves a zeroed record of `size` bytes with its header filled in; NULL (the loss counted)
+ * when the ring buffer is full. */
+static __always_inline void *rec_reserve(__u16 kind, __u32 size, __u64 cookie)
+{
+	struct hs_hdr *h = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!h) {
+		__sync_fetch_and_add(&lost_records, 1);
+		return NULL;
+	}
+	__builtin_memset(h, 0, size);
+	hdr_init(h, kind, size, bpf_ktime_get_ns(), cookie);
+	return h;
+}
+
+/*
+ * Per-socket state of a TCP connection hstrace follows, in socket-local storage: created at
+ * CLOSE -> SYN_SENT (client) or -> ESTABLISHED (server), freed with the socket. Sockets that
+ * existed before hstrace started have none, so they cost one lookup per packet and call.
+ */
+enum sk_flags {
+	SKF_CLIENT = 1 << 0,   /* this end connected */
+	SKF_OWNER = 1 << 1,    /* its owner was reported (connect, accept or first socket call) */
+	SKF_ACCEPTED = 1 << 2, /* accept() returned it (server) */
+	SKF_DONE = 1 << 3,     /* both directions are past their handshake: packets need no look */
+	SKF_CALLS_DONE = 1 << 4, /* ... and the application has written and read all the bytes
+				  * followed, or the stream is not TLS: calls need no look either */
+};
+
+/* Index of a direction in struct sk_state arrays. */
+#define D_OUT 0
+#define D_IN 1
+
+struct sk_state {
+	__u64 cookie;
+	__u32 base[2];	/* TCP sequence number of stream offset 0 (the first payload byte) */
+	__u32 next[2];	/* TCP sequence number of the next byte not yet followed */
+	__u32 app_end[2]; /* stream offset reported in the last hs_io_rec, by direction */
+	__u8 known[2];	/* base and next are set */
+	__u8 flags;	/* enum sk_flags */
+	__u8 _pad[5];
+	struct tls_stream dir[2]; /* TLS framing, by direction (bpf/tls_framing.h) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sk_state);
+} sk_states SEC(".maps");
+
+/*
+ * Per-thread state, in task-local storage: a lookup is a pointer chase (no hashing, no lock).
+ * Freed with the thread.
+ */
+struct ssl_call {
+	__u64 ssl;
+	__u64 entry_ns;
+	__u32 depth; /* nested calls on this thread: counted once */
+	__u32 lib_id;
+};
+
+struct thread_state {
+	__u64 last_cookie;	 /* tracked socket this thread last did I/O on (or connected or
+				  * accepted), 0 none: binds X509_verify_cert() to it */
+	struct ssl_call call;	 /* SSL_do_handshake() in progress, when in_call */
+	struct ssl_call verify;	 /* X509_verify_cert() in progress, when in_verify (ssl unused) */
+	__u8 in_call;
+	__u8 in_verify;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+/* The calling thread's state; created when create is set. NULL if it has none (or the
+ * storage is busy: a BPF program running inside another one's use of it). */
+static __always_inline struct thread_state *thread_state(bool create)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+#endif /* HSTRACE_COMMON_BPF_H */

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * socket_calls.bpf.h - socket send/receive calls on a followed connection, in the caller's
+ * own context (tp_btf sock:sock_send_length / sock:sock_recv_length, Linux 6.3+).
+ *
+ * They run at the end of every sock_sendmsg()/sock_recvmsg() of every socket (TCP, UDP, unix),
+ * never for files or pipes. A socket hstrace does not follow, or one past its handshake,
+ * costs one socket-storage lookup. While a connection is in its handshake they tell:
+ *   - who owns a server connection whose accept() was not seen (accept() without asking for
+ *     the peer's address): the first caller, reported once (HS_EV_OWNER);
+ *   - how far the application has written (send) or read (receive) each stream: one
+ *     hs_io_rec per call that moved bytes, so user space knows when the application wrote
+ *     or read each TLS record (the packet programs give when it was sent or arrived);
+ *   - which connection the calling thread works on, for the OpenSSL probes (ssl_note_io()).
+ * Without these tracepoints (older kernels) user space does not load these programs: the
+ * owner is then known from connect() and accept() only, and a thread's connection is the one
+ * it connected or accepted.
+ */
+#ifndef HSTRACE_SOCKET_CALLS_BPF_H
+#define HSTRACE_SOCKET_CALLS_BPF_H
+
+/* Has the application written (D_OUT) or read (D_IN) every byte the packet programs followed
+ * in a direction they stopped following? Then its calls there say nothing new. */
+static __always_inline bool app_caught_up(const struct sk_state *s, int d)
+{
+	return (s->dir[d & 1].flags & TLSF_F_STOPPED) &&
+	       (__s32)(s->app_end[d & 1] - (s->next[d & 1] - s->base[d & 1])) >= 0;
+}
+
+/* Reports how far the application has moved stream d (D_OUT: written, D_IN: read). */
+static __always_inline void report_app_progress(struct sock *sk, struct sk_state *s, int d)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct hs_io_rec *r;
+	__u32 end;
+
+	if (!s->known[d & 1] || app_caught_up(s, d))
+		return;
+	if (d == D_OUT)
+		end = BPF_CORE_READ(tp, write_seq) - s->base[D_OUT];
+	else
+		end = BPF_CORE_READ(tp, copied_seq) - s->base[D_IN];
+	if (end == s->app_end[d & 1]) /* nothing moved (MSG_PEEK, a zero-length call) */
+		return;
+	s->app_end[d & 1] = end;
+	if (app_caught_up(s, D_OUT) && app_caught_up(s, D_IN))
+		s->flags |= SKF_CALLS_DONE;
+	r = rec_reserve(HS_REC_IO, sizeof(*r), s->cookie);
+	if (!r)
+		return;
+	r->dir = d == D_OUT ? HS_DIR_OUT : HS_DIR_IN;
+	r->seq_end = end;
+	bpf_ringbuf_submit(r, rb_wakeup());
+}
+
+static __always_inline void on_socket_call(struct sock *sk, int ret, int d)
+{
+	struct sk_state *s;
+	struct hs_tcp_rec *r;
+
+	if (!sk)
+		return;
+	s = bpf_sk_storage_get(&sk_states, sk, 0, 0);
+	if (!s || (s->flags & SKF_CALLS_DONE))
+		return;
+	if (!(s->flags & SKF_OWNER)) {
+		s->flags |= SKF_OWNER;
+		r = tcp_rec_new(sk, s->cookie, HS_EV_OWNER);
+		if (r) {
+			rec_set_owner(r);
+			bpf_ringbuf_submit(r, rb_wakeup());
+		}
+	}
+	if (ret > 0)
+		report_app_progress(sk, s, d);
+	ssl_note_io(s->cookie); /* a call that would block binds an SSL object as well */
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(handle_sock_send, struct sock *sk, int ret, int flags)
+{
+	on_socket_call(sk, ret, D_OUT);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(handle_sock_recv, struct sock *sk, int ret, int flags)
+{
+	on_socket_call(sk, ret, D_IN);
+	return 0;
+}
+
+#endif /* HSTRACE_SOCKET_CALLS_BPF_H */

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * tcp_states.bpf.h - the TCP timeline (state changes, SYN retransmissions, resets) and who
+ * owns each connection.
+ *
+ * The owner (pid/comm) of a connection is never taken from a state change that may run in
+ * softirq context (where "current" is whoever happened to run, often the peer on loopback).
+ * It comes from CLOSE -> SYN_SENT, which the kernel runs synchronously inside the caller's
+ * connect() (or sendto(MSG_FASTOPEN)); from accept(), through the cgroup getpeername hook
+ * accept() runs for the new socket when it is asked for the peer's address; otherwise from
+ * the first socket call on the connection (socket_calls.bpf.h).
+ */
+#ifndef HSTRACE_TCP_STATES_BPF_H
+#define HSTRACE_TCP_STATES_BPF_H
+
+static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+/* Reserves a zeroed TCP record for sk, with addresses, ports and TCP counters filled in.
+ * Returns NULL (and counts the loss) when the ring buffer is full. */
+static __always_inline struct hs_tcp_rec *tcp_rec_new(const struct sock *sk, __u64 cookie,
+						      __u16 event)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct hs_tcp_rec *r;
+
+	r = rec_reserve(HS_REC_TCP, sizeof(*r), cookie);
+	if (!r)
+		return NULL;
+	r->event = event;
+	r->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (r->family == AF_INET) {
+		bpf_core_read(r->saddr, sizeof(__u32), &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(r->daddr, sizeof(__u32), &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(r->saddr, sizeof(struct in6_addr), &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(r->daddr, sizeof(struct in6_addr), &sk->__sk_common.skc_v6_daddr);
+	}
+	r->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	r->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	/* bytes_received is rcv_nxt progress: the peer's FIN (SOCK_DONE) counts one. */
+	r->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	if (r->bytes_received && (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)))
+		r->bytes_received--;
+	return r;
+}
+
+/* Marks r as owned by the current task (only call in the owner's own context). */
+static __always_inline void rec_set_owner(struct hs_tcp_rec *r)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	r->flags |= HS_F_OWNER;
+	r->pid = id >> 32;
+	r->tid = (__u32)id;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+}
+
+static __always_inline void emit_simple(const struct sock *sk, __u64 cookie, __u16 event)
+{
+	struct hs_tcp_rec *r = tcp_rec_new(sk, cookie, event);
+
+	if (!r)
+		return;
+	if (event == HS_EV_CLOSED)
+		r->sk_err = BPF_CORE_READ(sk, sk_err);
+	bpf_ringbuf_submit(r, rb_wakeup());
+}
+
+/* The calling thread connected or accepted the connection: a later X509_verify_cert() of this
+ * thread is about it, unless it does I/O on another tracked socket first. */
+static __always_inline void thread_note_socket(__u64 cookie)
+{
+	struct thread_state *ts = thread_state(true);
+
+	if (ts)
+		ts->last_cookie = cookie;
+}
+
+/* Starts following a connection: its socket-local storage. Client: at CLOSE -> SYN_SENT, in
+ * connect(); the SYN, which sets where the outgoing stream starts, is sent just after. */
+static __always_inline struct sk_state *sk_state_new(const struct sock *sk, __u64 cookie)
+{
+	struct sk_state *s;
+
+	s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (s && !s->cookie)
+		s->cookie = cookie;
+	return s;
+}
+
+/* -> ESTABLISHED: the streams start here (unless the client's SYN carried data: then its
+ * outgoing stream was set by the SYN itself, see tls_capture.bpf.h). */
+static __always_inline void sk_state_established(const struct sock *sk, __u64 cookie)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct sk_state *s = sk_state_new(sk, cookie);
+
+	if (!s)
+		return;
+	if (!s->known[D_OUT]) {
+		s->base[D_OUT] = s->next[D_OUT] = BPF_CORE_READ(tp, snd_una);
+		s->known[D_OUT] = 1;
+	}
+	if (!s->known[D_IN]) {
+		s->base[D_IN] = s->next[D_IN] = BPF_CORE_READ(tp, rcv_nxt);
+		s->known[D_IN] = 1;
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	struct hs_tcp_rec *r;
+	struct sk_state *s;
+	__u64 cookie;
+
+	if (!sk_is_tcp_inet(sk))
+		return 0;
+	cookie = bpf_get_socket_cookie((void *)sk);
+
+	switch (newstate) {
+	case HS_TCP_SYN_SENT:
+		/* Runs inside the connect() caller: the owner is the current task. */
+		s = sk_state_new(sk, cookie);
+		if (s)
+			s->flags |= SKF_CLIENT | SKF_OWNER;
+		r = tcp_rec_new(sk, cookie, HS_EV_SYN_SENT);
+		if (!r)
+			return 0;
+		rec_set_owner(r);
+		bpf_ringbuf_submit(r, rb_wakeup());
+		thread_note_socket(cookie);
+		break;
+	case HS_TCP_SYN_RECV:
+		if (oldstate == HS_TCP_LISTEN)
+			emit_simple(sk, cookie, HS_EV_SYN_RECV);
+		break;
+	case HS_TCP_ESTABLISHED:
+		sk_state_established(sk, cookie);
+		emit_simple(sk, cookie, HS_EV_ESTABLISHED);
+		break;
+	case HS_TCP_FIN_WAIT1:
+	case HS_TCP_LAST_ACK:
+		emit_simple(sk, cookie, HS_EV_FIN_OUT);
+		break;
+	case HS_TCP_CLOSE_WAIT:
+	case HS_TCP_CLOSING:
+		emit_simple(sk, cookie, HS_EV_FIN_IN);
+		break;
+	case HS_TCP_TIME_WAIT:
+		if (oldstate == HS_TCP_FIN_WAIT1 || oldstate == HS_TCP_FIN_WAIT2)
+			emit_simple(sk, cookie, HS_EV_FIN_IN);
+		break;
+	case HS_TCP_CLOSE:
+		if (oldstate == HS_TCP_LISTEN) /* a listener, not a connection */
+			break;
+		/* FIN_WAIT2 -> TIME_WAIT is reported as -> CLOSE (the time-wait mini socket takes
+		 * over): the peer's FIN shows as SOCK_DONE, which tcp_fin() sets and a reset does
+		 * not (sk_shutdown is no use: close() sets it). */
+		if ((oldstate == HS_TCP_FIN_WAIT1 || oldstate == HS_TCP_FIN_WAIT2) &&
+		    (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)))
+			emit_simple(sk, cookie, HS_EV_FIN_IN);
+		emit_simple(sk, cookie, HS_EV_CLOSED);
+		break;
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(handle_retransmit, const struct sock *sk)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) != HS_TCP_SYN_SENT)
+		return 0;
+	emit_simple(sk, bpf_get_socket_cookie((void *)sk), HS_EV_SYN_RETRANSMIT);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(handle_receive_reset, struct sock *sk)
+{
+	if (!sk_is_tcp_inet(sk))
+		return 0;
+	emit_simple(sk, bpf_get_socket_cookie(sk), HS_EV_RESET_IN);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(handle_send_reset, const struct sock *sk)
+{
+	__u8 state;
+
+	/* sk is NULL for a reset answering no socket, or a mini socket (time-wait, request). */
+	if (!sk)
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == HS_TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == HS_TCP_LISTEN)
+		return 0;
+	if (!sk_is_tcp_inet(sk))
+		return 0;
+	emit_simple(sk, bpf_get_socket_cookie((void *)sk), HS_EV_RESET_OUT);
+	return 0;
+}
+
+/*
+ * accept(): when it is asked for the peer's address (nginx, OpenSSL, Python, Go, Java and
+ * most servers ask), it runs the cgroup getpeername hook on the new socket, in the caller's
+ * context. A getpeername() call later on runs it too; only the first one on a server
+ * connection counts. A sock_addr program's return value 1 lets the call go on unchanged.
+ */
+static __always_inline void on_getpeername(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *bsk = ctx->sk;
+	struct hs_tcp_rec *r;
+	struct sk_state *s;
+
+	if (!bsk)
+		return;
+	s = bpf_sk_storage_get(&sk_states, bsk, 0, 0);
+	if (!s || (s->flags & (SKF_CLIENT | SKF_ACCEPTED)))
+		return;
+	s->flags |= SKF_ACCEPTED | SKF_OWNER;
+	/* Addresses and counters come with the other records of the connection. */
+	r = rec_reserve(HS_REC_TCP, sizeof(*r), s->cookie);
+	if (!r)
+		return;
+	r->event = HS_EV_ACCEPTED;
+	rec_set_owner(r);
+	bpf_ringbuf_submit(r, rb_wakeup());
+	thread_note_socket(s->cookie);
+}
+
+SEC("cgroup/getpeername4")
+int handle_getpeername4(struct bpf_sock_addr *ctx)
+{
+	on_getpeername(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int handle_getpeername6(struct bpf_sock_addr *ctx)
+{
+	on_getpeername(ctx);
+	return 1;
+}
+
+#endif /* HSTRACE_TCP_STATES_BPF_H */

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * tls_capture.bpf.h - TLS framing from a followed connection's packets.
+ *
+ * cgroup_skb egress and ingress programs, attached to the root of the cgroup v2 hierarchy,
+ * see every IP packet of every socket, with the socket. A socket hstrace does not follow (no
+ * socket-local storage), or one past its handshake, costs one storage lookup per packet.
+ * For a followed one the program finds the TCP payload and feeds the bytes not seen yet, in
+ * stream order, to the framing state machine of tls_framing.h:
+ *   - egress: new data is always sent in order; a retransmission repeats bytes already
+ *     followed, which are skipped (a segment partly new is fed from the first new byte);
+ *   - ingress: a duplicate is skipped the same way; a segment that arrives before the bytes
+ *     in front of it (reordering, or a loss) is fed when the missing bytes lie inside the body
+ *     of the current record, whose contents are not looked at (tlsf_skip_gap()): those bytes
+ *     arrive later and are then skipped as old; otherwise the direction's framing is lost and
+ *     reported (HS_TLS_DESYNC), never guessed.
+ * Each event's time is that of the packet, as it passed this host's TCP stack: egress runs in
+ * ip_finish_output() before the qdisc, ingress in tcp_v4_rcv()/tcp_v6_rcv() before the socket
+ * takes the data. Both programs always return 1: a packet is never dropped or changed.
+ */
+#ifndef HSTRACE_TLS_CAPTURE_BPF_H
+#define HSTRACE_TLS_CAPTURE_BPF_H
+
+/* Where a TLS record is composed: it is larger than the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hs_tls_rec);
+} tls_scratch SEC(".maps");
+
+/* Sends one TLS record to user space. data[]: data_len bytes from packet offset data, or,
+ * when data is 0, the two bytes of `two` (high byte first). */
+static __always_inline void tls_emit(struct tlsf_io *io, struct __sk_buff *skb, __u8 what,
+				     __u8 ctype, __u8 hs_type, __u16 version, __u32 len,
+				     __u32 count, __u64 data, __u32 data_len, __u16 two)
+{
+	struct hs_tls_rec *r;
+	__u32 zero = 0;
+	__u64 n = data_len, size;
+
+	r = bpf_map_lookup_elem(&tls_scratch, &zero);
+	if (!r)
+		return;
+	/* Bound the copy in a 64-bit register the verifier can follow. */
+	barrier_var(n);
+	if (n > HS_TLS_DATA_MAX)
+		n = HS_TLS_DATA_MAX;
+	if (n && !data) {
+		n = 2;
+		r->data[0] = two >> 8;
+		r->data[1] = two & 0xff;
+	} else if (n >= 1 && bpf_skb_load_bytes(skb, (__u32)data, r->data, n)) {
+		n = 0;
+	}
+	size = HS_TLS_REC_HDR_SIZE + n;
+	hdr_init(&r->hdr, HS_REC_TLS, size, io->ts_ns, io->cookie);
+	r->what = what;
+	r->dir = io->dir;
+	r->content_type = ctype;
+	r->hs_type = hs_type;
+	r->version = version;
+	r->data_len = n;
+	r->len = len;
+	r->count = count;
+	r->seq = io->rec_seq;
+	r->_pad = 0;
+	if (size > sizeof(*r))
+		return;
+	if (bpf_ringbuf_output(&events, r, size, rb_wakeup()))
+		__sync_fetch_and_add(&lost_records, 1);
+}
+
+
+static int tlsf_on_record(struct tlsf_io *io, struct __sk_buff *skb, __u8 type, __u16 version,
+			  __u32 len, __u64 body, __u32 avail, int encrypted)
+{
+	/* The header only: nothing of any record's body leaves the kernel. */
+	(void)body;
+	(void)avail;
+	(void)encrypted;
+	tls_emit(io, skb, HS_TLS_RECORD, type, 0, version, len, 0, 0, 0, 0);
+	return 0;
+}
+
+/* A plaintext alert: its record, with level and description in data[0..1]. */
+static int tlsf_on_alert(struct tlsf_io *io, struct __sk_buff *skb, __u16 version, __u32 len,
+			 __u16 alert)
+{
+	tls_emit(io, skb, HS_TLS_RECORD, TLSF_CT_ALERT, 0, version, len, 0, 0, 2, alert);
+	return 0;
+}
+
+static int tlsf_on_handshake(struct tlsf_io *io, struct __sk_buff *skb, __u8 type, __u32 len,
+			     __u64 body, __u32 avail)
+{
+	__u32 n = 0;
+
+	/* ClientHello, ServerHello: SNI, ALPN, versions, ... (what this packet holds of it) */
+	if (type == TLSF_HT_CLIENT_HELLO || type == TLSF_HT_SERVER_HELLO)
+		n = avail;
+	else if (type == TLSF_HT_SERVER_KEY_EXCHANGE) /* curve type and group */
+		n = tlsf_min(avail, 8);
+	tls_emit(io, skb, HS_TLS_HANDSHAKE, TLSF_CT_HANDSHAKE, type, 0, len, 0, body, n, 0);
+	return 0;
+}
+
+static int tlsf_on_certs(struct tlsf_io *io, struct __sk_buff *skb, __u32 count, __u32 len)
+{
+	tls_emit(io, skb, HS_TLS_CERTS, TLSF_CT_HANDSHAKE, TLSF_HT_CERTIFICATE, 0, len, count, 0,
+		 0, 0);
+	return 0;
+}
+
+static int tlsf_on_desync(struct tlsf_io *io, struct __sk_buff *skb)
+{
+	tls_emit(io, skb, HS_TLS_DESYNC, 0, 0, 0, 0, 0, 0, 0, 0);
+	return 0;
+}
+
+/* Stops following both directions: the stream is not TLS, so the application's calls do not
+ * matter either. */
+static __always_inline void sk_state_not_tls(struct sk_state *s)
+{
+	s->dir[D_OUT].flags |= TLSF_F_STOPPED;
+	s->dir[D_IN].flags |= TLSF_F_STOPPED;
+	s->flags |= SKF_DONE | SKF_CALLS_DONE;
+}
+
+/* The payload of a TCP segment of a followed direction: seq is the sequence number of its
+ * first payload byte, [off, off + len) where it is in the packet. */
+static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_state *s, int d,
+					    __u32 seq, __u32 off, __u32 len)
+{
+	struct tls_stream *st = d == D_OUT ? &s->dir[D_OUT] : &s->dir[D_IN];
+	struct tlsf_io io = {};
+	__s32 ahead = (__s32)(seq - s->next[d]);
+	__u32 skip = 0;
+
+	io.cookie = s->cookie;
+	io.ts_ns = bpf_ktime_get_ns();
+	io.dir = d == D_OUT ? HS_DIR_OUT : HS_DIR_IN;
+	if (ahead < 0) {
+		/* Starts with bytes already followed: a retransmission or a duplicate. */
+		skip = (__u32)-ahead;
+		if (skip >= len)
+			return;
+	} else if (ahead > 0) {
+		/* Bytes are missing in front of it. */
+		io.seq = s->next[d] - s->base[d];
+		if (!tlsf_skip_gap(st, (__u32)ahead)) {
+			tlsf_stop(st, &io, skb, TLSF_F_DESYNC);
+			return;
+		}
+	}
+	io.buf = off + skip;
+	io.len = len - skip;
+	io.seq = seq + skip - s->base[d];
+	s->next[d] = seq + len;
+	tlsf_feed(st, &io, skb);
+	if (st->flags & TLSF_F_NOT_TLS) /* not TLS: nothing more to follow either way */
+		sk_state_not_tls(s);
+	else if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)
+		s->flags |= SKF_DONE;
+}
+
+/* One packet of any socket: finds a followed TCP connection's payload. */
+static __always_inline void capture_packet(struct __sk_buff *skb, int d)
+{
+	struct bpf_sock *bsk = skb->sk;
+	struct sk_state *s;
+	struct tcphdr th;
+	__u32 ip_len, off, seq;
+	__u8 b;
+
+	if (!bsk)
+		return;
+	bsk = bpf_sk_fullsock(bsk);
+	if (!bsk || bsk->protocol != IPPROTO_TCP)
+		return;
+	s = bpf_sk_storage_get(&sk_states, bsk, 0, 0);
+	if (!s || (s->flags & SKF_DONE))
+		return;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, 0, &b, 1))
+			return;
+		ip_len = (b & 0xf) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, 6, &b, 1) || b != IPPROTO_TCP)
+			return; /* extension headers: not followed (TCP does not use them) */
+		ip_len = 40;
+	} else {
+		return;
+	}
+	if (bpf_skb_load_bytes(skb, ip_len, &th, sizeof(th)))
+		return;
+	seq = bpf_ntohl(th.seq);
+	if (th.syn) {
+		/* The client's SYN sets where its stream starts; with TCP Fast Open it carries
+		 * the first bytes already. */
+		if (d == D_OUT && !s->known[D_OUT]) {
+			s->base[D_OUT] = s->next[D_OUT] = seq + 1;
+			s->known[D_OUT] = 1;
+		}
+		seq++;
+	}
+	off = ip_len + th.doff * 4;
+	if (off >= skb->len || !s->known[d] || (s->dir[d].flags & TLSF_F_STOPPED))
+		return;
+	capture_payload(skb, s, d, seq, off, skb->len - off);
+}
+
+SEC("cgroup_skb/egress")
+int handle_egress(struct __sk_buff *skb)
+{
+	capture_packet(skb, D_OUT);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int handle_ingress(struct __sk_buff *skb)
+{
+	capture_packet(skb, D_IN);
+	return 1;
+}
+
+#endif /* HSTRACE_TLS_CAPTURE_BPF_H */

@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+"""Capture at the socket and packet layer: which hooks hstrace uses (no system-call tracepoint),
+that they go away with it (even on kill -9), that traffic passes unchanged, who owns a server
+connection whose accept() did not ask for the peer's address, the fallback for kernels without
+the socket-call tracepoints, and a plain stream that happens to start with the byte 0x16."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import harness as H
+import tls_peers as T
+from harness import check
+
+OUR_PROGS = {"handle_egress", "handle_ingress", "handle_getpeername4", "handle_getpeername6"}
+
+
+def _progs_of(pid):
+    """{prog id: (type, name)} of the BPF programs process pid holds (a program's or link's fd
+    shows its prog_id in /proc/PID/fdinfo)."""
+    ids = set()
+    d = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(d):
+        try:
+            text = open(os.path.join(d, fd)).read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.add(int(line.split()[1]))
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], check=True, capture_output=True,
+                         text=True).stdout
+    return {p["id"]: (p["type"], p.get("name", "")) for p in json.loads(out) if p["id"] in ids}
+
+
+def _cgroup2_root():
+    for mp in H.mounts_of_type("cgroup2"):
+        return mp
+    raise AssertionError("no cgroup2 mount")
+
+
+def _cgroup_prog_names():
+    out = subprocess.run(["bpftool", "cgroup", "show", _cgroup2_root(), "-j"], check=True,
+                         capture_output=True, text=True).stdout
+    return [p.get("name") for p in json.loads(out.strip() or "[]")]
+
+
+def _traced_tcp(hs, comm):
+    """One plain TCP connection with data both ways; returns its (client, server) records."""
+    srv = H.start_server(count=1, reply=4, comm=comm + "s")
+    cl = H.start_client(srv.port, send=4, comm=comm + "c")
+    cl.wait_exit(10)
+    srv.wait_exit(10)
+    H.settle()
+    recs = hs.stop_ok()
+    c = H.one(recs, "client", role="client", lport=cl.ports()[0], rport=srv.port)
+    s = H.one(recs, "server", role="server", lport=srv.port, rport=cl.ports()[0])
+    for r, p in ((c, cl), (s, srv)):
+        H.check_record(r)
+        check(r["pid"] == p.pid and r["result"] == "ok", "%s record" % r["role"], r)
+    return c, s
+
+
+def test_hooks_no_syscall_tracepoint():
+    hs = H.start_hstrace(["--json", "--all"])
+    progs = _progs_of(hs.pid)
+    H.log("hstrace's programs: %s" % sorted(progs.values()))
+    types = {t for t, n in progs.values()}
+    # tp_btf programs show as "tracing", uprobes as "kprobe"; a classic (syscall) tracepoint
+    # would be "tracepoint", a raw one "raw_tracepoint".
+    check(not types & {"tracepoint", "raw_tracepoint"},
+          "a tracepoint-type program is loaded: %s" % sorted(progs.values()))
+    check({"cgroup_skb", "cgroup_sock_addr", "tracing"} <= types,
+          "packet, getpeername or tp_btf programs missing: %s" % sorted(progs.values()))
+    attached = _cgroup_prog_names()
+    check(OUR_PROGS <= set(attached), "not attached to the cgroup v2 root: %s" % attached)
+    _traced_tcp(hs, "hs_hk_")
+
+
+def test_kill_9_leaves_nothing_attached():
+    hs = H.start_hstrace(["--json"])
+    ids = set(_progs_of(hs.pid))
+    check(ids, "hstrace holds no BPF program")
+    before = _cgroup_prog_names().count("handle_egress")
+    hs.proc.send_signal(signal.SIGKILL)
+    hs.proc.wait(10)
+    end = time.monotonic() + 5
+    while True:
+        out = subprocess.run(["bpftool", "prog", "show", "-j"], check=True,
+                             capture_output=True, text=True).stdout
+        left = ids & {p["id"] for p in json.loads(out)}
+        if not left or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    check(not left, "BPF programs left after kill -9: %s" % sorted(left))
+    check(_cgroup_prog_names().count("handle_egress") == before - 1,
+          "the packet programs are still attached to the cgroup root: %s" % _cgroup_prog_names())
+    # And a new instance works.
+    hs2 = H.start_hstrace(["--json", "--all"])
+    _traced_tcp(hs2, "hs_k9_")
+
+
+def test_two_instances():
+    hs1 = H.start_hstrace(["--json", "--all"])
+    hs2 = H.start_hstrace(["--json", "--all"])
+    srv = H.start_server(count=1, reply=4, comm="hs_2i_s")
+    cl = H.start_client(srv.port, send=4, comm="hs_2i_c")
+    cl.wait_exit(10)
+    srv.wait_exit(10)
+    H.settle()
+    for hs in (hs1, hs2):
+        recs = hs.stop_ok()
+        c = H.one(recs, "client", role="client", lport=cl.ports()[0], rport=srv.port)
+        check(c["result"] == "ok" and c["pid"] == cl.pid, "client record", c)
+
+
+# A TLS server and client that check every byte: the client sends SIZE bytes and the server
+# answers with their SHA-256, so a changed or lost byte fails the transfer.
+ECHO_SERVER = r"""
+import hashlib, socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(64)
+print("listening %d" % ls.getsockname()[1], flush=True)
+for _ in range(int(sys.argv[3])):
+    c, _ = ls.accept()
+    with ctx.wrap_socket(c, server_side=True) as t:
+        h, n, size = hashlib.sha256(), 0, int(sys.argv[4])
+        while n < size:
+            b = t.recv(65536)
+            if not b:
+                break
+            h.update(b)
+            n += len(b)
+        t.sendall(h.hexdigest().encode())
+"""
+
+ECHO_CLIENT = r"""
+import hashlib, os, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+data = os.urandom(int(sys.argv[4]))
+for i in range(int(sys.argv[3])):
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
+        with ctx.wrap_socket(s, server_hostname="hstrace.test") as t:
+            t.sendall(data)
+            got = b""
+            while len(got) < 64:
+                b = t.recv(64)
+                if not b:
+                    break
+                got += b
+    if got.decode() != hashlib.sha256(data).hexdigest():
+        print("MISMATCH %d" % i, flush=True)
+        sys.exit(1)
+print("all ok", flush=True)
+"""
+
+
+def test_traffic_unchanged_with_ring_buffer_full():
+    """A 4 KiB ring buffer overflows under 40 TLS connections of 1 MiB each plus 200 plain
+    ones: records are lost (counted), and every byte still arrives unchanged: the packet
+    programs never drop or alter a packet."""
+    certs = T.make_certs()
+    d = H.make_tmpdir()
+    (d / "srv.py").write_text(ECHO_SERVER)
+    (d / "cli.py").write_text(ECHO_CLIENT)
+    n, size = 40, 1 << 20
+    hs = H.start_hstrace(["--json", "--all", "--ringbuf-kb", "4", "-o", str(d / "out.ndjson")])
+    srv = T.Proc("echo server", [H.PYTHON, d / "srv.py", certs.server, certs.server_key, n,
+                                 size])
+    port = int(srv.wait_line(r"^listening (\d+)$").group(1))
+    plain = H.start_server(count=200, reply=1000, name="plain server")
+    pcl = H.start_client(plain.port, count=200, send=1000, name="plain client")
+    cl = T.Proc("echo client", [H.PYTHON, d / "cli.py", port, certs.ca, n, size])
+    cl.wait_exit(120)
+    check("all ok" in cl.stdout(), "the TLS transfer changed", cl.diag())
+    srv.wait_exit(30)
+    pcl.wait_exit(60)
+    plain.wait_exit(30)
+    check(len(plain.lines("received 1000")) == 200 and
+          len(pcl.lines("received 1000")) == 200, "plain transfers lost bytes",
+          plain.diag(), pcl.diag())
+    H.settle()
+    hs.stop(signal.SIGINT)
+    check(hs.rc == 0, "hstrace failed", hs.stderr())
+    lost = int(next(l for l in hs.stderr().splitlines() if l.startswith("Summary:"))
+               .split("lost=")[1].split()[0])
+    H.log("records lost with a 4 KiB ring buffer: %d" % lost)
+    check(lost > 0, "a 4 KiB ring buffer lost nothing: the test did not fill it")
+
+
+def test_accept_without_address():
+    """accept(fd, NULL, NULL) runs no getpeername hook: the server connection's owner is the
+    first process that receives or sends on it, and there is no accepted event (nor
+    accept_wait). Without the socket-call tracepoints the owner stays unknown."""
+    for env_off in (False, True):
+        env = dict(os.environ, HSTRACE_NO_SOCKET_CALLS="1") if env_off else None
+        hs = H.start_hstrace(["--json", "--all"], env=env)
+        srv = H.start_server(count=1, reply=4, comm="hs_nad_s", accept_no_addr=True)
+        cl = H.start_client(srv.port, send=4, comm="hs_nad_c")
+        cl.wait_exit(10)
+        srv.wait_exit(10)
+        H.settle()
+        recs = hs.stop_ok()
+        s = H.one(recs, "server", role="server", lport=srv.port, rport=cl.ports()[0])
+        H.check_record(s)
+        check("accepted" not in H.names(s) and "accept_wait" not in s["phases_us"],
+              "accepted without a getpeername hook", s)
+        if env_off:
+            check(s["pid"] is None and s["comm"] is None, "owner without any owner hook", s)
+            check("Linux < 6.3" in hs.stderr(), "no message about the missing tracepoints",
+                  hs.stderr())
+        else:
+            check(s["pid"] == srv.pid and s["comm"] == "hs_nad_s",
+                  "owner is not the server process", s)
+
+
+def test_no_socket_calls_tls():
+    """The fallback for kernels without sock_send_length/sock_recv_length (Linux < 6.3),
+    forced: TLS events keep their wire times and have no app_us; a TLS 1.2 handshake is
+    followed exactly as with them."""
+    certs = T.make_certs()
+    srv = T.SServer(certs, ["-tls1_2"])
+    env = dict(os.environ, HSTRACE_NO_SOCKET_CALLS="1")
+    hs = H.start_hstrace(["--json"], env=env)
+    cl = T.curl(srv.port, certs)
+    cl.wait_exit(30)
+    srv.wait_exit(15)
+    H.settle()
+    recs = hs.stop_ok()
+    c, s = T.ends(recs, cl.pid, srv.port)
+    want = [("client_hello", "out"), ("server_hello", "in"), ("certificate", "in"),
+            ("server_key_exchange", "in"), ("server_hello_done", "in"),
+            ("client_key_exchange", "out"), ("change_cipher_spec", "out"), ("finished", "out"),
+            ("change_cipher_spec", "in"), ("finished", "in"), ("app_data", "out"),
+            ("app_data", "in")]
+    for r, w in ((c, want), (s, T.mirror(want))):
+        T.checked(r)
+        check(r["result"] == "ok" and T.strip_closing_alerts(T.tls_seq(r)) == w,
+              "%s TLS events %s" % (r["role"], T.tls_seq(r)), r)
+        check(not any("app_us" in e for e in r["events"]), "app_us without socket calls", r)
+    check(s["pid"] == srv.pid and "accepted" in H.names(s), "server owner from accept()", s)
+    # Verification is still bound to the connection (the thread that connected it).
+    check("cert_verify" in c["phases_us"], "cert_verify not bound without socket calls", c)
+
+
+def test_plain_stream_starting_with_0x16():
+    """A plain TCP stream whose first byte is 0x16 (a TLS handshake record's type) but that
+    is not TLS: no TLS object, no TLS event."""
+    srv = H.start_server(count=1, reply=100, comm="hs_x16_s")
+    hs = H.start_hstrace(["--json", "--all"])
+    cl = H.start_client(srv.port, send=300, payload_hex="16" + "68656c6c6f20776f726c64",
+                        comm="hs_x16_c")
+    cl.wait_exit(10)
+    srv.wait_exit(10)
+    H.settle()
+    recs = hs.stop_ok()
+    for r in H.by_port(recs, srv.port):
+        H.check_record(r)
+        check("tls" not in r and r["result"] == "ok", "a 0x16 plain stream taken for TLS", r)
+    check(len(H.by_port(recs, srv.port)) == 2, "expected both ends", recs)
