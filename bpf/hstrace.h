@@ -113,6 +113,8 @@ enum hs_tls_what {
 			       * len = message body bytes */
 	HS_TLS_DESYNC = 4,    /* framing lost in this direction (bad header, bytes missing, too
 			       * many records in one packet): no further TLS records for it */
+	HS_TLS_RECORD_END = 5, /* the record at seq, whose header came in an earlier packet,
+				* is complete with this one (hdr.ts_ns) */
 };
 
 enum hs_tls_dir {
@@ -123,7 +125,8 @@ enum hs_tls_dir {
 /* One TLS observation. Sent with only data_len bytes of data[]: hdr.size says how long. */
 struct hs_tls_rec {
 	struct hs_hdr hdr;   /* ts_ns: when the packet that completed the header passed this
-			      * host's TCP stack (egress: transmission, ingress: arrival) */
+			      * host's TCP stack (egress: transmission, ingress: arrival); a
+			      * record completed by a later packet has an HS_TLS_RECORD_END */
 	__u8 what;	     /* enum hs_tls_what */
 	__u8 dir;	     /* enum hs_tls_dir */
 	__u8 content_type;   /* record: enum tlsf_content_type (bpf/tls_framing.h) */

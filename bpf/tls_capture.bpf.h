@@ -135,7 +135,7 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 	struct tls_stream *st = d == D_OUT ? &s->dir[D_OUT] : &s->dir[D_IN];
 	struct tlsf_io io = {};
 	__s32 ahead = (__s32)(seq - s->next[d]);
-	__u32 skip = 0;
+	__u32 skip = 0, pending, pending_seq = st->rec_seq;
 
 	io.cookie = s->cookie;
 	io.ts_ns = bpf_ktime_get_ns();
@@ -157,7 +157,14 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 	io.len = len - skip;
 	io.seq = seq + skip - s->base[d];
 	s->next[d] = seq + len;
+	/* A record whose header came in an earlier packet: is it complete with this one? */
+	pending = st->rec_left && !st->rec_have ? st->rec_left : 0;
+	io.rec_seq = st->rec_seq;
 	tlsf_feed(st, &io, skb);
+	if (pending && io.len >= pending && !(st->flags & TLSF_F_DESYNC)) {
+		io.rec_seq = pending_seq;
+		tls_emit(&io, skb, HS_TLS_RECORD_END, 0, 0, 0, 0, 0, 0, 0, 0);
+	}
 	if (st->flags & TLSF_F_NOT_TLS) /* not TLS: nothing more to follow either way */
 		sk_state_not_tls(s);
 	else if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)

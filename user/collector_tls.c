@@ -32,6 +32,7 @@
 #define OBS_DATA_MAX 32
 #define CALLS_INITIAL 16
 #define CALLS_MAX 128 /* application calls remembered, both directions */
+#define ENDS_MAX 32   /* records completed by a later packet than their header's */
 
 #define TLS_1_3 0x0304
 
@@ -81,6 +82,13 @@ struct tls_obs {
 
 _Static_assert(sizeof(struct tls_obs) == 48, "keep the log compact");
 
+/* A record whose header came in an earlier packet was completed by a packet at ts_ns. */
+struct tls_rec_end {
+	uint64_t ts_ns;
+	uint32_t rec_seq;
+	uint8_t dir;
+};
+
 /* An application call that moved bytes of one direction: the stream up to seq_end was
  * written (out) or read (in) by ts_ns. */
 struct tls_call {
@@ -106,6 +114,8 @@ struct conn_tls {
 	struct tls_call *calls;	   /* application calls, in arrival order */
 	size_t n_calls;
 	size_t cap_calls;
+	struct tls_rec_end ends[ENDS_MAX];
+	size_t n_ends;
 	uint32_t n_data[3];	   /* type-23 records logged, by enum tl_dir */
 	uint64_t more_bytes[3];	   /* type-23 records counted, not logged: application data */
 	uint32_t more_records[3];
@@ -146,7 +156,7 @@ int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size)
 		return -EINVAL;
 	if (rec->dir != HS_DIR_OUT && rec->dir != HS_DIR_IN)
 		return -EINVAL;
-	if (rec->what < HS_TLS_RECORD || rec->what > HS_TLS_DESYNC)
+	if (rec->what < HS_TLS_RECORD || rec->what > HS_TLS_RECORD_END)
 		return -EINVAL;
 	memcpy(rec->data, (const uint8_t *)data + hdr, rec->data_len);
 	return 0;
@@ -414,6 +424,11 @@ int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t 
 	case HS_TLS_DESYNC:
 		out->desync = true;
 		break;
+	case HS_TLS_RECORD_END:
+		if (tls->n_ends < ENDS_MAX)
+			tls->ends[tls->n_ends++] = (struct tls_rec_end){
+				.ts_ns = rec->hdr.ts_ns, .rec_seq = rec->seq, .dir = dir };
+		break;
 	default:
 		break;
 	}
@@ -475,6 +490,18 @@ int conn_tls_add_io(struct conn_tls **tlsp, const struct hs_io_rec *rec)
 static void obs_app_times(struct conn_tls *tls)
 {
 	size_t i, j;
+
+	/* A record's wire time is when it was complete: the packet that carried its last byte. */
+	for (i = 0; i < tls->n_ends; i++) {
+		const struct tls_rec_end *e = &tls->ends[i];
+
+		for (j = 0; j < tls->n_obs; j++) {
+			struct tls_obs *o = &tls->obs[j];
+
+			if (o->dir == e->dir && o->rec_seq == e->rec_seq && o->ts_ns < e->ts_ns)
+				o->ts_ns = e->ts_ns;
+		}
+	}
 
 	for (i = 0; i < tls->n_obs; i++) {
 		struct tls_obs *o = &tls->obs[i];
@@ -982,6 +1009,74 @@ static void add_phase(struct timeline *tl, const char *name, long from, long to)
 	tl->n_phases++;
 }
 
+/* Adds phase `name` of the application's own time: from when it read event `from` to when
+ * it wrote (or read) event `to` (app_ns), when both are known and in that order. */
+static void add_app_phase(struct timeline *tl, const char *name, long from, long to)
+{
+	const struct tl_event *a, *b;
+
+	if (from < 0 || to < 0 || tl->n_phases >= TL_MAX_PHASES)
+		return;
+	a = &tl->events[from];
+	b = &tl->events[to];
+	if (!a->app_ns || !b->app_ns || b->app_ns < a->app_ns)
+		return;
+	tl->phases[tl->n_phases].name = name;
+	tl->phases[tl->n_phases].dur_ns = b->app_ns - a->app_ns;
+	tl->n_phases++;
+}
+
+/* Adds `hello_read_wait`: how long the event at index i (an `in` one) waited between its
+ * arrival and the application's read. */
+static void add_read_wait(struct timeline *tl, const char *name, long i)
+{
+	const struct tl_event *e;
+
+	if (i < 0 || tl->n_phases >= TL_MAX_PHASES)
+		return;
+	e = &tl->events[i];
+	if (!e->app_ns || e->app_ns < e->ts_ns)
+		return;
+	tl->phases[tl->n_phases].name = name;
+	tl->phases[tl->n_phases].dur_ns = e->app_ns - e->ts_ns;
+	tl->n_phases++;
+}
+
+/*
+ * Network vs processing, from this end's view (docs/json.md, Phases):
+ *   server: hello_read_wait (the ClientHello arrived -> the application read it) and
+ *           app_think (it read the ClientHello -> it wrote its ServerHello);
+ *   client: app_think (it read the end of the server's flight -> it wrote its answer), and
+ *           peer_think, the server's share of server_hello_rtt: that round trip less the
+ *           network's, taken from the TCP handshake (an estimate; not after a SYN was
+ *           retransmitted, whose wait is in tcp_handshake).
+ */
+static void add_processing_phases(const struct conn_tls *tls, struct timeline *tl, long ch_in)
+{
+	uint64_t rtt_ns, tcp_ns;
+	long from, to;
+
+	if (!tls->client_view) {
+		add_read_wait(tl, "hello_read_wait", ch_in);
+		add_app_phase(tl, "app_think", ch_in, find_server_hello(tl, DIR_OUT));
+		return;
+	}
+	if (tl->tls.version == TLS_1_3) {
+		from = find_first(tl, TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN);
+		to = find_first(tl, TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT);
+	} else {
+		from = find_first(tl, TL_EV_SERVER_HELLO_DONE, DIR_IN);
+		to = find_first(tl, TL_EV_CLIENT_KEY_EXCHANGE, DIR_OUT);
+	}
+	add_app_phase(tl, "app_think", from, to);
+	if (!tl->syn_retransmits && tl_phase_get(tl, "tcp_handshake", &tcp_ns) &&
+	    tl_phase_get(tl, "server_hello_rtt", &rtt_ns) && tl->n_phases < TL_MAX_PHASES) {
+		tl->phases[tl->n_phases].name = "peer_think";
+		tl->phases[tl->n_phases].dur_ns = rtt_ns > tcp_ns ? rtt_ns - tcp_ns : 0;
+		tl->n_phases++;
+	}
+}
+
 void conn_tls_add_phases(const struct conn_tls *tls, struct timeline *tl)
 {
 	long ch_out, ch_in, app_out, app_in, app, last = -1;
@@ -1014,6 +1109,7 @@ void conn_tls_add_phases(const struct conn_tls *tls, struct timeline *tl)
 		add_phase(tl, "response_time", app_in, app_out);
 	}
 	add_phase(tl, "total", 0, app_in);
+	add_processing_phases(tls, tl, ch_in);
 }
 
 void conn_tls_free(struct conn_tls *tls)

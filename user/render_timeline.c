@@ -158,6 +158,21 @@ static void event_text(const struct tl_event *ev, char *buf, size_t len)
 		snprintf(buf + n, len - n, " (estimated)");
 }
 
+/* The APP column: when the application wrote or read a TLS event, relative to its wire time
+ * ("+0.046": read 46 µs after it arrived); empty when unknown. */
+static void app_text(const struct tl_event *ev, char *buf, size_t len)
+{
+	int64_t d = (int64_t)(ev->app_ns - ev->ts_ns) / 1000;
+	char ms[32];
+
+	if (!ev->app_ns) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	us_ms((uint64_t)(d < 0 ? -d : d), ms, sizeof(ms));
+	snprintf(buf, len, "%c%s", d < 0 ? '-' : '+', ms);
+}
+
 struct span {
 	size_t from, to, lane;
 	bool found;
@@ -208,15 +223,15 @@ void render_timeline(FILE *out, const struct timeline *tl, const struct timeline
 	}
 
 	/* "+Δ(ms)" is 7 bytes for 6 columns: one more byte of width */
-	fprintf(out, "%s%10s %10s %-3s %-30s %-*s %s%s\n", color ? COLOR_DIM : "", "T(ms)",
-		"+\u0394(ms)", "DIR", "EVENT", (int)width + 2, "", "PHASES",
+	fprintf(out, "%s%10s %10s %-3s %-36s %9s %-*s %s%s\n", color ? COLOR_DIM : "", "T(ms)",
+		"+\u0394(ms)", "DIR", "EVENT", "APP(ms)", (int)width + 2, "", "PHASES",
 		color ? COLOR_RESET : "");
 	for (i = 0; i < tl->n_events; i++) {
 		const struct tl_event *ev = &tl->events[i];
 		uint64_t t_us = (ev->ts_ns - base) / 1000, t_ns = ev->ts_ns - base;
 		uint64_t prev_ns = i ? tl->events[i - 1].ts_ns - base : 0;
 		unsigned int c, c0, c1;
-		char t[32], d[32], name[64];
+		char t[32], d[32], name[64], app[48];
 		const char *arrow = ev->dir == DIR_OUT  ? "\u2192"
 				    : ev->dir == DIR_IN ? "\u2190"
 							: " ";
@@ -228,8 +243,9 @@ void render_timeline(FILE *out, const struct timeline *tl, const struct timeline
 		us_ms(t_us - prev_us, d, sizeof(d));
 		prev_us = t_us;
 		event_text(ev, name, sizeof(name));
-		fprintf(out, "%10s %9s  %s%s%s  %-30s |", t, d, dcol, arrow,
-			color && *dcol ? COLOR_RESET : "", name);
+		app_text(ev, app, sizeof(app));
+		fprintf(out, "%10s %9s  %s%s%s  %-36.36s %9s |", t, d, dcol, arrow,
+			color && *dcol ? COLOR_RESET : "", name, app);
 
 		/* bar: from the previous event to this one, at least one column */
 		c0 = span_ns ? (unsigned int)(prev_ns * width / span_ns) : 0;

@@ -34,37 +34,31 @@ PORT = 4433
 # A round trip measured by hstrace must lie within RTT_US +- ROUND_TRIP_TOL_US (the issue's
 # "40 ms +- 2 ms"). The delay line itself adds 0.1-0.4 ms per round trip (waking up, copying),
 # which this bound includes. That holds for every tcp_handshake (kernel timestamps on both
-# ends). The round trips found in the TLS phases also contain how late each end read the
-# record that ended its wait (TLS "in" events are read times): 0.1-0.7 ms on a quiet machine,
-# up to ~5 ms when other work loads the 2 CPUs (a TLS 1.2 handshake waits twice, so its
-# per-RTT value takes two such lags). For them each value must lie within
-# -ROUND_TRIP_TOL_US .. +TLS_RT_LATE_US (a quarter of the round trip: a phase that counted
-# one round trip too many or too few is 40 ms off and still fails).
+# ends). TLS events are packet times too (hstrace/2), and the processing taken out of the TLS
+# phases is measured between them, so those round trips hold only the delay line's own lag:
+# 0.5-1.4 ms observed on a quiet machine, up to ~2.5 ms for a TLS 1.2 handshake (two round
+# trips) when other work loads the 2 CPUs and the user-space delay line runs late. They must
+# lie within -ROUND_TRIP_TOL_US .. +TLS_RT_LATE_US (a phase that counted one round trip too
+# many or too few is 40 ms off and still fails).
 ROUND_TRIP_TOL_US = 2000
-TLS_RT_LATE_US = 10000
+TLS_RT_LATE_US = 5000
 
 # hstrace time - capture time of the same packet, per class of event (both clocks are
 # CLOCK_REALTIME-based and read by the same kernel; hstrace converts its CLOCK_MONOTONIC stamps):
 #   * "kernel" events, the TCP state changes (syn_sent, syn_received, established, fin_*,
 #     reset_*), are taken in the kernel on the packet's own path, a few microseconds before
-#     the packet reaches the capture tap (out) or after it (in): observed -81 .. +90 µs;
-#   * TLS "out" events are the return of the write() that sent the record, just after the
-#     packet passed the tap: observed 0 .. +61 µs.
-# Both have p99 <= KERNEL_P99_US = 500 µs: room for one scheduling delay of the busy VM (the
-# relay, two tsharks, hstrace and both peers share 2 CPUs), and still 40x below a real error
-# (a wrong packet or event is a round trip, >= 20 ms, off; a wrong clock conversion seconds).
-#   * TLS "in" events are the return of the read() that took the record, i.e. when the
-#     application read it, not when it arrived (docs/json.md says so). The lag is the
-#     application's own work before that read: a TLS 1.2 client verifies the certificate
-#     chain before it reads the ServerKeyExchange that came in the same flight, 1-2 ms here.
-#     When other work loads the machine, the peer is also woken late: up to 5.6 ms observed
-#     while other test suites ran on the same 2 CPUs (the peers run at nice -10 to keep this
-#     small, see PEER_NICE).
-# Over all events p99 <= CAPTURE_P99_US = 10 ms, half the one-way delay: an event paired with
-# the wrong packet or flight is at least one one-way delay (20 ms) off, a clock error seconds,
-# while a late read of a busy VM stays below it.
+#     the packet reaches the capture tap (out) or after it (in): observed -103 .. +101 µs;
+#   * TLS "out" events are taken by the cgroup egress program as the packet that completes
+#     the record leaves the socket, before the tap: observed -50 .. -2 µs;
+#   * TLS "in" events by the cgroup ingress program as that packet reaches the socket, after
+#     the tap: observed -68 .. +45 µs (hstrace/1 gave the application's read time here, up to
+#     5.6 ms later on a loaded machine; that time is now app_us).
+# Every class has p99 <= KERNEL_P99_US = 500 µs: room for one scheduling delay of the busy VM
+# (the relay, two tsharks, hstrace and both peers share 2 CPUs), and still 40x below a real
+# error (a wrong packet or event is a round trip, >= 20 ms, off; a wrong clock conversion
+# seconds). The tighter targets (50 / 100 µs) are measured by make bench, not here.
 KERNEL_P99_US = 500
-CAPTURE_P99_US = 10000
+CAPTURE_P99_US = KERNEL_P99_US
 KERNEL_EVENTS = {"syn_sent", "syn_received", "established", "fin_out", "fin_in", "reset_in",
                  "reset_out"}
 
@@ -368,15 +362,22 @@ def test_events_match_packet_capture():
     for want in ("syn_sent", "syn_received", "established", "client_hello", "server_hello",
                  "certificate", "finished", "encrypted_handshake", "app_data", "fin_out"):
         check(want in kinds, "no %s event was compared with the capture" % want, sorted(diffs))
-    for cls in ("kernel", "tls out"):
+    for cls in ("kernel", "tls out", "tls in"):
         q = p99([abs(v) for v in classes[cls]])
         check(q <= KERNEL_P99_US, "%s events: p99 |hstrace - capture| = %d µs > %d µs"
               % (cls, q, KERNEL_P99_US))
     q = p99([abs(v) for v in everything])
     check(q <= CAPTURE_P99_US, "p99 |hstrace - capture| = %d µs > %d µs" % (q, CAPTURE_P99_US))
-    # A record is read after its packet arrived, never before.
+    # A record is taken when its packet arrived, never much before the capture saw it.
     check(min(classes["tls in"]) >= -KERNEL_P99_US, "a TLS in event is %d µs earlier than its "
           "packet" % -min(classes["tls in"]))
+    # The application read each record after it arrived.
+    for ver, w, c, s in run.pairs:
+        for rec in (c, s):
+            for e in rec["events"]:
+                if e.get("dir") == "in" and "app_us" in e:
+                    check(e["app_us"] >= e["t_us"] - 1, "%s read before it arrived"
+                          % e["event"], rec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,11 +393,16 @@ def curl_rows(run):
         def curl_us(key):
             return int(round((w[key] - zero) * 1e6))
 
-        done = t(c, "encrypted_handshake", "out") if ver == "1.3" else t(c, "finished", "in", 1)
+        # curl's TLS timings are taken by curl itself: compare them with when curl wrote or
+        # read the record (app_us), not with when its packet passed the stack (t_us).
+        done = (ev(c, "encrypted_handshake", "out") if ver == "1.3"
+                else ev(c, "finished", "in", 1))
+        first = ev(c, "app_data", "in")
         pairs = {"time_connect ~ established": (curl_us("time_connect"), t(c, "established")),
-                 "time_appconnect ~ handshake done": (curl_us("time_appconnect"), done),
+                 "time_appconnect ~ handshake done": (curl_us("time_appconnect"),
+                                                      done.get("app_us", done["t_us"])),
                  "time_starttransfer ~ app_data in": (curl_us("time_starttransfer"),
-                                                      t(c, "app_data", "in"))}
+                                                      first.get("app_us", first["t_us"]))}
         for name, (cu, hs) in pairs.items():
             label = "TLS %s %s" % (ver, name)
             rows.setdefault(label, []).append(cu - hs)

@@ -418,6 +418,13 @@ def _span(rec, a, b):
     return None if a is None or b is None else b["t_us"] - a["t_us"]
 
 
+def _app_span(a, b):
+    """Application time from event a to event b (app_us), None when either is unknown."""
+    if a is None or b is None or "app_us" not in a or "app_us" not in b:
+        return None
+    return b["app_us"] - a["app_us"]
+
+
 def _first(rec, name, dir=None):
     f = [e for e in rec["events"] if e["event"] == name and (dir is None or e.get("dir") == dir)]
     return f[0] if f else None
@@ -450,10 +457,25 @@ def phase_spans(rec):
         spans["idle_before_hello"] = _span(rec, _first(rec, "established"), ch)
         spans["server_hello_rtt"] = _span(rec, ch, answer)
         spans["ttfb"] = _span(rec, _first(rec, "app_data", "out"), _first(rec, "app_data", "in"))
+        if t.get("version") == "1.3":
+            spans["app_think"] = _app_span(_first(rec, "encrypted_handshake", "in"),
+                                           _first(rec, "encrypted_handshake", "out"))
+        else:
+            spans["app_think"] = _app_span(_first(rec, "server_hello_done", "in"),
+                                           _first(rec, "client_key_exchange", "out"))
+        # (from the phases themselves: each is rounded from nanoseconds)
+        tcp = rec["phases_us"].get("tcp_handshake") if spans["tcp_handshake"] is not None else None
+        rtt = (rec["phases_us"].get("server_hello_rtt")
+               if spans["server_hello_rtt"] is not None else None)
+        spans["peer_think"] = (None if tcp is None or rtt is None
+                               or rec["tcp"]["syn_retransmits"] else max(rtt - tcp, 0))
     else:
         spans["server_think"] = _span(rec, ch, answer)
         spans["response_time"] = _span(rec, _first(rec, "app_data", "in"),
                                        _first(rec, "app_data", "out"))
+        spans["hello_read_wait"] = (ch["app_us"] - ch["t_us"] if ch and "app_us" in ch
+                                    else None)
+        spans["app_think"] = _app_span(ch, answer)
     return spans
 
 

@@ -645,11 +645,13 @@ static void test_tls12_ecdhe_client(void **state)
 	assert_false(tl->tls.desync);
 	assert_false(tl->tls.ttfb_estimated);
 
-	assert_int_equal(tl->n_phases, 6);
+	assert_int_equal(tl->n_phases, 7);
 	assert_int_equal(phase_us(tl, "tcp_handshake"), 1000);
 	assert_int_equal(phase_us(tl, "idle_before_hello"), 200);
 	assert_int_equal(phase_us(tl, "tls_handshake"), 42000 - 1200);
 	assert_int_equal(phase_us(tl, "server_hello_rtt"), 20000);
+	/* Without application times, only the estimate of the server's share. */
+	assert_int_equal(phase_us(tl, "peer_think"), 20000 - 1000);
 	assert_int_equal(phase_us(tl, "ttfb"), 25000);
 	assert_int_equal(phase_us(tl, "total"), 67500);
 	assert_no_phase(tl, "server_think");
@@ -881,7 +883,7 @@ static void test_tls13_client_tickets_after_request(void **state)
 	assert_int_equal(tl->tls.app_records[DIR_IN], 2);
 	assert_int_equal(tl->tls.app_bytes[DIR_IN], 8000);
 
-	assert_int_equal(tl->n_phases, 6);
+	assert_int_equal(tl->n_phases, 7);
 	assert_int_equal(phase_us(tl, "idle_before_hello"), 500);
 	assert_int_equal(phase_us(tl, "tls_handshake"), 12000 - 1500);
 	assert_int_equal(phase_us(tl, "server_hello_rtt"), 10000);
@@ -1126,6 +1128,11 @@ static void test_tls13_server_wire_vs_app_times(void **state)
 	/* Phases are wire times: the response left 580 µs after the request arrived. */
 	assert_int_equal(phase_us(tl, "response_time"), 11400 - 10820);
 	assert_int_equal(phase_us(tl, "server_think"), 200);
+	/* ... of which the ClientHello waited 20 µs to be read and the application took 170 µs
+	 * to write its ServerHello (which left 10 µs after the write returned). */
+	assert_int_equal(phase_us(tl, "hello_read_wait"), 20);
+	assert_int_equal(phase_us(tl, "app_think"), 690 - 520);
+	assert_no_phase(tl, "peer_think");
 }
 
 /* Without application calls (a kernel without the socket-call tracepoints, or records the
@@ -1165,6 +1172,46 @@ static void test_app_times_partial(void **state)
 	assert_int_equal(tls_event(tl, 3)->app_ns, 0);
 	assert_int_equal(tl->result, RESULT_TLS_ALERT);
 	assert_false(tl->tls.handshake_done);
+}
+
+/* A record whose header came in one packet and its end in a later one takes the later
+ * packet's time (with every message in it): it is usable then, and a capture shows it there. */
+static void test_record_end_in_later_packet(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	struct hs_tls_rec r;
+	uint32_t ch_len;
+	const struct hello ch12 = { .sni = "example.com" };
+	const struct hello sh12 = { .server = true, .cipher = 0xc02f };
+
+	client_open(f, 9, 0);
+	ch_len = hello(f, 9, 1000, OUT, &ch12);
+	next_rec_seq = 0;
+	hello(f, 9, 2000, IN, &sh12);
+	next_rec_seq = 100;
+	rec(f, 9, 2000, IN, 22, 1900);
+	hs(f, 9, 2000, IN, 11, 1896, NULL, 0);
+	next_rec_seq = 0;
+	r = tls_new(9, T(2150), HS_TLS_RECORD_END, IN);
+	r.seq = 100;
+	assert_int_equal(tls_feed(f, &r), 0);
+	/* An end for a record of the other direction, or another offset, changes nothing. */
+	r = tls_new(9, T(2500), HS_TLS_RECORD_END, OUT);
+	r.seq = 100;
+	assert_int_equal(tls_feed(f, &r), 0);
+	tcp_close(f, 9, 3000);
+
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_OUT, ch_len, 1000 },
+			{ TL_EV_SERVER_HELLO, DIR_IN, tls_event(tl, 1)->len, 2000 },
+			{ TL_EV_CERTIFICATE, DIR_IN, 1896, 2150 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
 }
 
 /* The server reads the client's Finished and its request in one call (curl writes them
@@ -1793,7 +1840,7 @@ static void test_malformed_tls(void **state)
 	r.what = 0;
 	assert_int_equal(tls_feed(f, &r), -EINVAL);
 	n++;
-	r.what = 5;
+	r.what = HS_TLS_RECORD_END + 1;
 	assert_int_equal(tls_feed(f, &r), -EINVAL);
 	n++;
 	r.what = HS_TLS_RECORD;
@@ -1984,7 +2031,7 @@ static void test_phase_edges(void **state)
 	assert_no_phase(tl, "ttfb");
 	assert_no_phase(tl, "total");
 	assert_int_equal(tl->result, RESULT_OK); /* close_notify after the handshake */
-	assert_int_equal(tl->n_phases, 4);
+	assert_int_equal(tl->n_phases, 5);
 }
 
 /* Without TLS records nothing TLS appears. */
@@ -2215,6 +2262,7 @@ int main(void)
 		TEST(test_tls13_server),
 		TEST(test_tls13_server_wire_vs_app_times),
 		TEST(test_app_times_partial),
+		TEST(test_record_end_in_later_packet),
 		TEST(test_tls13_server_request_in_finished_read),
 		TEST(test_tls13_client_request_in_finished_write),
 		TEST(test_tls13_hello_retry_request),

@@ -41,6 +41,7 @@ static void tls_client(struct timeline *tl, struct tl_event ev[8])
 	ev[2] = EV(24702000, TL_EV_CLIENT_HELLO, DIR_OUT);
 	ev[2].len = 508;
 	ev[3] = EV(49650000, TL_EV_SERVER_HELLO, DIR_IN);
+	ev[3].app_ns = BASE + 49650000 + 46000; /* read 46 µs after it arrived */
 	ev[4] = EV(74982000, TL_EV_FINISHED, DIR_IN);
 	ev[5] = EV(75310000, TL_EV_APP_DATA, DIR_OUT);
 	ev[6] = EV(101877000, TL_EV_APP_DATA, DIR_IN);
@@ -126,6 +127,12 @@ static void test_waterfall(void **state)
 	nth_line(out, 4, line, sizeof(line));
 	assert_non_null(strstr(line, "client_hello 508B"));
 	assert_non_null(strstr(line, "tls_handshake 50.280 ms"));
+	/* the APP column: when the application read it, relative to its arrival */
+	nth_line(out, 5, line, sizeof(line));
+	assert_non_null(strstr(line, "server_hello "));
+	assert_non_null(strstr(line, "   +0.046 |"));
+	nth_line(out, 1, line, sizeof(line));
+	assert_non_null(strstr(line, "APP(ms)"));
 	nth_line(out, 9, line, sizeof(line));
 	assert_non_null(strstr(line, "   205.602   103.725     closed"));
 
