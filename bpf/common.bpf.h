@@ -103,6 +103,7 @@ enum sk_flags {
 	SKF_DONE = 1 << 3,     /* both directions are past their handshake: packets need no look */
 	SKF_CALLS_DONE = 1 << 4, /* ... and the application has written and read all the bytes
 				  * followed, or the stream is not TLS: calls need no look either */
+	SKF_FIN_IN = 1 << 5,   /* the peer's FIN was reported */
 };
 
 /* Index of a direction in struct sk_state arrays. */

@@ -75,6 +75,20 @@ static __always_inline void emit_simple(const struct sock *sk, __u64 cookie, __u
 	bpf_ringbuf_submit(r, rb_wakeup());
 }
 
+/* The peer's FIN, once: several state changes can follow it (FIN_WAIT1 -> CLOSING, then the
+ * hand-over to a time-wait socket, reported as -> CLOSE). */
+static __always_inline void emit_fin_in(const struct sock *sk, __u64 cookie)
+{
+	struct sk_state *s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, 0);
+
+	if (s) {
+		if (s->flags & SKF_FIN_IN)
+			return;
+		s->flags |= SKF_FIN_IN;
+	}
+	emit_simple(sk, cookie, HS_EV_FIN_IN);
+}
+
 /* The calling thread connected or accepted the connection: a later X509_verify_cert() of this
  * thread is about it, unless it does I/O on another tracked socket first. */
 static __always_inline void thread_note_socket(__u64 cookie)
@@ -97,12 +111,29 @@ static __always_inline struct sk_state *sk_state_new(const struct sock *sk, __u6
 	return s;
 }
 
+/* The start of the incoming stream was received before hstrace could follow it (a TCP Fast
+ * Open SYN's data, queued by the server before its socket is established): its framing is
+ * lost from the start, and said so (HS_TLS_DESYNC), never guessed. */
+static __always_inline void sk_state_missed_start(struct sk_state *s)
+{
+	struct hs_tls_rec *r;
+
+	s->dir[D_IN].flags |= TLSF_F_STOPPED | TLSF_F_DESYNC;
+	r = rec_reserve(HS_REC_TLS, HS_TLS_REC_HDR_SIZE, s->cookie);
+	if (!r)
+		return;
+	r->what = HS_TLS_DESYNC;
+	r->dir = HS_DIR_IN;
+	bpf_ringbuf_submit(r, rb_wakeup());
+}
+
 /* -> ESTABLISHED: the streams start here (unless the client's SYN carried data: then its
  * outgoing stream was set by the SYN itself, see tls_capture.bpf.h). */
 static __always_inline void sk_state_established(const struct sock *sk, __u64 cookie)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	struct sk_state *s = sk_state_new(sk, cookie);
+	__u64 received;
 
 	if (!s)
 		return;
@@ -111,8 +142,12 @@ static __always_inline void sk_state_established(const struct sock *sk, __u64 co
 		s->known[D_OUT] = 1;
 	}
 	if (!s->known[D_IN]) {
-		s->base[D_IN] = s->next[D_IN] = BPF_CORE_READ(tp, rcv_nxt);
+		received = BPF_CORE_READ(tp, bytes_received);
+		s->next[D_IN] = BPF_CORE_READ(tp, rcv_nxt);
+		s->base[D_IN] = s->next[D_IN] - (__u32)received;
 		s->known[D_IN] = 1;
+		if (received)
+			sk_state_missed_start(s);
 	}
 }
 
@@ -154,11 +189,11 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		break;
 	case HS_TCP_CLOSE_WAIT:
 	case HS_TCP_CLOSING:
-		emit_simple(sk, cookie, HS_EV_FIN_IN);
+		emit_fin_in(sk, cookie);
 		break;
 	case HS_TCP_TIME_WAIT:
 		if (oldstate == HS_TCP_FIN_WAIT1 || oldstate == HS_TCP_FIN_WAIT2)
-			emit_simple(sk, cookie, HS_EV_FIN_IN);
+			emit_fin_in(sk, cookie);
 		break;
 	case HS_TCP_CLOSE:
 		if (oldstate == HS_TCP_LISTEN) /* a listener, not a connection */
@@ -166,9 +201,10 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		/* FIN_WAIT2 -> TIME_WAIT is reported as -> CLOSE (the time-wait mini socket takes
 		 * over): the peer's FIN shows as SOCK_DONE, which tcp_fin() sets and a reset does
 		 * not (sk_shutdown is no use: close() sets it). */
-		if ((oldstate == HS_TCP_FIN_WAIT1 || oldstate == HS_TCP_FIN_WAIT2) &&
+		if ((oldstate == HS_TCP_FIN_WAIT1 || oldstate == HS_TCP_FIN_WAIT2 ||
+		     oldstate == HS_TCP_CLOSING) &&
 		    (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)))
-			emit_simple(sk, cookie, HS_EV_FIN_IN);
+			emit_fin_in(sk, cookie);
 		emit_simple(sk, cookie, HS_EV_CLOSED);
 		break;
 	}

@@ -384,9 +384,9 @@ static __always_inline int tlsf_feed(struct tls_stream *st, struct tlsf_io *io, 
  * n bytes of the stream are missing (a later packet arrived first; TCP delivers the missing
  * ones later, and they are not looked at then). Returns true, having consumed them, when they
  * lie inside the body of the current record and nothing in that body is followed (application
- * data, an encrypted record, a plaintext handshake record's message body outside a
- * Certificate): what follows them is framed exactly as if they had been seen. Returns false
- * otherwise; the caller then has to stop the direction (framing lost).
+ * data, an encrypted record, a plaintext handshake message's body, a certificate inside a
+ * Certificate message): what follows them is framed exactly as if they had been seen. Returns
+ * false otherwise; the caller then has to stop the direction (framing lost).
  */
 static __always_inline bool tlsf_skip_gap(struct tls_stream *st, __u32 n)
 {
@@ -395,9 +395,16 @@ static __always_inline bool tlsf_skip_gap(struct tls_stream *st, __u32 n)
 	if (st->rec_have || st->rec_left < n || (st->flags & (TLSF_F_ALERT | TLSF_F_PROBE)))
 		return false;
 	if (st->rec_type == TLSF_CT_HANDSHAKE && !(st->flags & TLSF_F_ENCRYPTED)) {
-		/* Inside a message body (not its header, not a certificate list) only. */
-		if (st->hs_have || st->hs_left < n || (st->flags & TLSF_F_IN_CERT))
+		/* Inside a message body (not its header) only; in a Certificate message, inside
+		 * one certificate (not a 3-byte length, and not the end of the message, which is
+		 * reported when its last byte is seen). */
+		if (st->hs_have || st->hs_left < n)
 			return false;
+		if (st->flags & TLSF_F_IN_CERT) {
+			if (st->cert_have || st->cert_left < n || st->hs_left == n)
+				return false;
+			st->cert_left -= n;
+		}
 		st->hs_left -= n;
 	}
 	st->rec_left -= n;

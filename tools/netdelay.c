@@ -6,18 +6,28 @@
  * creates one TUN device in each of two network namespaces, reads every IP packet that one
  * namespace routes into its device and writes it into the other namespace's device once its
  * delay has passed. Each direction gets the same one-way delay, optionally with uniform
- * jitter and random loss. Packets of a direction are never reordered (a packet is released no
- * earlier than the one before it), so jitter delays packets but keeps TCP's view in order.
+ * jitter and random loss. By default packets of a direction are never reordered (a packet is
+ * released no earlier than the one before it), so jitter delays packets but keeps TCP's view
+ * in order.
+ *
+ * --reorder PCT makes reordering on purpose: with that probability a packet is held back by
+ * another --reorder-ms MS (default: a quarter of the one-way delay, at least 1 ms) in a second
+ * queue of its direction, and the packets behind it in the in-order queue may overtake it
+ * (those due before it are released first). Held packets keep their order among themselves,
+ * and a packet is never released before its own delay has passed. The final statistics count
+ * the held packets (held=) and the packets that a later one did overtake (reordered=: the
+ * held ones that had a packet behind them within MS, and, when jitter exceeds MS, in-order
+ * packets that a held one overtook), which is what the receiver sees out of order.
  *
  * The devices are not persistent: they disappear when netdelay exits, whatever the reason.
  * Addresses and routes are the caller's business (tools/netns_pair.sh sets them up).
  * netdelay runs as SCHED_FIFO priority 10 (when allowed) with 1 ns timer slack so that a
  * packet leaves on time even while the peers keep both CPUs busy; one thread relays both
- * directions with ppoll(). Each direction queues at most --queue packets (default 8192);
- * beyond that packets are dropped and counted.
+ * directions with ppoll(). Each direction queues at most --queue packets (default 8192) in
+ * each of its two queues; beyond that packets are dropped and counted.
  *
  *   netdelay --ns-a NS --ns-b NS [--dev NAME] [--delay-ms MS] [--jitter-ms MS] [--loss PCT]
- *            [--seed N] [--queue N]
+ *            [--reorder PCT] [--reorder-ms MS] [--seed N] [--queue N]
  *
  * NS is a name under /run/netns (ip netns add) or a path to a netns file. netdelay prints
  * "ready" on stdout once both devices exist, relays until SIGINT/SIGTERM, then prints one
@@ -45,21 +55,36 @@
 
 struct pkt {
 	uint64_t due_ns;
+	uint64_t nr; /* arrival number in its direction */
 	uint16_t len;
 	unsigned char data[SLOT_BYTES];
 };
 
-/* One direction: packets read from in_fd wait in a FIFO ring, then go to out_fd. */
-struct line {
-	const char *name;
-	int in_fd;
-	int out_fd;
+/* A FIFO ring of packets whose due times never decrease. */
+struct queue {
 	struct pkt *ring;
 	uint32_t cap;
 	uint32_t head; /* next packet to send */
 	uint32_t count;
 	uint64_t last_due_ns;
-	uint64_t relayed, lost, full, oversize, write_err;
+};
+
+/* One direction: packets read from in_fd wait in the in-order queue (or, when picked for
+ * reordering, in the held-back queue), then go to out_fd in order of due time. */
+struct line {
+	const char *name;
+	int in_fd;
+	int out_fd;
+	struct queue q[2]; /* [0] in order, [1] held back by --reorder */
+	uint64_t arrived;  /* packets queued so far: the next pkt.nr */
+	uint64_t max_sent_nr; /* highest nr written so far, +1 (0: none yet) */
+	uint64_t relayed, lost, full, oversize, write_err, held, reordered;
+};
+
+/* What a direction does to each packet. */
+struct shape {
+	uint64_t delay_ns, jitter_ns, reorder_ns;
+	double loss, reorder;
 };
 
 static volatile sig_atomic_t stop;
@@ -149,18 +174,19 @@ out:
 	return ret;
 }
 
-/* Reads every packet waiting on l->in_fd into the ring (or drops it). */
-static void line_read(struct line *l, uint64_t delay_ns, uint64_t jitter_ns, double loss,
-		      unsigned char *buf)
+/* Reads every packet waiting on l->in_fd into one of its queues (or drops it). */
+static void line_read(struct line *l, const struct shape *sh, unsigned char *buf)
 {
 	for (int i = 0; i < 256; i++) {
 		ssize_t n = read(l->in_fd, buf, READ_BYTES);
 		uint64_t due;
+		struct queue *q;
 		struct pkt *p;
+		int hold;
 
 		if (n <= 0)
 			return;
-		if (loss > 0 && rng_unit() * 100.0 < loss) {
+		if (sh->loss > 0 && rng_unit() * 100.0 < sh->loss) {
 			l->lost++;
 			continue;
 		}
@@ -168,60 +194,89 @@ static void line_read(struct line *l, uint64_t delay_ns, uint64_t jitter_ns, dou
 			l->oversize++;
 			continue;
 		}
-		if (l->count == l->cap) {
+		hold = sh->reorder > 0 && rng_unit() * 100.0 < sh->reorder;
+		q = &l->q[hold];
+		if (q->count == q->cap) {
 			l->full++;
 			continue;
 		}
-		due = now_ns() + delay_ns;
-		if (jitter_ns) {
-			int64_t j = (int64_t)((rng_unit() * 2.0 - 1.0) * (double)jitter_ns);
+		due = now_ns() + sh->delay_ns;
+		if (sh->jitter_ns) {
+			int64_t j = (int64_t)((rng_unit() * 2.0 - 1.0) * (double)sh->jitter_ns);
 
 			due = (j < 0 && (uint64_t)-j > due) ? 0 : due + (uint64_t)j;
 		}
-		if (due < l->last_due_ns)
-			due = l->last_due_ns; /* FIFO: never overtake the packet before */
-		l->last_due_ns = due;
-		p = &l->ring[(l->head + l->count) % l->cap];
+		if (hold) {
+			due += sh->reorder_ns;
+			l->held++;
+		}
+		if (due < q->last_due_ns)
+			due = q->last_due_ns; /* FIFO within a queue: never overtake the one before */
+		q->last_due_ns = due;
+		p = &q->ring[(q->head + q->count) % q->cap];
 		p->due_ns = due;
+		p->nr = l->arrived++;
 		p->len = (uint16_t)n;
 		memcpy(p->data, buf, (size_t)n);
-		l->count++;
+		q->count++;
 	}
 }
 
-/* Writes the packets whose time has come; returns the due time of the next one, or 0. */
+/* Writes the packets whose time has come, earliest due first (the in-order queue first on a
+ * tie); returns the due time of the next one, or 0. */
 static uint64_t line_flush(struct line *l)
 {
 	uint64_t now = now_ns();
 
-	while (l->count) {
-		struct pkt *p = &l->ring[l->head];
+	for (;;) {
+		struct queue *q = NULL;
+		struct pkt *p;
 
+		for (int k = 0; k < 2; k++) {
+			struct queue *c = &l->q[k];
+
+			if (c->count && (!q || c->ring[c->head].due_ns < q->ring[q->head].due_ns))
+				q = c;
+		}
+		if (!q)
+			return 0;
+		p = &q->ring[q->head];
 		if (p->due_ns > now)
 			return p->due_ns;
 		if (write(l->out_fd, p->data, p->len) != p->len)
 			l->write_err++;
 		else
 			l->relayed++;
-		l->head = (l->head + 1) % l->cap;
-		l->count--;
+		/* Overtaken: a packet that arrived after this one has gone out before it. */
+		if (p->nr + 1 < l->max_sent_nr)
+			l->reordered++;
+		if (p->nr + 1 > l->max_sent_nr)
+			l->max_sent_nr = p->nr + 1;
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
 	}
-	return 0;
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: netdelay --ns-a NS --ns-b NS [--dev NAME] [--delay-ms MS] "
-		   "[--jitter-ms MS] [--loss PCT] [--seed N] [--queue N]\n"
+		   "[--jitter-ms MS] [--loss PCT]\n"
+		   "                [--reorder PCT] [--reorder-ms MS] [--seed N] [--queue N]\n"
 		   "Relays IP packets between a TUN device NAME (default hsdelay0) in each of two\n"
 		   "network namespaces, each way after MS milliseconds (default 20), +- jitter,\n"
-		   "dropping PCT percent at random. Prints \"ready\", runs until SIGINT/SIGTERM.\n");
+		   "dropping --loss percent at random. Packets stay in order, except that with\n"
+		   "--reorder PCT that percentage is held back --reorder-ms longer (default: a\n"
+		   "quarter of the delay, at least 1 ms) and later packets may overtake them.\n"
+		   "Prints \"ready\", runs until SIGINT/SIGTERM, then one statistics line per\n"
+		   "direction.\n");
 }
 
 int main(int argc, char **argv)
 {
 	const char *ns_a = NULL, *ns_b = NULL, *dev = "hsdelay0";
-	double delay_ms = 20, jitter_ms = 0, loss = 0, queue = 8192, seed = 1;
+	double delay_ms = 20, jitter_ms = 0, loss = 0, reorder = 0, reorder_ms = -1, queue = 8192;
+	double seed = 1;
+	struct shape shape;
 	struct line lines[2];
 	unsigned char *buf;
 	struct sigaction sa;
@@ -251,6 +306,10 @@ int main(int argc, char **argv)
 			bad = parse_double(v, 0, 60000, &jitter_ms);
 		else if (!strcmp(o, "--loss"))
 			bad = parse_double(v, 0, 100, &loss);
+		else if (!strcmp(o, "--reorder"))
+			bad = parse_double(v, 0, 100, &reorder);
+		else if (!strcmp(o, "--reorder-ms"))
+			bad = parse_double(v, 0, 60000, &reorder_ms);
 		else if (!strcmp(o, "--seed"))
 			bad = parse_double(v, 1, 1e15, &seed);
 		else if (!strcmp(o, "--queue"))
@@ -300,11 +359,21 @@ int main(int argc, char **argv)
 	memset(lines, 0, sizeof(lines));
 	lines[0] = (struct line){ .name = "a->b", .in_fd = fd_a, .out_fd = fd_b };
 	lines[1] = (struct line){ .name = "b->a", .in_fd = fd_b, .out_fd = fd_a };
+	int nomem = 0;
+
 	for (int d = 0; d < 2; d++) {
-		lines[d].cap = (uint32_t)queue;
-		lines[d].ring = fd_b < 0 ? NULL : calloc(lines[d].cap, sizeof(struct pkt));
+		for (int k = 0; k < 2; k++) {
+			struct queue *q = &lines[d].q[k];
+
+			q->cap = (uint32_t)queue;
+			/* The held-back queue is allocated only when something can be held back. */
+			if (fd_b >= 0 && (k == 0 || reorder > 0)) {
+				q->ring = calloc(q->cap, sizeof(struct pkt));
+				nomem |= !q->ring;
+			}
+		}
 	}
-	if (fd_b < 0 || !buf || !lines[0].ring || !lines[1].ring) {
+	if (fd_b < 0 || !buf || nomem) {
 		if (fd_b >= 0)
 			fprintf(stderr, "netdelay: out of memory\n");
 		return 1;
@@ -312,7 +381,13 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 
-	uint64_t delay_ns = (uint64_t)(delay_ms * 1e6), jitter_ns = (uint64_t)(jitter_ms * 1e6);
+	if (reorder_ms < 0) /* default: a quarter of the one-way delay, at least 1 ms */
+		reorder_ms = delay_ms / 4 < 1 ? 1 : delay_ms / 4;
+	shape = (struct shape){ .delay_ns = (uint64_t)(delay_ms * 1e6),
+				.jitter_ns = (uint64_t)(jitter_ms * 1e6),
+				.reorder_ns = (uint64_t)(reorder_ms * 1e6),
+				.loss = loss,
+				.reorder = reorder };
 
 	while (!stop) {
 		struct pollfd pfd[2] = { { .fd = fd_a, .events = POLLIN },
@@ -345,19 +420,21 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (pfd[0].revents & POLLIN)
-			line_read(&lines[0], delay_ns, jitter_ns, loss, buf);
+			line_read(&lines[0], &shape, buf);
 		if (pfd[1].revents & POLLIN)
-			line_read(&lines[1], delay_ns, jitter_ns, loss, buf);
+			line_read(&lines[1], &shape, buf);
 	}
 	for (int d = 0; d < 2; d++) {
 		struct line *l = &lines[d];
 
-		printf("%s relayed=%llu lost=%llu queue_full=%llu oversize=%llu write_errors=%llu "
-		       "pending=%u\n",
+		printf("%s relayed=%llu lost=%llu held=%llu reordered=%llu queue_full=%llu "
+		       "oversize=%llu write_errors=%llu pending=%u\n",
 		       l->name, (unsigned long long)l->relayed, (unsigned long long)l->lost,
+		       (unsigned long long)l->held, (unsigned long long)l->reordered,
 		       (unsigned long long)l->full, (unsigned long long)l->oversize,
-		       (unsigned long long)l->write_err, l->count);
-		free(l->ring);
+		       (unsigned long long)l->write_err, l->q[0].count + l->q[1].count);
+		free(l->q[0].ring);
+		free(l->q[1].ring);
 	}
 	free(buf);
 	close(fd_a);

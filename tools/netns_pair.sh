@@ -3,13 +3,17 @@
 #
 # netns_pair.sh - two network namespaces joined by a user-space delay line (build/netdelay).
 #
-#   tools/netns_pair.sh up NAME [--delay-ms MS] [--jitter-ms MS] [--loss PCT]
+#   tools/netns_pair.sh up NAME [--mtu BYTES] [--delay-ms MS] [--jitter-ms MS] [--loss PCT]
+#                              [--reorder PCT] [--reorder-ms MS] [other netdelay options]
 #   tools/netns_pair.sh down NAME
 #   tools/netns_pair.sh gc                    remove pairs whose netdelay is no longer running
 #
 # `up` makes the namespaces NAME-c (client, 10.213.0.1) and NAME-s (server, 10.213.0.2), each
 # with loopback up and a TUN device hsdelay0 that build/netdelay creates; every packet between
-# them waits MS milliseconds (default 20) in each direction, so the round trip is 2*MS. The
+# them waits MS milliseconds (default 20) in each direction, so the round trip is 2*MS. Every
+# option but --mtu goes to netdelay as it is (loss, jitter, reordering: see tools/netdelay.c).
+# --mtu sets both devices' MTU (68..1500; default 1500, the TUN default), so that TCP cuts a
+# flight into more, smaller segments. The
 # 10.213.0.0/24 addresses exist only inside these two namespaces: nothing is routed out of them.
 # netdelay runs in the background in the caller's process group; its pid and log are kept in
 # /run/hstrace-netns/NAME/. `up` prints "ready NAME-c 10.213.0.1 NAME-s 10.213.0.2".
@@ -56,6 +60,23 @@ up() {
 	name=$1
 	shift
 	case $name in *[!A-Za-z0-9_.-]* | "") die "bad pair name '$name'" ;; esac
+	# Take --mtu out of the options; the others are netdelay's.
+	mtu=1500
+	n=$#
+	while [ "$n" -gt 0 ]; do
+		if [ "$1" = --mtu ]; then
+			[ "$n" -ge 2 ] || die "--mtu needs a value"
+			mtu=$2
+			case $mtu in *[!0-9]* | "") die "bad --mtu '$mtu'" ;; esac
+			if [ "$mtu" -lt 68 ] || [ "$mtu" -gt 1500 ]; then die "--mtu $mtu is not in 68..1500"; fi
+			shift 2
+			n=$((n - 2))
+		else
+			set -- "$@" "$1"
+			shift
+			n=$((n - 1))
+		fi
+	done
 	[ ${#name} -le 20 ] || die "pair name '$name' is longer than 20 characters"
 	[ -x "$NETDELAY" ] || die "$NETDELAY not found: build it with make tools"
 	[ -e /run/netns/"$name-c" ] && die "namespace $name-c exists already"
@@ -82,7 +103,7 @@ up() {
 		if [ $side = s ]; then me=$SERVER_ADDR; peer=$CLIENT_ADDR; fi
 		ip -n "$ns" link set lo up &&
 			ip -n "$ns" addr add "$me" peer "$peer" dev "$DEV" &&
-			ip -n "$ns" link set "$DEV" up ||
+			ip -n "$ns" link set "$DEV" mtu "$mtu" up ||
 			die "configuring $DEV in $ns failed"
 	done
 	trap - EXIT
@@ -107,6 +128,6 @@ case ${1:-} in
 up) [ $# -ge 2 ] || die "usage: netns_pair.sh up NAME [netdelay options]"; shift; up "$@" ;;
 down) [ $# -eq 2 ] || die "usage: netns_pair.sh down NAME"; down "$2" ;;
 gc) gc ;;
-*) die "usage: netns_pair.sh up NAME [--delay-ms MS] [--jitter-ms MS] [--loss PCT]" \
-	"| down NAME | gc" ;;
+*) die "usage: netns_pair.sh up NAME [--mtu BYTES] [--delay-ms MS] [--jitter-ms MS]" \
+	"[--loss PCT] [--reorder PCT] [--reorder-ms MS] | down NAME | gc" ;;
 esac

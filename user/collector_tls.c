@@ -116,6 +116,7 @@ struct conn_tls {
 	size_t cap_calls;
 	struct tls_rec_end ends[ENDS_MAX];
 	size_t n_ends;
+	uint64_t desync_ns;	   /* when the framing of a direction was lost first, 0 never */
 	uint32_t n_data[3];	   /* type-23 records logged, by enum tl_dir */
 	uint64_t more_bytes[3];	   /* type-23 records counted, not logged: application data */
 	uint32_t more_records[3];
@@ -423,6 +424,8 @@ int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t 
 		break;
 	case HS_TLS_DESYNC:
 		out->desync = true;
+		if (!tls->desync_ns || rec->hdr.ts_ns < tls->desync_ns)
+			tls->desync_ns = rec->hdr.ts_ns;
 		break;
 	case HS_TLS_RECORD_END:
 		if (tls->n_ends < ENDS_MAX)
@@ -831,6 +834,12 @@ static void pass_record(struct pass *p, const struct tls_obs *o)
 		}
 		break;
 	case CT_APPLICATION_DATA:
+		/* Once a direction's framing is lost, the rules that tell encrypted records apart
+		 * by their place in the conversation (TLS 1.3), or by a version never seen (no
+		 * ServerHello), would guess: those records are left out, never mislabelled. */
+		if (p->tls->desync_ns && (!p->tl->tls.version ||
+					  (p->tls13 && o->ts_ns >= p->tls->desync_ns)))
+			break;
 		if (!p->tls13)
 			app_data(p, o);
 		else
@@ -966,7 +975,9 @@ enum conn_result conn_tls_verdict(const struct conn_tls *tls)
 		return RESULT_OK;
 	if (tls->alert_failed)
 		return RESULT_TLS_ALERT;
-	if (tls->saw_client_hello && !tls->done && !tls->first_alert.have)
+	/* A handshake not seen to complete failed, unless its framing was lost: then it is not
+	 * known, and TCP decides. */
+	if (tls->saw_client_hello && !tls->done && !tls->first_alert.have && !tls->desync_ns)
 		return RESULT_TLS_FAILED;
 	return RESULT_OK;
 }

@@ -61,8 +61,9 @@ size_t conn_tls_add_events(struct conn_tls *tls, struct timeline *tl, uint64_t *
 void conn_tls_conclude(struct conn_tls *tls, struct timeline *tl, const uint64_t *seq);
 
 /* After conn_tls_conclude(): RESULT_TLS_ALERT, RESULT_TLS_FAILED (a ClientHello was seen and
- * the handshake never completed, without alert: the caller applies it only to connections
- * that ended) or RESULT_OK when TLS has nothing to say (and for NULL). */
+ * the handshake never completed, without alert and without framing loss: the caller applies
+ * it only to connections that ended) or RESULT_OK when TLS has nothing to say (and for
+ * NULL). */
 enum conn_result conn_tls_verdict(const struct conn_tls *tls);
 
 /* Appends the TLS phases (see docs/tls.md) to tl->phases, from the sorted events.

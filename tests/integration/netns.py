@@ -35,13 +35,18 @@ def _sh(*args, timeout=30):
 
 
 class Pair:
-    """A client and a server namespace, delay_ms apart each way (RTT = 2 * delay_ms)."""
+    """A client and a server namespace, delay_ms apart each way (RTT = 2 * delay_ms), with
+    optional jitter, random loss, and reordering (netdelay --reorder reorder_pct, each held
+    packet reorder_ms later: None for netdelay's default, a quarter of delay_ms); mtu, when
+    given, is the MTU of both devices (default 1500)."""
 
-    def __init__(self, delay_ms=20.0, jitter_ms=0.0, loss_pct=0.0):
+    def __init__(self, delay_ms=20.0, jitter_ms=0.0, loss_pct=0.0, reorder_pct=0.0,
+                 reorder_ms=None, mtu=None):
         H.require_root()
         check(NETDELAY.is_file(), "%s not found: build it with `make tools`" % NETDELAY)
         self.name = "hst%d-%d" % (os.getpid(), next(_seq))
         self.delay_ms = delay_ms
+        self.mtu = mtu or 1500
         self.client_ns = self.name + "-c"
         self.server_ns = self.name + "-s"
         self.final_log = ""
@@ -54,6 +59,12 @@ class Pair:
             args += ["--jitter-ms", jitter_ms]
         if loss_pct:
             args += ["--loss", loss_pct]
+        if reorder_pct:
+            args += ["--reorder", reorder_pct]
+        if reorder_ms is not None:
+            args += ["--reorder-ms", reorder_ms]
+        if mtu is not None:
+            args += ["--mtu", mtu]
         cp = _sh(*args)
         check(cp.returncode == 0, "netns_pair.sh up %s failed (%d)" % (self.name, cp.returncode),
               cp.stdout + cp.stderr)
@@ -74,6 +85,23 @@ class Pair:
         check(cp.returncode == 0, "netns_pair.sh down %s failed" % self.name, cp.stderr)
         left = [n for n in (self.client_ns, self.server_ns) if os.path.exists("/run/netns/" + n)]
         check(not left, "namespaces left behind: %s" % left)
+
+    def stats(self):
+        """netdelay's final counters (after down()), summed over both directions, and per
+        direction: {"relayed": N, "lost": N, "held": N, "reordered": N, ..., "a->b": {...},
+        "b->a": {...}} (a is the client namespace)."""
+        out = {}
+        for line in self.final_log.splitlines():
+            words = line.split()
+            if not words or words[0] not in ("a->b", "b->a"):
+                continue
+            d = {k: int(v) for k, v in (w.split("=", 1) for w in words[1:] if "=" in w)}
+            out[words[0]] = d
+            for k, v in d.items():
+                out[k] = out.get(k, 0) + v
+        check("a->b" in out and "b->a" in out, "no netdelay statistics for pair %s" % self.name,
+              self.final_log)
+        return out
 
     def exec_argv(self, side, argv):
         """argv run inside the client ("c") or server ("s") namespace."""
