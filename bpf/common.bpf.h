@@ -129,6 +129,37 @@ struct {
 } sk_states SEC(".maps");
 
 /*
+ * The first payload segment of a server connection can reach the host before the
+ * connection's socket exists: the ClientHello completes the TCP handshake when the bare ACK
+ * before it was lost or overtaken (or with TCP_DEFER_ACCEPT). The ingress program runs on the
+ * listening socket then. It frames the payload into this per-CPU slot, records
+ * included; the new socket's state change, which the kernel runs right after on the same CPU
+ * in the same softirq, adopts it when the addresses and ports match (adopt_first_segment()).
+ */
+#define FIRST_RECS 4
+
+struct first_segment {
+	__u64 ts_ns;	   /* 0: empty */
+	__u32 peer[4];	   /* the packet's source: the new socket's peer (IPv4 in [0]) */
+	__u32 local[4];
+	__u16 peer_port;   /* network order */
+	__u16 local_port;  /* host order */
+	__u32 seq;	   /* sequence number of its first payload byte */
+	__u32 len;
+	__u32 n_recs;
+	__u32 v6;	   /* an IPv6 packet (else IPv4) */
+	struct tls_stream st;
+	struct hs_tls_rec recs[FIRST_RECS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct first_segment);
+} first_segments SEC(".maps");
+
+/*
  * Per-thread state, in task-local storage: a lookup is a pointer chase (no hashing, no lock).
  * Freed with the thread.
  */

@@ -127,6 +127,61 @@ static __always_inline void sk_state_missed_start(struct sk_state *s)
 	bpf_ringbuf_submit(r, rb_wakeup());
 }
 
+/* Does the first segment kept by the ingress program on a listening socket belong to the new
+ * server socket sk? Then its stream starts with it: its framing state is taken over and its
+ * records are sent with sk's cookie. Runs at -> ESTABLISHED, in the same softirq, on the
+ * same CPU, as the ingress program that kept it (the socket is created for that very
+ * segment; at LISTEN -> SYN_RECV its addresses are not set yet). A TCP Fast Open SYN's data
+ * is not adopted: the socket is established by a later packet (sk_state_missed_start()). */
+static __always_inline void adopt_first_segment(const struct sock *sk, struct sk_state *s)
+{
+	struct first_segment *first;
+	__u32 zero = 0, i, size;
+	__u16 family;
+
+	first = bpf_map_lookup_elem(&first_segments, &zero);
+	if (!first || !first->ts_ns || s->known[D_IN])
+		return;
+	if (first->local_port != BPF_CORE_READ(sk, __sk_common.skc_num) ||
+	    first->peer_port != BPF_CORE_READ(sk, __sk_common.skc_dport))
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (first->v6) {
+		struct in6_addr peer = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		struct in6_addr local = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+
+		if (family != AF_INET6)
+			return;
+		for (i = 0; i < 4; i++) {
+			if (peer.in6_u.u6_addr32[i] != first->peer[i] ||
+			    local.in6_u.u6_addr32[i] != first->local[i])
+				return;
+		}
+	} else if (first->peer[0] != BPF_CORE_READ(sk, __sk_common.skc_daddr) ||
+		   first->local[0] != BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr)) {
+		return;
+	}
+	first->ts_ns = 0;
+	s->dir[D_IN] = first->st;
+	s->base[D_IN] = first->seq;
+	s->next[D_IN] = first->seq + first->len;
+	s->known[D_IN] = 1;
+	if (s->dir[D_IN].flags & TLSF_F_NOT_TLS) {
+		s->dir[D_OUT].flags |= TLSF_F_STOPPED;
+		s->flags |= SKF_DONE | SKF_CALLS_DONE;
+	}
+	for (i = 0; i < FIRST_RECS; i++) {
+		if (i >= first->n_recs)
+			break;
+		first->recs[i].hdr.cookie = s->cookie;
+		size = first->recs[i].hdr.size;
+		if (size > sizeof(first->recs[i]))
+			break;
+		if (bpf_ringbuf_output(&events, &first->recs[i], size, rb_wakeup()))
+			__sync_fetch_and_add(&lost_records, 1);
+	}
+}
+
 /* -> ESTABLISHED: the streams start here (unless the client's SYN carried data: then its
  * outgoing stream was set by the SYN itself, see tls_capture.bpf.h). */
 static __always_inline void sk_state_established(const struct sock *sk, __u64 cookie)
@@ -137,6 +192,8 @@ static __always_inline void sk_state_established(const struct sock *sk, __u64 co
 
 	if (!s)
 		return;
+	if (!(s->flags & SKF_CLIENT))
+		adopt_first_segment(sk, s);
 	if (!s->known[D_OUT]) {
 		s->base[D_OUT] = s->next[D_OUT] = BPF_CORE_READ(tp, snd_una);
 		s->known[D_OUT] = 1;

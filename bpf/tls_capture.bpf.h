@@ -29,17 +29,32 @@ struct {
 	__type(value, struct hs_tls_rec);
 } tls_scratch SEC(".maps");
 
+
 /* Sends one TLS record to user space. data[]: data_len bytes from packet offset data, or,
  * when data is 0, the two bytes of `two` (high byte first). */
 static __always_inline void tls_emit(struct tlsf_io *io, struct __sk_buff *skb, __u8 what,
 				     __u8 ctype, __u8 hs_type, __u16 version, __u32 len,
 				     __u32 count, __u64 data, __u32 data_len, __u16 two)
 {
+	struct first_segment *first = NULL;
 	struct hs_tls_rec *r;
-	__u32 zero = 0;
+	__u32 zero = 0, k;
 	__u64 n = data_len, size;
 
-	r = bpf_map_lookup_elem(&tls_scratch, &zero);
+	if (io->cookie) {
+		r = bpf_map_lookup_elem(&tls_scratch, &zero);
+	} else {
+		/* A first segment seen on the listening socket: kept until adopted. */
+		first = bpf_map_lookup_elem(&first_segments, &zero);
+		if (!first)
+			return;
+		k = first->n_recs;
+		if (k >= FIRST_RECS) {
+			__sync_fetch_and_add(&lost_records, 1);
+			return;
+		}
+		r = &first->recs[k];
+	}
 	if (!r)
 		return;
 	/* Bound the copy in a 64-bit register the verifier can follow. */
@@ -67,6 +82,10 @@ static __always_inline void tls_emit(struct tlsf_io *io, struct __sk_buff *skb, 
 	r->_pad = 0;
 	if (size > sizeof(*r))
 		return;
+	if (first) {
+		first->n_recs++;
+		return;
+	}
 	if (bpf_ringbuf_output(&events, r, size, rb_wakeup()))
 		__sync_fetch_and_add(&lost_records, 1);
 }
@@ -171,6 +190,69 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 		s->flags |= SKF_DONE;
 }
 
+/* Finds the TCP header: sets *ip_len and *th; false when the packet is not one to follow. */
+static __always_inline bool tcp_header(struct __sk_buff *skb, __u32 *ip_len, struct tcphdr *th)
+{
+	__u8 b;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, 0, &b, 1))
+			return false;
+		*ip_len = (b & 0xf) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, 6, &b, 1) || b != IPPROTO_TCP)
+			return false; /* extension headers: not followed (TCP does not use them) */
+		*ip_len = 40;
+	} else {
+		return false;
+	}
+	return bpf_skb_load_bytes(skb, *ip_len, th, sizeof(*th)) == 0;
+}
+
+/* A segment with payload that came to a listening socket (see struct first_segment): frames
+ * it into the per-CPU slot. */
+static __always_inline void capture_first_segment(struct __sk_buff *skb)
+{
+	struct first_segment *first;
+	struct tlsf_io io = {};
+	struct tcphdr th;
+	__u32 ip_len, off, zero = 0;
+
+	if (!tcp_header(skb, &ip_len, &th) || th.rst || th.syn || !th.ack)
+		return;
+	off = ip_len + th.doff * 4;
+	if (off >= skb->len)
+		return;
+	first = bpf_map_lookup_elem(&first_segments, &zero);
+	if (!first)
+		return;
+	__builtin_memset(&first->st, 0, sizeof(first->st));
+	first->n_recs = 0;
+	first->seq = bpf_ntohl(th.seq);
+	first->len = skb->len - off;
+	first->peer_port = th.source;
+	first->local_port = bpf_ntohs(th.dest);
+	first->v6 = skb->protocol != bpf_htons(ETH_P_IP);
+	if (!first->v6) {
+		__builtin_memset(first->peer, 0, sizeof(first->peer));
+		__builtin_memset(first->local, 0, sizeof(first->local));
+		if (bpf_skb_load_bytes(skb, 12, &first->peer[0], 4) ||
+		    bpf_skb_load_bytes(skb, 16, &first->local[0], 4))
+			return;
+	} else if (bpf_skb_load_bytes(skb, 8, first->peer, 16) ||
+		   bpf_skb_load_bytes(skb, 24, first->local, 16)) {
+		return;
+	}
+	io.cookie = 0; /* records go to the slot */
+	io.ts_ns = bpf_ktime_get_ns();
+	io.dir = HS_DIR_IN;
+	io.buf = off;
+	io.len = first->len;
+	io.seq = 0;
+	tlsf_feed(&first->st, &io, skb);
+	first->ts_ns = io.ts_ns;
+}
+
 /* One packet of any socket: finds a followed TCP connection's payload. */
 static __always_inline void capture_packet(struct __sk_buff *skb, int d)
 {
@@ -178,28 +260,20 @@ static __always_inline void capture_packet(struct __sk_buff *skb, int d)
 	struct sk_state *s;
 	struct tcphdr th;
 	__u32 ip_len, off, seq;
-	__u8 b;
 
 	if (!bsk)
 		return;
 	bsk = bpf_sk_fullsock(bsk);
 	if (!bsk || bsk->protocol != IPPROTO_TCP)
 		return;
+	if (d == D_IN && bsk->state == HS_TCP_LISTEN) {
+		capture_first_segment(skb);
+		return;
+	}
 	s = bpf_sk_storage_get(&sk_states, bsk, 0, 0);
 	if (!s || (s->flags & SKF_DONE))
 		return;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (bpf_skb_load_bytes(skb, 0, &b, 1))
-			return;
-		ip_len = (b & 0xf) * 4;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, 6, &b, 1) || b != IPPROTO_TCP)
-			return; /* extension headers: not followed (TCP does not use them) */
-		ip_len = 40;
-	} else {
-		return;
-	}
-	if (bpf_skb_load_bytes(skb, ip_len, &th, sizeof(th)))
+	if (!tcp_header(skb, &ip_len, &th))
 		return;
 	seq = bpf_ntohl(th.seq);
 	if (th.syn) {

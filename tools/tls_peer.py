@@ -191,6 +191,10 @@ def run_server(a):
     fam = family_for(a.addr)
     ls = socket.socket(fam, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.defer_accept:
+        # The kernel drops the bare ACK ending the TCP handshake and creates the connection
+        # only when the first data (the ClientHello) comes.
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5)
     ls.bind((a.addr, a.port))
     ls.listen(16)
     out("listening %d" % ls.getsockname()[1])
@@ -305,6 +309,8 @@ def main(argv=None):
     sv.add_argument("--tls", choices=sorted(VERSIONS), help="only this TLS version")
     sv.add_argument("--alpn", help="comma-separated ALPN protocols to accept")
     sv.add_argument("--count", type=int, default=1, help="connections to serve (0: forever)")
+    sv.add_argument("--defer-accept", action="store_true",
+                    help="TCP_DEFER_ACCEPT: the connection is created by its first data")
     sv.add_argument("--expect", type=int, default=0,
                     help="bytes to read before answering (default: an HTTP request)")
     sv.add_argument("--echo", action="store_true", help="answer with the bytes read")

@@ -263,3 +263,26 @@ def test_plain_stream_starting_with_0x16():
         H.check_record(r)
         check("tls" not in r and r["result"] == "ok", "a 0x16 plain stream taken for TLS", r)
     check(len(H.by_port(recs, srv.port)) == 2, "expected both ends", recs)
+
+
+def test_clienthello_completes_tcp_handshake():
+    """With TCP_DEFER_ACCEPT the server's kernel ignores the bare ACK and creates the
+    connection for the ClientHello's segment, which therefore reaches the listening socket's
+    filter, not the new connection's (as when the bare ACK is lost or overtaken): hstrace still
+    follows the server's incoming stream from its first byte."""
+    certs = T.make_certs()
+    srv = T.py_server(certs, ["--defer-accept", "--tls", "1.3"])
+    hs = H.start_hstrace(["--json"])
+    cl = T.py_client(srv.port, ["--ca", certs.ca, "--sni", T.SNI, "--send",
+                                "GET / HTTP/1.0\\r\\n\\r\\n"])
+    cl.wait_exit(30)
+    srv.wait_exit(15)
+    H.settle()
+    recs = hs.stop_ok()
+    c, s = T.ends(recs, cl.pid, srv.port)
+    for r in (c, s):
+        T.checked(r)
+        check(r["result"] == "ok" and not r["tls"].get("desync") and r["tls"]["handshake_done"],
+              "%s end" % r["role"], r)
+    check(T.tls_seq(s)[:1] == [("client_hello", "in")] and s["tls"].get("sni") == T.SNI,
+          "the server did not see the ClientHello", s)
