@@ -286,3 +286,25 @@ def test_clienthello_completes_tcp_handshake():
               "%s end" % r["role"], r)
     check(T.tls_seq(s)[:1] == [("client_hello", "in")] and s["tls"].get("sni") == T.SNI,
           "the server did not see the ClientHello", s)
+
+
+def test_tls_dual_stack_server():
+    """A TLS server on a dual-stack socket ("::") reached over IPv4: its packets are IPv4 on
+    an AF_INET6 socket (IPv4-mapped addresses); both ends are followed and shown as IPv4."""
+    certs = T.make_certs()
+    srv = T.py_server(certs, ["--addr", "::", "--tls", "1.2"])
+    hs = H.start_hstrace(["--json"])
+    cl = T.py_client(srv.port, ["--ca", certs.ca, "--sni", T.SNI, "--send",
+                                "GET / HTTP/1.0\\r\\n\\r\\n"])
+    cl.wait_exit(30)
+    srv.wait_exit(15)
+    H.settle()
+    recs = hs.stop_ok()
+    c, s = T.ends(recs, cl.pid, srv.port)
+    for r in (c, s):
+        T.checked(r)
+        check(r["ip_version"] == 4 and r["result"] == "ok" and r["tls"]["handshake_done"]
+              and not r["tls"].get("desync"), "%s end" % r["role"], r)
+        check(T.tls_seq(r)[0][0] == "client_hello" and
+              all("app_us" in e for e in T.tls_events(r)), "%s TLS events" % r["role"], r)
+    check(s["local"]["addr"] == "127.0.0.1" and s["pid"] == srv.pid, "server end", s)
