@@ -195,6 +195,8 @@ def run_server(a):
         # The kernel drops the bare ACK ending the TCP handshake and creates the connection
         # only when the first data (the ClientHello) comes.
         ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5)
+    if a.fastopen:
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
     ls.bind((a.addr, a.port))
     ls.listen(16)
     out("listening %d" % ls.getsockname()[1])
@@ -311,6 +313,8 @@ def main(argv=None):
     sv.add_argument("--count", type=int, default=1, help="connections to serve (0: forever)")
     sv.add_argument("--defer-accept", action="store_true",
                     help="TCP_DEFER_ACCEPT: the connection is created by its first data")
+    sv.add_argument("--fastopen", action="store_true",
+                    help="TCP_FASTOPEN: accept data on the SYN (net.ipv4.tcp_fastopen & 2)")
     sv.add_argument("--expect", type=int, default=0,
                     help="bytes to read before answering (default: an HTTP request)")
     sv.add_argument("--echo", action="store_true", help="answer with the bytes read")

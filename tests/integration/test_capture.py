@@ -308,3 +308,37 @@ def test_tls_dual_stack_server():
         check(T.tls_seq(r)[0][0] == "client_hello" and
               all("app_us" in e for e in T.tls_events(r)), "%s TLS events" % r["role"], r)
     check(s["local"]["addr"] == "127.0.0.1" and s["pid"] == srv.pid, "server end", s)
+
+
+def test_tcp_fast_open():
+    """TCP Fast Open: the second curl connection sends its ClientHello on the SYN. The client
+    end follows it from the SYN; the server end queues it before its socket is established,
+    which hstrace cannot follow: it says so (desync) and judges nothing it did not see (the
+    result is TCP's, not tls_failed)."""
+    path = "/proc/sys/net/ipv4/tcp_fastopen"
+    old = open(path).read().strip()
+    open(path, "w").write("3")
+    H.add_cleanup(lambda: open(path, "w").write(old), "tcp_fastopen")
+    certs = T.make_certs()
+    srv = T.py_server(certs, ["--fastopen", "--tls", "1.3", "--count", "2"])
+    hs = H.start_hstrace(["--json"])
+    curls = []
+    for i in range(2):
+        cl = T.curl(srv.port, certs, args=["--tcp-fastopen", "-H", "Connection: close"],
+                    name="curl #%d" % i)
+        cl.wait_exit(30)
+        curls.append(cl)
+    srv.wait_exit(15)
+    H.settle()
+    recs = hs.stop_ok()
+    c, s = T.ends(recs, curls[1].pid, srv.port)
+    for r in (c, s):
+        T.checked(r)
+    # The ClientHello left with the SYN (curl connects with TCP_FASTOPEN_CONNECT: the SYN
+    # leaves with its first write), before the handshake completed.
+    ch = T.tev(c, "client_hello", "out")
+    check(ch["t_us"] < H.t_us(c, "established") and c["result"] == "ok"
+          and c["tls"]["handshake_done"] and not c["tls"].get("desync"),
+          "client end of a Fast Open connection", c)
+    check(s["tls"].get("desync") is True and s["result"] != "tls_failed",
+          "server end of a Fast Open connection", s)
