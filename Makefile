@@ -142,6 +142,7 @@ clean:
 FORCE:
 
 .SECONDARY:
+.DELETE_ON_ERROR:
 
 -include $(wildcard $(OUT)/*.d)
 
@@ -214,8 +215,9 @@ fuzz: fuzz-build
 # ---- tools (begin) --------------------------------------------------------------------------
 #   make tools       build/netdelay (user-space delay line between two network namespaces) and
 #                    build/hs_load (TLS handshake load generator), used by the accuracy tests
-#                    and by make bench
-TOOLS := $(OUT)/netdelay $(OUT)/hs_load
+#                    and by make bench; build/bench_replay (hstrace's user-space CPU per
+#                    handshake on a synthetic record stream, no BPF, no root)
+TOOLS := $(OUT)/netdelay $(OUT)/hs_load $(OUT)/bench_replay
 
 .PHONY: tools
 tools: $(TOOLS)
@@ -228,6 +230,14 @@ $(OUT)/netdelay: tools/netdelay.c | $(OUT)
 $(OUT)/hs_load: tools/hs_load.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -lm -o $@
+
+$(OUT)/bench_replay.o: tools/bench_replay.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/bench_replay: $(OUT)/bench_replay.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 # ---- tools (end) ----------------------------------------------------------------------------
 
 # ---- report (begin) -------------------------------------------------------------------------

@@ -112,6 +112,8 @@ struct collector {
 	size_t max_conns;
 
 	struct cookie_table table; /* cookie -> struct conn */
+	struct conn *last;	   /* the connection the last lookup found, or NULL: records come
+				    * in runs for one connection (a packet's TLS records, ...) */
 	struct conn *conns;	   /* utlist DL of every connection, oldest-created first */
 	struct conn *closed;	   /* utlist DL of closed connections, in CLOSED arrival order */
 	uint64_t seq;		   /* next event sequence number */
@@ -630,9 +632,20 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 		c->lib_describe(c->lib_ctx, lib_id, &tl->tls);
 }
 
+/* The connection with this cookie, or NULL. */
+static struct conn *conn_lookup(struct collector *c, uint64_t cookie)
+{
+	if (c->last && c->last->cookie == cookie)
+		return c->last;
+	c->last = cookie_table_find(&c->table, cookie);
+	return c->last;
+}
+
 /* Hands conn to the emit callback and frees it. */
 static void conn_emit(struct collector *c, struct conn *conn, bool evicted)
 {
+	if (c->last == conn)
+		c->last = NULL;
 	cookie_table_remove(&c->table, conn->cookie);
 	DL_DELETE(c->conns, conn);
 	if (conn->closed)
@@ -703,7 +716,7 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 
 	if (tls_record_read(&rec, data, size))
 		goto malformed;
-	conn = cookie_table_find(&c->table, rec.hdr.cookie);
+	conn = conn_lookup(c, rec.hdr.cookie);
 	if (!conn) {
 		c->stats.unmatched++;
 		return -ENOENT;
@@ -734,7 +747,7 @@ static int collector_handle_io(struct collector *c, const void *data, size_t siz
 		c->stats.malformed++;
 		return -EINVAL;
 	}
-	conn = cookie_table_find(&c->table, rec.hdr.cookie);
+	conn = conn_lookup(c, rec.hdr.cookie);
 	if (!conn) {
 		c->stats.unmatched++;
 		return -ENOENT;
@@ -753,7 +766,7 @@ static int collector_handle_ssl(struct collector *c, const void *data, size_t si
 		c->stats.malformed++;
 		return -EINVAL;
 	}
-	conn = cookie_table_find(&c->table, rec.hdr.cookie);
+	conn = conn_lookup(c, rec.hdr.cookie);
 	if (!conn) {
 		c->stats.unmatched++;
 		return -ENOENT;
@@ -779,7 +792,7 @@ static int collector_handle_tcp(struct collector *c, const struct hs_hdr *hdr, c
 	if (rec.event < 1 || rec.event >= HS_EV__MAX)
 		goto malformed;
 
-	conn = cookie_table_find(&c->table, rec.hdr.cookie);
+	conn = conn_lookup(c, rec.hdr.cookie);
 	if (rec.event == HS_EV_OWNER) {
 		/* Not an event: only names the owner of a connection already tracked. */
 		if (!conn) {

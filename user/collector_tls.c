@@ -492,6 +492,13 @@ int conn_tls_add_io(struct conn_tls **tlsp, const struct hs_io_rec *rec)
  */
 static void obs_app_times(struct conn_tls *tls)
 {
+	/* The calls of each direction (DIR_OUT, DIR_IN), in arrival order: a record looks only
+	 * at its own. */
+	struct dir_call {
+		uint64_t ts_ns;
+		uint32_t seq_end;
+	} by_dir[3][CALLS_MAX];
+	size_t n_dir[3] = { 0 };
 	size_t i, j;
 
 	/* A record's wire time is when it was complete: the packet that carried its last byte. */
@@ -506,18 +513,26 @@ static void obs_app_times(struct conn_tls *tls)
 		}
 	}
 
+	for (j = 0; j < tls->n_calls; j++) {
+		const struct tls_call *c = &tls->calls[j];
+		size_t k = n_dir[c->dir]++;
+
+		by_dir[c->dir][k].ts_ns = c->ts_ns;
+		by_dir[c->dir][k].seq_end = c->seq_end;
+	}
 	for (i = 0; i < tls->n_obs; i++) {
 		struct tls_obs *o = &tls->obs[i];
 		uint32_t hdr_end = o->rec_seq + 5;
+		const struct dir_call *calls = by_dir[o->dir];
+		size_t n = n_dir[o->dir];
+		uint64_t app_ns = 0;
 
-		o->app_ns = 0;
-		for (j = 0; j < tls->n_calls; j++) {
-			const struct tls_call *c = &tls->calls[j];
-
-			if (c->dir == o->dir && (int32_t)(c->seq_end - hdr_end) > 0 &&
-			    (!o->app_ns || c->ts_ns < o->app_ns))
-				o->app_ns = c->ts_ns;
+		for (j = 0; j < n; j++) {
+			if ((int32_t)(calls[j].seq_end - hdr_end) > 0 &&
+			    (!app_ns || calls[j].ts_ns < app_ns))
+				app_ns = calls[j].ts_ns;
 		}
+		o->app_ns = app_ns;
 	}
 	for (i = 0; i < tls->n_obs; i++) {
 		struct tls_obs *o = &tls->obs[i];

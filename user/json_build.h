@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * json_build.h - building json-c objects with one error path: every function takes ownership
- * of the value it is given (freeing it on failure), and a NULL value (a failed allocation)
- * is reported as -ENOMEM. Callers chain them: err = err ?: json_add(...).
+ * json_build.h - JSON output, two ways:
  *
- * Keys are not copied (json-c's JSON_C_OBJECT_ADD_CONSTANT_KEY: one malloc and free less per
- * key, which shows when a busy host renders thousands of connections a second): a key must
- * stay valid until obj is freed. String literals and names owned by the timeline or report
- * being rendered qualify; every renderer frees its objects before returning.
+ * - helpers that build json-c objects with one error path (reports, read rarely): every
+ *   function takes ownership of the value it is given (freeing it on failure), and a NULL
+ *   value (a failed allocation) is reported as -ENOMEM. Callers chain them:
+ *   err = err ?: json_add(...).
+ *
+ *   Keys are not copied (json-c's JSON_C_OBJECT_ADD_CONSTANT_KEY: one malloc and free less per
+ *   key): a key must stay valid until obj is freed. String literals and names owned by the
+ *   timeline or report being rendered qualify; every renderer frees its objects before
+ *   returning.
+ *
+ * - a streaming writer (struct json_writer, jsonw_*()) for what is written for every
+ *   connection: the same text, without an object tree. See below.
  */
 #ifndef HSTRACE_JSON_BUILD_H
 #define HSTRACE_JSON_BUILD_H
@@ -15,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -41,6 +48,12 @@ int json_append(struct json_object *arr, struct json_object *val);
  * escapes, integers in decimal, no spaces). Keys are not checked for duplicates: a caller that
  * may have one must merge it first, as json-c would (first place, last value).
  *
+ * Why not a library's generator: on tools/bench_replay.c's lines, json-c took 212k
+ * instructions per line (object tree, then serialisation) and yajl's yajl_gen (Debian
+ * libyajl-dev) 136k (byte-by-byte escaping through callbacks, printf for integers), this
+ * writer about 28k; and yajl escapes control characters with uppercase hex digits, so its text
+ * would differ from json-c's.
+ *
  * The writer starts on a buffer the caller owns (e.g. on its stack) and moves to the heap when
  * the text outgrows it. Errors are sticky: a failed allocation makes every later call do
  * nothing, and jsonw_error() tells. Usage:
@@ -50,10 +63,12 @@ int json_append(struct json_object *arr, struct json_object *val);
  *
  *	jsonw_init(&w, buf, sizeof(buf));
  *	jsonw_start_object(&w);
- *	jsonw_key(&w, "n");
+ *	jsonw_key_lit(&w, "n");
  *	jsonw_u64(&w, 1);
  *	jsonw_end_object(&w);
- *	err = jsonw_error(&w) ?: write(fd, jsonw_text(&w), jsonw_len(&w));
+ *	err = jsonw_error(&w);
+ *	if (!err && fwrite(jsonw_text(&w), 1, jsonw_len(&w), out) != jsonw_len(&w))
+ *		err = -EIO;
  *	jsonw_free(&w);
  */
 struct json_writer {
@@ -61,6 +76,7 @@ struct json_writer {
 	size_t len;
 	size_t cap;
 	char *init_buf;	 /* the caller's buffer, never freed */
+	size_t init_cap;
 	bool first;	 /* nothing written yet in the innermost object or array */
 	bool after_key;	 /* a key was written: its value comes next, without a comma */
 	int err;	 /* 0, or -ENOMEM once an allocation failed */
@@ -69,7 +85,8 @@ struct json_writer {
 /* Starts an empty text in buf (cap bytes, may be 0 with buf NULL). */
 void jsonw_init(struct json_writer *w, char *buf, size_t cap);
 
-/* Frees what the writer allocated (not the caller's buffer). The text is gone. */
+/* Frees what the writer allocated (not the caller's buffer) and empties it: it can be used
+ * again as if just initialised. */
 void jsonw_free(struct json_writer *w);
 
 /* Returns 0, or -ENOMEM when some text could not be appended (the text is then unusable). */
@@ -89,22 +106,117 @@ static inline size_t jsonw_len(const struct json_writer *w)
 	return w->len;
 }
 
+/*
+ * The calls below that a renderer makes for every member are inline, with their common case
+ * (room in the buffer) in line and a literal key's bytes copied by a few stores: a line has a
+ * hundred and more of them.
+ */
+
+/* Grows the buffer for n more bytes (for the inline functions). Returns false, with the
+ * writer's error set to -ENOMEM, when it cannot (or could not before). */
+bool jsonw_grow(struct json_writer *w, size_t n);
+
+/* Makes room for n more bytes. Returns false when out of memory. */
+static inline bool jsonw_reserve(struct json_writer *w, size_t n)
+{
+	if (__builtin_expect(!w->err && w->cap - w->len >= n, 1))
+		return true;
+	return jsonw_grow(w, n);
+}
+
+/* Before a value or a key: the comma that separates it from the previous one, if any (none
+ * after a key, nor first in its object or array), with room for `more` bytes after it. Returns
+ * false when out of memory. */
+static inline bool jsonw_separate(struct json_writer *w, size_t more)
+{
+	bool comma = !w->after_key && !w->first;
+
+	w->after_key = false;
+	w->first = false;
+	if (!jsonw_reserve(w, more + 1))
+		return false;
+	if (comma)
+		w->buf[w->len++] = ',';
+	return true;
+}
+
 /* Appends raw bytes (no separator, no escaping): e.g. a newline after the value. */
-void jsonw_raw(struct json_writer *w, const char *s, size_t len);
+static inline void jsonw_raw(struct json_writer *w, const char *s, size_t len)
+{
+	if (!jsonw_reserve(w, len))
+		return;
+	memcpy(w->buf + w->len, s, len);
+	w->len += len;
+}
 
-/* Objects and arrays: start, then members (jsonw_key() and a value) or elements, then end. */
-void jsonw_start_object(struct json_writer *w);
-void jsonw_end_object(struct json_writer *w);
-void jsonw_start_array(struct json_writer *w);
-void jsonw_end_array(struct json_writer *w);
+/* Objects and arrays: start, then members (a key and a value) or elements, then end. */
+static inline void jsonw_open(struct json_writer *w, char c)
+{
+	if (jsonw_separate(w, 1))
+		w->buf[w->len++] = c;
+	w->first = true;
+}
 
-/* The key of the next object member (escaped like a string). */
-void jsonw_key(struct json_writer *w, const char *key);
+static inline void jsonw_close(struct json_writer *w, char c)
+{
+	if (jsonw_reserve(w, 1))
+		w->buf[w->len++] = c;
+	w->first = false;
+	w->after_key = false;
+}
 
-/* Values: a string (NUL-terminated, or len bytes), integers, a boolean, null. Strings are
+static inline void jsonw_start_object(struct json_writer *w)
+{
+	jsonw_open(w, '{');
+}
+
+static inline void jsonw_end_object(struct json_writer *w)
+{
+	jsonw_close(w, '}');
+}
+
+static inline void jsonw_start_array(struct json_writer *w)
+{
+	jsonw_open(w, '[');
+}
+
+static inline void jsonw_end_array(struct json_writer *w)
+{
+	jsonw_close(w, ']');
+}
+
+/* The key of the next object member, a string literal with nothing to escape in it (no
+ * control character, '"' or '\\'): its quotes are added at compile time and it is copied as
+ * it is. */
+#define jsonw_key_lit(w, lit) jsonw_key_quoted(w, "\"" lit "\":", sizeof("\"" lit "\":") - 1)
+
+/* The same for a key already quoted and followed by its colon (len bytes). */
+static inline void jsonw_key_quoted(struct json_writer *w, const char *quoted, size_t len)
+{
+	if (!jsonw_separate(w, len))
+		return;
+	memcpy(w->buf + w->len, quoted, len);
+	w->len += len;
+	w->after_key = true;
+}
+
+/* The key of the next object member (escaped like a string): NUL-terminated, or len bytes. */
+void jsonw_key_len(struct json_writer *w, const char *key, size_t len);
+
+static inline void jsonw_key(struct json_writer *w, const char *key)
+{
+	jsonw_key_len(w, key, strlen(key)); /* inline: a literal's length is known */
+}
+
+/* Values: a string (len bytes, or NUL-terminated), integers, a boolean, null. Strings are
  * escaped as json-c does; their bytes are not checked to be UTF-8. */
-void jsonw_str(struct json_writer *w, const char *s);
 void jsonw_str_len(struct json_writer *w, const char *s, size_t len);
+
+static inline void jsonw_str(struct json_writer *w, const char *s)
+{
+	jsonw_str_len(w, s, strlen(s));
+}
+
 void jsonw_u64(struct json_writer *w, uint64_t v);
 void jsonw_i64(struct json_writer *w, int64_t v);
 void jsonw_bool(struct json_writer *w, bool v);

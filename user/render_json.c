@@ -4,6 +4,11 @@
  *
  * docs/json.md is the reference for every field. Field names are an interface: later versions
  * only add fields, never rename or remove one.
+ *
+ * The line is written with the streaming writer of json_build.h, straight from the timeline:
+ * building a json-c object tree and serialising it cost several times more than everything
+ * else hstrace does per connection (tools/bench_replay.c). The writer gives the bytes json-c
+ * gave; members that are optional are left out exactly when they were.
  */
 #define _GNU_SOURCE /* strerrorname_np() */
 #include <errno.h>
@@ -12,7 +17,6 @@
 #include <time.h>
 
 #include <arpa/inet.h>
-#include <json-c/json.h>
 
 #include "render.h"
 #include "tls_parse.h"
@@ -50,16 +54,24 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 /* The first bytes of s (up to its NUL, at most max <= UTF8_STRING_MAX) as a JSON string. The
  * bytes come from the kernel or the wire (a comm cut at 15 bytes possibly inside a UTF-8
  * sequence, an SNI or ALPN name sent by the peer): every byte that is not valid UTF-8 becomes
- * U+FFFD so the line stays valid JSON. Returns NULL on out-of-memory. */
+ * U+FFFD so the line stays valid JSON. */
 #define UTF8_STRING_MAX 256
 
-static struct json_object *utf8_string(const char *str, size_t max)
+static void utf8_string(struct json_writer *w, const char *str, size_t max)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t n, i = 0, o = 0;
 	char buf[UTF8_STRING_MAX * 3 + 1];
 
 	n = strnlen(str, max < UTF8_STRING_MAX ? max : UTF8_STRING_MAX);
+	while (i < n && s[i] < 0x80)
+		i++;
+	if (i == n) { /* ASCII: nothing to repair */
+		jsonw_str_len(w, str, n);
+		return;
+	}
+	memcpy(buf, s, i);
+	o = i;
 	while (i < n) {
 		size_t len = utf8_seq_len(s + i, n - i);
 
@@ -73,43 +85,70 @@ static struct json_object *utf8_string(const char *str, size_t max)
 			i++;
 		}
 	}
-	return json_object_new_string_len(buf, (int)o);
+	jsonw_str_len(w, buf, o);
 }
 
-/* RFC 3339 UTC with microseconds (rounded down): "2026-11-27T07:35:05.123456Z". */
-static struct json_object *rfc3339_string(int64_t wall_ns)
+/* Writes v as n decimal digits (zero-padded; v < 10^n) at p. */
+static void put_digits(char *p, unsigned int v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* RFC 3339 UTC with microseconds (rounded down): "2026-11-27T07:35:05.123456Z". Returns 0, or
+ * -ENOMEM when the time cannot be formatted (cannot happen for any int64 ns time; reported as
+ * out-of-memory, as a failed allocation would be). */
+static int rfc3339_string(struct json_writer *w, int64_t wall_ns)
 {
 	int64_t secs = wall_ns / 1000000000, frac_ns = wall_ns % 1000000000;
 	time_t t;
 	struct tm tm;
 	char buf[64];
+	size_t n;
 
 	if (frac_ns < 0) {
 		frac_ns += 1000000000;
 		secs--;
 	}
 	t = (time_t)secs;
-	/* Cannot fail for any int64 ns time; NULL is reported as out-of-memory. */
-	if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm))
-		return NULL;
-	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%06dZ", (int)(frac_ns / 1000));
-	return json_object_new_string(buf);
+	if (!gmtime_r(&t, &tm))
+		return -ENOMEM;
+	if (tm.tm_year >= 1000 - 1900 && tm.tm_year <= 9999 - 1900) {
+		/* Every year an int64 ns time can have, by hand (strftime() and snprintf() took
+		 * ~2,500 instructions a line): the same text as the general case below. */
+		memcpy(buf, "0000-00-00T00:00:00.000000Z", 28);
+		put_digits(buf, (unsigned int)(tm.tm_year + 1900), 4);
+		put_digits(buf + 5, (unsigned int)(tm.tm_mon + 1), 2);
+		put_digits(buf + 8, (unsigned int)tm.tm_mday, 2);
+		put_digits(buf + 11, (unsigned int)tm.tm_hour, 2);
+		put_digits(buf + 14, (unsigned int)tm.tm_min, 2);
+		put_digits(buf + 17, (unsigned int)tm.tm_sec, 2);
+		put_digits(buf + 20, (unsigned int)(frac_ns / 1000), 6);
+		jsonw_str_len(w, buf, 27);
+		return 0;
+	}
+	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!n)
+		return -ENOMEM;
+	snprintf(buf + n, sizeof(buf) - n, ".%06dZ", (int)(frac_ns / 1000));
+	jsonw_str(w, buf);
+	return 0;
 }
 
 /* {"addr": "...", "port": n} for the local or remote end. */
-static struct json_object *endpoint_object(const struct timeline *tl, bool local)
+static void endpoint_object(struct json_writer *w, const struct timeline *tl, bool local)
 {
-	struct json_object *ep = json_object_new_object();
 	char addr[INET6_ADDRSTRLEN];
 
-	if (!ep)
-		return NULL;
 	render_addr(tl, local, addr, sizeof(addr));
-	if (json_add_str(ep, "addr", addr) || json_add_i64(ep, "port", local ? tl->lport : tl->rport)) {
-		json_object_put(ep);
-		return NULL;
-	}
-	return ep;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "addr");
+	jsonw_str(w, addr);
+	jsonw_key_lit(w, "port");
+	jsonw_i64(w, local ? tl->lport : tl->rport);
+	jsonw_end_object(w);
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -117,79 +156,86 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-static struct json_object *event_object(const struct tl_event *ev, uint64_t base_ns)
+static void event_object(struct json_writer *w, const struct tl_event *ev, uint64_t base_ns)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
-	err = json_add_i64(o, "t_us", floor_div((int64_t)(ev->ts_ns - base_ns), 1000));
-	err = err ?: json_add_str(o, "event", tl_event_name(ev->event));
-	if (!err && ev->dir != DIR_NONE)
-		err = json_add_str(o, "dir", ev->dir == DIR_OUT ? "out" : "in");
-	if (!err && ev->app_ns)
-		err = json_add_i64(o, "app_us",
-				   floor_div((int64_t)(ev->app_ns - base_ns), 1000));
-	if (!err && ev->len > 0)
-		err = json_add_i64(o, "len", ev->len);
-	if (!err && ev->records > 0)
-		err = json_add_i64(o, "records", ev->records);
-	if (!err && ev->derived)
-		err = json_add_bool(o, "derived", true);
-	if (!err && ev->estimated)
-		err = json_add_bool(o, "estimated", true);
-	if (err) {
-		json_object_put(o);
-		return NULL;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "t_us");
+	jsonw_i64(w, floor_div((int64_t)(ev->ts_ns - base_ns), 1000));
+	jsonw_key_lit(w, "event");
+	jsonw_str(w, tl_event_name(ev->event));
+	if (ev->dir != DIR_NONE) {
+		jsonw_key_lit(w, "dir");
+		jsonw_str(w, ev->dir == DIR_OUT ? "out" : "in");
 	}
-	return o;
+	if (ev->app_ns) {
+		jsonw_key_lit(w, "app_us");
+		jsonw_i64(w, floor_div((int64_t)(ev->app_ns - base_ns), 1000));
+	}
+	if (ev->len > 0) {
+		jsonw_key_lit(w, "len");
+		jsonw_i64(w, ev->len);
+	}
+	if (ev->records > 0) {
+		jsonw_key_lit(w, "records");
+		jsonw_i64(w, ev->records);
+	}
+	if (ev->derived) {
+		jsonw_key_lit(w, "derived");
+		jsonw_bool(w, true);
+	}
+	if (ev->estimated) {
+		jsonw_key_lit(w, "estimated");
+		jsonw_bool(w, true);
+	}
+	jsonw_end_object(w);
 }
 
 /* "events": t_us counts from the first event (events are sorted by time). */
-static struct json_object *events_array(const struct timeline *tl)
+static void events_array(struct json_writer *w, const struct timeline *tl)
 {
-	struct json_object *arr = json_object_new_array_ext(tl->n_events ? (int)tl->n_events : 1);
 	uint64_t base_ns = tl->n_events ? tl->events[0].ts_ns : tl->start_ns;
 	size_t i;
 
-	if (!arr)
-		return NULL;
-	for (i = 0; i < tl->n_events; i++) {
-		struct json_object *ev = event_object(&tl->events[i], base_ns);
-
-		if (!ev || json_object_array_add(arr, ev)) {
-			json_object_put(ev);
-			json_object_put(arr);
-			return NULL;
-		}
-	}
-	return arr;
+	jsonw_start_array(w);
+	for (i = 0; i < tl->n_events; i++)
+		event_object(w, &tl->events[i], base_ns);
+	jsonw_end_array(w);
 }
 
-/* "phases_us": every phase the timeline has, in µs rounded to the nearest. */
-static struct json_object *phases_object(const struct timeline *tl)
+static bool same_name(const char *a, const char *b)
 {
-	struct json_object *o = json_object_new_object();
-	size_t i, n = tl->n_phases < TL_MAX_PHASES ? tl->n_phases : TL_MAX_PHASES;
+	return a == b || (a[0] == b[0] && strcmp(a, b) == 0);
+}
 
-	if (!o)
-		return NULL;
+/* "phases_us": every phase the timeline has, in µs rounded to the nearest. A name given twice
+ * appears once, in its first place with its last value (as a json-c object kept it). */
+static void phases_object(struct json_writer *w, const struct timeline *tl)
+{
+	size_t i, j, n = tl->n_phases < TL_MAX_PHASES ? tl->n_phases : TL_MAX_PHASES;
+
+	jsonw_start_object(w);
 	for (i = 0; i < n; i++) {
 		const struct tl_phase *ph = &tl->phases[i];
+		uint64_t dur_ns = ph->dur_ns;
+		bool dup = false;
 
 		if (!ph->name)
 			continue;
-		if (json_add_u64(o, ph->name, ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500))) {
-			json_object_put(o);
-			return NULL;
-		}
+		for (j = 0; j < i && !dup; j++)
+			dup = tl->phases[j].name && same_name(tl->phases[j].name, ph->name);
+		if (dup)
+			continue;
+		for (j = i + 1; j < n; j++)
+			if (tl->phases[j].name && same_name(tl->phases[j].name, ph->name))
+				dur_ns = tl->phases[j].dur_ns;
+		jsonw_key(w, ph->name);
+		jsonw_u64(w, dur_ns / 1000 + (dur_ns % 1000 >= 500));
 	}
-	return o;
+	jsonw_end_object(w);
 }
 
 /* errno name of a socket error ("ECONNREFUSED"); an unknown value is given as its number. */
-static struct json_object *errno_string(int32_t err)
+static void errno_string(struct json_writer *w, int32_t err)
 {
 	const char *name;
 	char buf[16];
@@ -197,265 +243,235 @@ static struct json_object *errno_string(int32_t err)
 	if (err < 0)
 		err = -err;
 	name = strerrorname_np(err);
-	if (name)
-		return json_object_new_string(name);
+	if (name) {
+		jsonw_str(w, name);
+		return;
+	}
 	snprintf(buf, sizeof(buf), "%d", err);
-	return json_object_new_string(buf);
+	jsonw_str(w, buf);
 }
 
-static struct json_object *tcp_object(const struct timeline *tl)
+static void tcp_object(struct json_writer *w, const struct timeline *tl)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
-	err = json_add_i64(o, "syn_retransmits", tl->syn_retransmits);
-	err = err ?: json_add_i64(o, "srtt_us", tl->srtt_us);
-	err = err ?: json_add_u64(o, "bytes_sent", tl->bytes_sent);
-	err = err ?: json_add_u64(o, "bytes_received", tl->bytes_received);
-	if (!err && tl->sk_err)
-		err = json_add(o, "error", errno_string(tl->sk_err));
-	if (err) {
-		json_object_put(o);
-		return NULL;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "syn_retransmits");
+	jsonw_i64(w, tl->syn_retransmits);
+	jsonw_key_lit(w, "srtt_us");
+	jsonw_i64(w, tl->srtt_us);
+	jsonw_key_lit(w, "bytes_sent");
+	jsonw_u64(w, tl->bytes_sent);
+	jsonw_key_lit(w, "bytes_received");
+	jsonw_u64(w, tl->bytes_received);
+	if (tl->sk_err) {
+		jsonw_key_lit(w, "error");
+		errno_string(w, tl->sk_err);
 	}
-	return o;
+	jsonw_end_object(w);
 }
 
 /* name, or the IANA number as "0x%04X" when this build has no name for it. */
-static struct json_object *name_or_hex(const char *name, uint16_t id)
+static void name_or_hex(struct json_writer *w, const char *name, uint16_t id)
 {
 	char buf[8];
 
-	if (name)
-		return json_object_new_string(name);
+	if (name) {
+		jsonw_str(w, name);
+		return;
+	}
 	snprintf(buf, sizeof(buf), "0x%04X", id);
-	return json_object_new_string(buf);
+	jsonw_str(w, buf);
 }
 
 /* name, or the number in decimal when this build has no name for it (as tcp.error does). */
-static struct json_object *name_or_dec(const char *name, unsigned int id)
+static void name_or_dec(struct json_writer *w, const char *name, unsigned int id)
 {
 	char buf[16];
 
-	if (name)
-		return json_object_new_string(name);
+	if (name) {
+		jsonw_str(w, name);
+		return;
+	}
 	snprintf(buf, sizeof(buf), "%u", id);
-	return json_object_new_string(buf);
+	jsonw_str(w, buf);
 }
 
 /* "alpn": {"offered": [...], "selected": "..."}; selected only when known. */
-static struct json_object *alpn_object(const struct tl_tls *t)
+static void alpn_object(struct json_writer *w, const struct tl_tls *t)
 {
-	struct json_object *o = json_object_new_object(), *arr;
 	size_t i, n = t->n_alpn_offered < TL_MAX_ALPN ? t->n_alpn_offered : TL_MAX_ALPN;
-	int err;
 
-	if (!o)
-		return NULL;
-	arr = json_object_new_array_ext(n ? (int)n : 1);
-	err = json_add(o, "offered", arr);
-	for (i = 0; !err && i < n; i++) {
-		struct json_object *name = utf8_string(t->alpn_offered[i], TL_ALPN_LEN);
-
-		if (!name || json_object_array_add(arr, name)) {
-			json_object_put(name);
-			err = -ENOMEM;
-		}
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "offered");
+	jsonw_start_array(w);
+	for (i = 0; i < n; i++)
+		utf8_string(w, t->alpn_offered[i], TL_ALPN_LEN);
+	jsonw_end_array(w);
+	if (t->alpn_selected[0]) {
+		jsonw_key_lit(w, "selected");
+		utf8_string(w, t->alpn_selected, TL_ALPN_LEN);
 	}
-	if (!err && t->alpn_selected[0])
-		err = json_add(o, "selected", utf8_string(t->alpn_selected, TL_ALPN_LEN));
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	jsonw_end_object(w);
 }
 
 /* "offered_versions": the client's supported_versions, as names ("1.3") or "0x%04X". */
-static struct json_object *versions_array(const struct tl_tls *t)
+static void versions_array(struct json_writer *w, const struct tl_tls *t)
 {
 	size_t i, n = t->n_offered_versions < TL_MAX_VERSIONS ? t->n_offered_versions
 							       : TL_MAX_VERSIONS;
-	struct json_object *arr = json_object_new_array_ext(n ? (int)n : 1);
 
-	if (!arr)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		uint16_t v = t->offered_versions[i];
-		struct json_object *name = name_or_hex(tls_version_name(v), v);
-
-		if (!name || json_object_array_add(arr, name)) {
-			json_object_put(name);
-			json_object_put(arr);
-			return NULL;
-		}
-	}
-	return arr;
+	jsonw_start_array(w);
+	for (i = 0; i < n; i++)
+		name_or_hex(w, tls_version_name(t->offered_versions[i]), t->offered_versions[i]);
+	jsonw_end_array(w);
 }
 
 /* "cert_chain": {"count": n, "bytes": n} */
-static struct json_object *cert_chain_object(const struct tl_tls *t)
+static void cert_chain_object(struct json_writer *w, const struct tl_tls *t)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
-	err = json_add_i64(o, "count", t->cert_count);
-	err = err ?: json_add_i64(o, "bytes", t->cert_bytes);
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "count");
+	jsonw_i64(w, t->cert_count);
+	jsonw_key_lit(w, "bytes");
+	jsonw_i64(w, t->cert_bytes);
+	jsonw_end_object(w);
 }
 
 /* "alert": level and description are null when the alert was encrypted (level 0); a value
  * with no name is given as its decimal number; dir is null when unknown. */
-static struct json_object *alert_object(const struct tl_tls *t)
+static void alert_object(struct json_writer *w, const struct tl_tls *t)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
+	jsonw_start_object(w);
 	if (t->alert_level == 0) {
-		err = json_add_null(o, "level");
-		err = err ?: json_add_null(o, "description");
+		jsonw_key_lit(w, "level");
+		jsonw_null(w);
+		jsonw_key_lit(w, "description");
+		jsonw_null(w);
 	} else {
 		const char *level = t->alert_level == 1 ? "warning"
 				    : t->alert_level == 2 ? "fatal"
 							  : NULL;
 
-		err = json_add(o, "level", name_or_dec(level, t->alert_level));
-		err = err ?: json_add(o, "description",
-				 name_or_dec(tls_alert_name(t->alert_desc), t->alert_desc));
+		jsonw_key_lit(w, "level");
+		name_or_dec(w, level, t->alert_level);
+		jsonw_key_lit(w, "description");
+		name_or_dec(w, tls_alert_name(t->alert_desc), t->alert_desc);
 	}
-	if (!err && (t->alert_dir == DIR_OUT || t->alert_dir == DIR_IN))
-		err = json_add_str(o, "dir", t->alert_dir == DIR_OUT ? "out" : "in");
-	else if (!err)
-		err = json_add_null(o, "dir");
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	jsonw_key_lit(w, "dir");
+	if (t->alert_dir == DIR_OUT || t->alert_dir == DIR_IN)
+		jsonw_str(w, t->alert_dir == DIR_OUT ? "out" : "in");
+	else
+		jsonw_null(w);
+	jsonw_end_object(w);
 }
 
 /* {"bytes": n, "records": n} of application data in one direction. */
-static struct json_object *app_data_dir_object(const struct tl_tls *t, enum tl_dir dir)
+static void app_data_dir_object(struct json_writer *w, const struct tl_tls *t, enum tl_dir dir)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
-	err = json_add_u64(o, "bytes", t->app_bytes[dir]);
-	err = err ?: json_add_i64(o, "records", t->app_records[dir]);
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "bytes");
+	jsonw_u64(w, t->app_bytes[dir]);
+	jsonw_key_lit(w, "records");
+	jsonw_i64(w, t->app_records[dir]);
+	jsonw_end_object(w);
 }
 
-static struct json_object *app_data_object(const struct tl_tls *t)
+static void app_data_object(struct json_writer *w, const struct tl_tls *t)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
-	err = json_add(o, "out", app_data_dir_object(t, DIR_OUT));
-	err = err ?: json_add(o, "in", app_data_dir_object(t, DIR_IN));
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "out");
+	app_data_dir_object(w, t, DIR_OUT);
+	jsonw_key_lit(w, "in");
+	app_data_dir_object(w, t, DIR_IN);
+	jsonw_end_object(w);
 }
 
 /* "library": {"name", "file"} of the TLS library seen by uprobes. */
-static struct json_object *library_object(const struct tl_tls *t)
+static void library_object(struct json_writer *w, const struct tl_tls *t)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
-	err = json_add(o, "name", utf8_string(t->library, sizeof(t->library)));
-	err = err ?: json_add(o, "file", utf8_string(t->library_file, sizeof(t->library_file)));
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "name");
+	utf8_string(w, t->library, sizeof(t->library));
+	jsonw_key_lit(w, "file");
+	utf8_string(w, t->library_file, sizeof(t->library_file));
+	jsonw_end_object(w);
 }
 
 /* "tls": what the plaintext part of the handshake said; optional fields only when known. */
-static struct json_object *tls_object(const struct tl_tls *t)
+static void tls_object(struct json_writer *w, const struct tl_tls *t)
 {
-	struct json_object *o = json_object_new_object();
-	int err = 0;
-
-	if (!o)
-		return NULL;
-	if (t->sni[0])
-		err = json_add(o, "sni", utf8_string(t->sni, sizeof(t->sni)));
-	if (!err && (t->n_alpn_offered || t->alpn_selected[0]))
-		err = json_add(o, "alpn", alpn_object(t));
-	if (!err && t->version)
-		err = json_add(o, "version", name_or_hex(tls_version_name(t->version), t->version));
-	err = err ?: json_add(o, "offered_versions", versions_array(t));
-	if (!err && t->has_cipher)
-		err = json_add(o, "cipher", name_or_hex(tls_cipher_name(t->cipher), t->cipher));
-	if (!err && t->has_group)
-		err = json_add(o, "group", name_or_hex(tls_group_name(t->group), t->group));
-	if (!err && t->resumed >= 0)
-		err = json_add_bool(o, "resumed", t->resumed > 0);
-	if (!err && t->has_certs)
-		err = json_add(o, "cert_chain", cert_chain_object(t));
-	if (!err && t->has_alert)
-		err = json_add(o, "alert", alert_object(t));
-	err = err ?: json_add(o, "app_data", app_data_object(t));
-	err = err ?: json_add_bool(o, "handshake_done", t->handshake_done);
-	if (!err && t->ttfb_estimated)
-		err = json_add_bool(o, "ttfb_estimated", true);
-	if (!err && t->desync)
-		err = json_add_bool(o, "desync", true);
-	if (!err && t->verify)
-		err = json_add_str(o, "verify", t->verify == 1 ? "ok" : "failed");
-	if (!err && t->library[0])
-		err = json_add(o, "library", library_object(t));
-	if (err) {
-		json_object_put(o);
-		return NULL;
+	jsonw_start_object(w);
+	if (t->sni[0]) {
+		jsonw_key_lit(w, "sni");
+		utf8_string(w, t->sni, sizeof(t->sni));
 	}
-	return o;
+	if (t->n_alpn_offered || t->alpn_selected[0]) {
+		jsonw_key_lit(w, "alpn");
+		alpn_object(w, t);
+	}
+	if (t->version) {
+		jsonw_key_lit(w, "version");
+		name_or_hex(w, tls_version_name(t->version), t->version);
+	}
+	jsonw_key_lit(w, "offered_versions");
+	versions_array(w, t);
+	if (t->has_cipher) {
+		jsonw_key_lit(w, "cipher");
+		name_or_hex(w, tls_cipher_name(t->cipher), t->cipher);
+	}
+	if (t->has_group) {
+		jsonw_key_lit(w, "group");
+		name_or_hex(w, tls_group_name(t->group), t->group);
+	}
+	if (t->resumed >= 0) {
+		jsonw_key_lit(w, "resumed");
+		jsonw_bool(w, t->resumed > 0);
+	}
+	if (t->has_certs) {
+		jsonw_key_lit(w, "cert_chain");
+		cert_chain_object(w, t);
+	}
+	if (t->has_alert) {
+		jsonw_key_lit(w, "alert");
+		alert_object(w, t);
+	}
+	jsonw_key_lit(w, "app_data");
+	app_data_object(w, t);
+	jsonw_key_lit(w, "handshake_done");
+	jsonw_bool(w, t->handshake_done);
+	if (t->ttfb_estimated) {
+		jsonw_key_lit(w, "ttfb_estimated");
+		jsonw_bool(w, true);
+	}
+	if (t->desync) {
+		jsonw_key_lit(w, "desync");
+		jsonw_bool(w, true);
+	}
+	if (t->verify) {
+		jsonw_key_lit(w, "verify");
+		jsonw_str(w, t->verify == 1 ? "ok" : "failed");
+	}
+	if (t->library[0]) {
+		jsonw_key_lit(w, "library");
+		library_object(w, t);
+	}
+	jsonw_end_object(w);
 }
 
 /* "tls_api": the TLS library's own handshake calls (uprobes). */
-static struct json_object *tls_api_object(const struct tl_tls_api *a)
+static void tls_api_object(struct json_writer *w, const struct tl_tls_api *a)
 {
-	struct json_object *o = json_object_new_object();
-	int err;
-
-	if (!o)
-		return NULL;
-	err = json_add_u64(o, "calls", a->calls);
-	err = err ?: json_add_u64(o, "inside_us", (a->inside_ns + 500) / 1000);
-	err = err ?: json_add_i64(o, "result", a->result);
-	if (err) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "calls");
+	jsonw_u64(w, a->calls);
+	jsonw_key_lit(w, "inside_us");
+	jsonw_u64(w, (a->inside_ns + 500) / 1000);
+	jsonw_key_lit(w, "result");
+	jsonw_i64(w, a->result);
+	jsonw_end_object(w);
 }
 
 /* "sources": which layers contributed, so a reader knows how much detail to expect. */
-static struct json_object *sources_array(uint32_t sources)
+static void sources_array(struct json_writer *w, uint32_t sources)
 {
 	static const struct {
 		uint32_t bit;
@@ -465,77 +481,86 @@ static struct json_object *sources_array(uint32_t sources)
 		{ TL_SRC_KERNEL_TLS, "kernel-tls" },
 		{ TL_SRC_OPENSSL, "openssl" },
 	};
-	struct json_object *a = json_object_new_array();
 	size_t i;
 
-	if (!a)
-		return NULL;
+	jsonw_start_array(w);
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(sources & names[i].bit))
-			continue;
-		if (json_object_array_add(a, json_object_new_string(names[i].name))) {
-			json_object_put(a);
-			return NULL;
-		}
+		if (sources & names[i].bit)
+			jsonw_str(w, names[i].name);
 	}
-	return a;
+	jsonw_end_array(w);
 }
 
-/* Builds the whole object. Returns NULL on out-of-memory. */
-static struct json_object *timeline_object(const struct timeline *tl)
+/* Writes the whole object. Returns 0, or -ENOMEM (the writer's error included). */
+static int timeline_object(struct json_writer *w, const struct timeline *tl)
 {
 	const char *result = tl_result_name(tl->result); /* never NULL by contract; be safe */
-	struct json_object *o = json_object_new_object();
 	int err;
 
-	if (!o)
-		return NULL;
-	err = json_add_str(o, "schema", JSON_SCHEMA);
-	err = err ?: json_add(o, "start", rfc3339_string(tl->start_wall_ns));
-	err = err ?: json_add_str(o, "role", tl_role_name(tl->role));
-	if (!err && tl->pid) {
-		err = json_add_i64(o, "pid", tl->pid);
-		err = err ?: (tl->comm[0] ? json_add(o, "comm", utf8_string(tl->comm, sizeof(tl->comm)))
-					  : json_add_null(o, "comm"));
-	} else if (!err) {
-		err = json_add_null(o, "pid");
-		err = err ?: json_add_null(o, "comm");
+	jsonw_start_object(w);
+	jsonw_key_lit(w, "schema");
+	jsonw_str(w, JSON_SCHEMA);
+	jsonw_key_lit(w, "start");
+	err = rfc3339_string(w, tl->start_wall_ns);
+	jsonw_key_lit(w, "role");
+	jsonw_str(w, tl_role_name(tl->role));
+	jsonw_key_lit(w, "pid");
+	if (tl->pid)
+		jsonw_i64(w, tl->pid);
+	else
+		jsonw_null(w);
+	jsonw_key_lit(w, "comm");
+	if (tl->pid && tl->comm[0])
+		utf8_string(w, tl->comm, sizeof(tl->comm));
+	else
+		jsonw_null(w);
+	jsonw_key_lit(w, "local");
+	endpoint_object(w, tl, true);
+	jsonw_key_lit(w, "peer");
+	endpoint_object(w, tl, false);
+	jsonw_key_lit(w, "ip_version");
+	jsonw_i64(w, tl->ip_version);
+	jsonw_key_lit(w, "result");
+	jsonw_str(w, result ? result : "unknown");
+	jsonw_key_lit(w, "events");
+	events_array(w, tl);
+	jsonw_key_lit(w, "phases_us");
+	phases_object(w, tl);
+	jsonw_key_lit(w, "tcp");
+	tcp_object(w, tl);
+	if (tl->tls.seen) {
+		jsonw_key_lit(w, "tls");
+		tls_object(w, &tl->tls);
 	}
-	err = err ?: json_add(o, "local", endpoint_object(tl, true));
-	err = err ?: json_add(o, "peer", endpoint_object(tl, false));
-	err = err ?: json_add_i64(o, "ip_version", tl->ip_version);
-	err = err ?: json_add_str(o, "result", result ? result : "unknown");
-	err = err ?: json_add(o, "events", events_array(tl));
-	err = err ?: json_add(o, "phases_us", phases_object(tl));
-	err = err ?: json_add(o, "tcp", tcp_object(tl));
-	if (!err && tl->tls.seen)
-		err = json_add(o, "tls", tls_object(&tl->tls));
-	if (!err && tl->tls_api.seen)
-		err = json_add(o, "tls_api", tls_api_object(&tl->tls_api));
-	if (!err && tl->sources)
-		err = json_add(o, "sources", sources_array(tl->sources));
-	err = err ?: json_add_u64(o, "cookie", tl->cookie);
-	if (err) {
-		json_object_put(o);
-		return NULL;
+	if (tl->tls_api.seen) {
+		jsonw_key_lit(w, "tls_api");
+		tls_api_object(w, &tl->tls_api);
 	}
-	return o;
+	if (tl->sources) {
+		jsonw_key_lit(w, "sources");
+		sources_array(w, tl->sources);
+	}
+	jsonw_key_lit(w, "cookie");
+	jsonw_u64(w, tl->cookie);
+	jsonw_end_object(w);
+	return err ?: jsonw_error(w);
 }
+
+/* A line fits in this much stack unless the connection has many events. */
+#define LINE_BUF_SIZE 4096
 
 int render_json_line(FILE *out, const struct timeline *tl)
 {
-	struct json_object *o = timeline_object(tl);
-	const char *s;
-	int ret = 0;
+	char buf[LINE_BUF_SIZE];
+	struct json_writer w;
+	int err;
 
-	if (!o)
-		return -ENOMEM;
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						      JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!s)
-		ret = -ENOMEM;
-	else if (fputs(s, out) == EOF || putc('\n', out) == EOF || ferror(out))
-		ret = -EIO;
-	json_object_put(o);
-	return ret;
+	jsonw_init(&w, buf, sizeof(buf));
+	err = timeline_object(&w, tl);
+	jsonw_raw(&w, "\n", 1);
+	err = err ?: jsonw_error(&w);
+	if (!err && (fwrite(jsonw_text(&w), 1, jsonw_len(&w), out) != jsonw_len(&w) || ferror(out)))
+		err = -EIO;
+	jsonw_free(&w);
+	return err;
 }
