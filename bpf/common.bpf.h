@@ -54,6 +54,9 @@ struct {
 /* Records that did not fit in the ring buffer. Read by user space and shown. */
 __u64 lost_records = 0;
 
+/* Set by user space before load: SSL_do_handshake() is probed (--ssl-calls). */
+const volatile bool ssl_calls = false;
+
 /* Ring-buffer data that wakes the consumer early; below it, user space picks records up on
  * its own poll timeout (tracer_poll()). Waking it for every record costs the producer a
  * wake-up each time (measured: several µs per record on the development VM). */

@@ -73,7 +73,10 @@ static __always_inline void on_socket_call(struct sock *sk, int ret, int d)
 	}
 	if (ret > 0)
 		report_app_progress(sk, s, d);
-	ssl_note_io(s->cookie); /* a call that would block binds an SSL object as well */
+	/* A call that would block binds an SSL object as well (SSL_do_handshake() probed); the
+	 * thread's connection for X509_verify_cert() needs only calls that moved bytes. */
+	if (ret > 0 || ssl_calls)
+		ssl_note_io(s->cookie);
 }
 
 SEC("tp_btf/sock_send_length")

@@ -89,6 +89,11 @@ bool jsonw_grow(struct json_writer *w, size_t n)
 
 	if (w->err)
 		return false;
+	/* A text this large cannot be: refuse before the doubling below overflows. */
+	if (n > SIZE_MAX / 4 - w->len) {
+		w->err = -ENOMEM;
+		return false;
+	}
 	cap = w->cap ? w->cap * 2 : 256;
 	while (cap - w->len < n)
 		cap *= 2;
@@ -124,6 +129,10 @@ static void jsonw_quoted(struct json_writer *w, const char *s, size_t len, size_
 		i++;
 	/* Nothing to escape (the usual case): the bytes as they are; else at most 6 bytes for
 	 * each byte from the first to escape on. */
+	if (len - i > SIZE_MAX / 8) {
+		w->err = w->err ?: -ENOMEM;
+		return;
+	}
 	if (!jsonw_reserve(w, 2 + i + (len - i) * 6 + more))
 		return;
 	o = w->buf + w->len;

@@ -286,6 +286,7 @@ int main(int argc, char **argv)
 	topts.verbose = app.opts.verbose;
 	/* For tests: behave as on a kernel without the socket-call tracepoints (Linux < 6.3). */
 	topts.no_socket_calls = getenv("HSTRACE_NO_SOCKET_CALLS") != NULL;
+	topts.ssl_calls = app.opts.ssl_calls && !app.opts.no_uprobes;
 	topts.on_record = on_record;
 	topts.ctx = &app;
 	if (tracer_open(&tracer, &topts))

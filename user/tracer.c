@@ -227,6 +227,7 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 			  kernel_has_tracepoint(opts->btf_path, "sock_recv_length");
 	bpf_program__set_autoload(t->skel->progs.handle_sock_send, t->socket_calls);
 	bpf_program__set_autoload(t->skel->progs.handle_sock_recv, t->socket_calls);
+	t->skel->rodata->ssl_calls = opts->ssl_calls;
 
 	err = hstrace_bpf__load(t->skel);
 	if (err) {

@@ -22,6 +22,8 @@ struct tracer_opts {
 	bool verbose;		 /* libbpf debug output on stderr */
 	bool no_socket_calls;	 /* do without the socket-call tracepoints even when the kernel
 				  * has them (as on Linux < 6.3; for tests) */
+	bool ssl_calls;		 /* SSL_do_handshake() will be probed (tracer_attach_ssl() with
+				  * handshake set): socket calls then bind SSL objects */
 	tracer_record_fn on_record;
 	void *ctx;
 };
