@@ -96,8 +96,9 @@ static __always_inline void *rec_reserve(__u16 kind, __u32 size, __u64 cookie)
 
 /*
  * Per-socket state of a TCP connection hstrace follows, in socket-local storage: created at
- * CLOSE -> SYN_SENT (client) or -> ESTABLISHED (server), freed with the socket. Sockets that
- * existed before hstrace started have none, so they cost one lookup per packet and call.
+ * CLOSE -> SYN_SENT (client) or -> ESTABLISHED (server), deleted once nothing more is to be
+ * done (sk_state_finished()), else freed with the socket. Sockets that existed before hstrace
+ * started have none, so they cost one lookup per packet and call.
  */
 enum sk_flags {
 	SKF_CLIENT = 1 << 0,   /* this end connected */
@@ -108,6 +109,7 @@ enum sk_flags {
 				  * followed, or the stream is not TLS: calls need no look either */
 	SKF_FIN_IN = 1 << 5,   /* the peer's FIN was reported */
 };
+
 
 /* Index of a direction in struct sk_state arrays. */
 #define D_OUT 0
@@ -130,6 +132,16 @@ struct {
 	__type(key, int);
 	__type(value, struct sk_state);
 } sk_states SEC(".maps");
+
+/* Nothing more to do for this connection: its owner is known, and its packets and calls
+ * need no look (past the handshake both ways, or not TLS). Its storage is then deleted, so a
+ * long-lived connection holds no kernel memory of hstrace's (its packets and calls still cost
+ * the lookup that finds nothing). */
+static __always_inline bool sk_state_finished(const struct sk_state *s)
+{
+	return (s->flags & (SKF_OWNER | SKF_DONE | SKF_CALLS_DONE)) ==
+	       (SKF_OWNER | SKF_DONE | SKF_CALLS_DONE);
+}
 
 /*
  * The first payload segment of a server connection can reach the host before the

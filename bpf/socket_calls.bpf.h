@@ -77,6 +77,8 @@ static __always_inline void on_socket_call(struct sock *sk, int ret, int d)
 	 * thread's connection for X509_verify_cert() needs only calls that moved bytes. */
 	if (ret > 0 || ssl_calls)
 		ssl_note_io(s->cookie);
+	if (sk_state_finished(s))
+		bpf_sk_storage_delete(&sk_states, sk);
 }
 
 SEC("tp_btf/sock_send_length")

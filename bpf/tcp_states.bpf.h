@@ -75,8 +75,9 @@ static __always_inline void emit_simple(const struct sock *sk, __u64 cookie, __u
 	bpf_ringbuf_submit(r, rb_wakeup());
 }
 
-/* The peer's FIN, once: several state changes can follow it (FIN_WAIT1 -> CLOSING, then the
- * hand-over to a time-wait socket, reported as -> CLOSE). */
+/* The peer's FIN, once while the connection has state: several state changes can follow it
+ * (FIN_WAIT1 -> CLOSING, then the hand-over to a time-wait socket, reported as -> CLOSE). The
+ * collector keeps one fin_in anyway: most connections have no state left when they close. */
 static __always_inline void emit_fin_in(const struct sock *sk, __u64 cookie)
 {
 	struct sk_state *s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, 0);
@@ -329,6 +330,8 @@ static __always_inline void on_getpeername(struct bpf_sock_addr *ctx)
 	rec_set_owner(r);
 	bpf_ringbuf_submit(r, rb_wakeup());
 	thread_note_socket(s->cookie);
+	if (sk_state_finished(s)) /* a plain connection whose data came before accept() */
+		bpf_sk_storage_delete(&sk_states, bsk);
 }
 
 SEC("cgroup/getpeername4")

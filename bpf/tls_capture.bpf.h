@@ -289,6 +289,8 @@ static __always_inline void capture_packet(struct __sk_buff *skb, int d)
 	if (off >= skb->len || !s->known[d] || (s->dir[d].flags & TLSF_F_STOPPED))
 		return;
 	capture_payload(skb, s, d, seq, off, skb->len - off);
+	if (sk_state_finished(s))
+		bpf_sk_storage_delete(&sk_states, bsk);
 }
 
 SEC("cgroup_skb/egress")

@@ -376,7 +376,7 @@ static int conn_reserve(struct collector *c, struct conn *conn, size_t tcp, size
 static int conn_add_record(struct collector *c, struct conn *conn, const struct hs_tcp_rec *rec)
 {
 	uint64_t ts = rec->hdr.ts_ns, rel = c->seq - conn->seq_base, est_ts = 0;
-	bool latest = true;
+	bool latest = true, add = true;
 	struct conn_ev *ev;
 	size_t i;
 	int err;
@@ -406,17 +406,30 @@ static int conn_add_record(struct collector *c, struct conn *conn, const struct 
 			DL_APPEND2(c->closed, conn, closed_prev, closed_next);
 		}
 		break;
+	case HS_EV_FIN_IN:
+		/* One FIN, however many state changes followed it (FIN_WAIT1 -> CLOSING, then the
+		 * hand-over to a time-wait socket): the earliest is when it arrived. */
+		for (i = 0; i < conn->n_ev; i++) {
+			if (conn->ev[i].event == HS_EV_FIN_IN) {
+				if (ts < conn->ev[i].ts_ns)
+					conn->ev[i].ts_ns = ts;
+				add = false;
+			}
+		}
+		break;
 	default:
 		break;
 	}
 
-	ev = &conn->ev[conn->n_ev++];
-	memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = ts;
-	ev->event = (uint8_t)rec->event;
-	ev->seq = rel < UINT32_MAX ? (uint32_t)rel : UINT32_MAX;
+	if (add) {
+		ev = &conn->ev[conn->n_ev++];
+		memset(ev, 0, sizeof(*ev));
+		ev->ts_ns = ts;
+		ev->event = (uint8_t)rec->event;
+		ev->seq = rel < UINT32_MAX ? (uint32_t)rel : UINT32_MAX;
+		c->stats.events++;
+	}
 	c->seq++;
-	c->stats.events++;
 
 	conn_take_addrs(conn, rec);
 	conn_take_owner(conn, rec);

@@ -856,6 +856,28 @@ static void test_owner_rules(void **state)
 	assert_int_equal(phase(tl, "tcp_handshake"), 1000);
 }
 
+/* The peer's FIN shows once, at its earliest report, however many state changes report it. */
+static void test_fin_in_once(void **state)
+{
+	static const unsigned int want[] = {
+		HS_EV_SYN_SENT, HS_EV_ESTABLISHED, HS_EV_FIN_OUT, HS_EV_FIN_IN, HS_EV_CLOSED,
+	};
+	struct fixture *f = *state;
+	const struct timeline *tl;
+
+	feed_connect(f, 40, BASE_NS, 100, 3, "curl");
+	feed_ok(f, 40, HS_EV_ESTABLISHED, BASE_NS + MS);
+	feed_ok(f, 40, HS_EV_FIN_OUT, BASE_NS + 2 * MS);
+	feed_ok(f, 40, HS_EV_FIN_IN, BASE_NS + 3 * MS + 160000);
+	feed_ok(f, 40, HS_EV_FIN_IN, BASE_NS + 3 * MS);
+	feed_closed(f, 40, BASE_NS + 4 * MS, 0, 10, 10);
+	collector_finish(f->c);
+	assert_int_equal(f->n_out, 1);
+	tl = &f->out[0].tl;
+	assert_events(tl, want, 5);
+	assert_int_equal(tl->events[3].ts_ns, BASE_NS + 3 * MS);
+}
+
 static void test_comm_unterminated(void **state)
 {
 	struct fixture *f = *state;
@@ -1315,6 +1337,7 @@ int main(void)
 		TEST(test_grace_period),
 		TEST(test_pid_and_fd_reuse),
 		TEST(test_owner_rules),
+		TEST(test_fin_in_once),
 		TEST(test_comm_unterminated),
 		TEST(test_unmatched),
 		TEST(test_malformed),
