@@ -35,6 +35,7 @@ import socket
 import ssl
 import struct
 import sys
+import time
 
 VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -204,6 +205,8 @@ def run_server(a):
     while a.count == 0 or served < a.count:
         conn, peer = ls.accept()
         out("accepted %s %d" % (peer[0], peer[1]))
+        if a.read_delay:
+            time.sleep(a.read_delay)  # a busy server: the ClientHello waits, unread
         try:
             tconn = ctx.wrap_socket(conn, server_side=True)
         except (ssl.SSLError, OSError) as e:
@@ -313,6 +316,8 @@ def main(argv=None):
     sv.add_argument("--count", type=int, default=1, help="connections to serve (0: forever)")
     sv.add_argument("--defer-accept", action="store_true",
                     help="TCP_DEFER_ACCEPT: the connection is created by its first data")
+    sv.add_argument("--read-delay", type=float, default=0.0,
+                    help="seconds to wait after accept() before the handshake")
     sv.add_argument("--fastopen", action="store_true",
                     help="TCP_FASTOPEN: accept data on the SYN (net.ipv4.tcp_fastopen & 2)")
     sv.add_argument("--expect", type=int, default=0,

@@ -16,6 +16,8 @@ ones, each on its own connection with one GET. hstrace runs in the root namespac
   distribution is printed; CAPTURE_P99_US bounds its 99th percentile (justified there).
 * test_client_phases_match_curl: curl's own -w timings (time_connect, time_appconnect,
   time_starttransfer) of the same requests against the client's timeline (CURL_*_US).
+* test_in_events_when_the_application_reads_late: a server that reads the ClientHello 50 ms
+  late; its event keeps the packet's arrival time (against a capture) and app_us the read.
 """
 
 import json
@@ -475,3 +477,55 @@ def test_netdelay_jitter_and_loss():
         check("syn_retransmit" in H.names(r), "syn_retransmits > 0 without the event", r)
         check(r["phases_us"].get("tcp_handshake", 0) >= 1000000 or r["result"] != "ok",
               "a retransmitted SYN but tcp_handshake < 1 s", r)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. a server that reads late: arrival times stay arrival times
+
+SLOW_READ_S = 0.05
+
+
+def test_in_events_when_the_application_reads_late():
+    """The server accepts at once but waits SLOW_READ_S before its handshake (a busy event
+    loop): the ClientHello sits unread that long. Its event keeps its arrival time (within
+    KERNEL_P99_US of the capture), its app_us is the late read, and hello_read_wait shows
+    the wait; the client's timeline does not change."""
+    pair = N.Pair(DELAY_MS)
+    certs = T.make_certs()
+    cap = N.Capture(pair, "s", PORT)
+    hs = H.start_hstrace(["--json"])
+    n = 3
+    srv = pair.proc("s", "slow tls server", [
+        "nice", "-n", PEER_NICE, H.PYTHON, T.TLS_PEER, "server", "--addr", pair.server_addr,
+        "--port", PORT, "--cert", certs.server, "--key", certs.server_key, "--count", n,
+        "--read-delay", SLOW_READ_S])
+    srv.wait_line(r"^listening")
+    for i in range(n):
+        c = pair.proc("c", "curl #%d" % i, [
+            "nice", "-n", PEER_NICE, "curl", "-sS", "--max-time", "10", "--cacert", certs.ca,
+            "--resolve", "%s:%d:%s" % (T.SNI, PORT, pair.server_addr), "-o", "/dev/null",
+            "https://%s:%d/" % (T.SNI, PORT)])
+        c.wait_exit(20)
+    srv.wait_exit(20)
+    H.settle(1.0)
+    recs = hs.stop_ok()
+    cap.stop()
+    frames = cap.frames()
+    servers = [T.checked(r) for r in recs if r["role"] == "server"
+               and r["local"] == {"addr": pair.server_addr, "port": PORT}]
+    check(len(servers) == n, "expected %d server records" % n, recs)
+    for s in servers:
+        ch = ev(s, "client_hello", "in")
+        frame = next((f["t"] for f in conn_frames(frames, s["peer"]["port"])
+                      if f["src"] == N.CLIENT_ADDR and 1 in f["hstypes"]), None)
+        check(frame is not None, "no ClientHello in the capture", s)
+        d_us = (start_epoch(s) + ch["t_us"] / 1e6 - frame) * 1e6
+        wait = s["phases_us"].get("hello_read_wait")
+        H.log("server port %d: client_hello t_us - capture = %d µs; read %s µs later"
+              % (s["peer"]["port"], d_us, wait))
+        check(abs(d_us) <= KERNEL_P99_US, "client_hello %d µs from its packet" % d_us, s)
+        # The wait starts at accept(); the ClientHello comes a little later (curl's own work
+        # after the TCP handshake, ~1.5 ms here), so it waits somewhat less than SLOW_READ_S.
+        check(wait is not None and 0.8 * SLOW_READ_S * 1e6 <= wait <= SLOW_READ_S * 1e6 + 20000
+              and abs(ch["app_us"] - ch["t_us"] - wait) <= 1,
+              "hello_read_wait %r for a %g s late read" % (wait, SLOW_READ_S), s)
