@@ -720,6 +720,17 @@ static int conn_create(struct collector *c, const struct hs_tcp_rec *rec)
 	return conn_add_record(c, conn, rec); /* cannot fail: room reserved */
 }
 
+/* The tracked connection a (non-TCP) record is about, or NULL (counted as unmatched: it
+ * started before hstrace, or its start was lost). */
+static struct conn *record_conn(struct collector *c, uint64_t cookie)
+{
+	struct conn *conn = conn_lookup(c, cookie);
+
+	if (!conn)
+		c->stats.unmatched++;
+	return conn;
+}
+
 /* A TLS record: for collector_tls.c, on a connection already tracked. */
 static int collector_handle_tls(struct collector *c, const void *data, size_t size)
 {
@@ -729,11 +740,9 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 
 	if (tls_record_read(&rec, data, size))
 		goto malformed;
-	conn = conn_lookup(c, rec.hdr.cookie);
-	if (!conn) {
-		c->stats.unmatched++;
+	conn = record_conn(c, rec.hdr.cookie);
+	if (!conn)
 		return -ENOENT;
-	}
 	err = conn_reserve(c, conn, 0, 1);
 	if (err)
 		return err;
@@ -760,11 +769,9 @@ static int collector_handle_io(struct collector *c, const void *data, size_t siz
 		c->stats.malformed++;
 		return -EINVAL;
 	}
-	conn = conn_lookup(c, rec.hdr.cookie);
-	if (!conn) {
-		c->stats.unmatched++;
+	conn = record_conn(c, rec.hdr.cookie);
+	if (!conn)
 		return -ENOENT;
-	}
 	return conn_tls_add_io(&conn->tls, &rec);
 }
 
@@ -779,11 +786,9 @@ static int collector_handle_ssl(struct collector *c, const void *data, size_t si
 		c->stats.malformed++;
 		return -EINVAL;
 	}
-	conn = conn_lookup(c, rec.hdr.cookie);
-	if (!conn) {
-		c->stats.unmatched++;
+	conn = record_conn(c, rec.hdr.cookie);
+	if (!conn)
 		return -ENOENT;
-	}
 	/* The library layer's events need room before its state exists. */
 	err = conn_reserve(c, conn, 0, conn->ssl ? 0 : CONN_SSL_MAX_EVENTS);
 	if (err)

@@ -387,6 +387,24 @@ def start_client(port, addr="127.0.0.1", count=1, send=0, hold=0.0, linger0=Fals
     return p
 
 
+def traced_tcp_pair(hs, comm):
+    """One plain TCP connection with data both ways (tcp_peer, comm prefix `comm`) while hs
+    runs with --json --all; stops hs and checks both ends' records (owner, ok). Returns
+    (client record, server record)."""
+    srv = start_server(count=1, reply=4, comm=comm + "s")
+    cl = start_client(srv.port, send=4, comm=comm + "c")
+    cl.wait_exit(10)
+    srv.wait_exit(10)
+    settle()
+    recs = hs.stop_ok()
+    c = one(recs, "client", role="client", lport=cl.ports()[0], rport=srv.port)
+    s = one(recs, "server", role="server", lport=srv.port, rport=cl.ports()[0])
+    for r, p in ((c, cl), (s, srv)):
+        check_record(r)
+        check(r["pid"] == p.pid and r["result"] == "ok", "%s record" % r["role"], r)
+    return c, s
+
+
 def free_port(family="4"):
     """Returns (port, socket): a loopback port bound but not listening, so a connect to it is
     refused while the socket is held. The socket is closed at cleanup."""

@@ -47,22 +47,6 @@ def _cgroup_prog_names():
     return [p.get("name") for p in json.loads(out.strip() or "[]")]
 
 
-def _traced_tcp(hs, comm):
-    """One plain TCP connection with data both ways; returns its (client, server) records."""
-    srv = H.start_server(count=1, reply=4, comm=comm + "s")
-    cl = H.start_client(srv.port, send=4, comm=comm + "c")
-    cl.wait_exit(10)
-    srv.wait_exit(10)
-    H.settle()
-    recs = hs.stop_ok()
-    c = H.one(recs, "client", role="client", lport=cl.ports()[0], rport=srv.port)
-    s = H.one(recs, "server", role="server", lport=srv.port, rport=cl.ports()[0])
-    for r, p in ((c, cl), (s, srv)):
-        H.check_record(r)
-        check(r["pid"] == p.pid and r["result"] == "ok", "%s record" % r["role"], r)
-    return c, s
-
-
 def test_hooks_no_syscall_tracepoint():
     hs = H.start_hstrace(["--json", "--all"])
     progs = _progs_of(hs.pid)
@@ -76,7 +60,7 @@ def test_hooks_no_syscall_tracepoint():
           "packet, getpeername or tp_btf programs missing: %s" % sorted(progs.values()))
     attached = _cgroup_prog_names()
     check(OUR_PROGS <= set(attached), "not attached to the cgroup v2 root: %s" % attached)
-    _traced_tcp(hs, "hs_hk_")
+    H.traced_tcp_pair(hs, "hs_hk_")
 
 
 def test_kill_9_leaves_nothing_attached():
@@ -99,7 +83,7 @@ def test_kill_9_leaves_nothing_attached():
           "the packet programs are still attached to the cgroup root: %s" % _cgroup_prog_names())
     # And a new instance works.
     hs2 = H.start_hstrace(["--json", "--all"])
-    _traced_tcp(hs2, "hs_k9_")
+    H.traced_tcp_pair(hs2, "hs_k9_")
 
 
 def test_two_instances():
