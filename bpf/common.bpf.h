@@ -19,7 +19,10 @@ static int tlsf_on_desync(struct tlsf_io *io, struct __sk_buff *skb);
 static int tlsf_on_alert(struct tlsf_io *io, struct __sk_buff *skb, __u16 version, __u32 len,
 			 __u16 alert);
 
-/* Reads a header fragment (1..7 bytes) at offset addr of the packet. */
+static long tlsf_read_early(struct __sk_buff *skb, void *dst, __u32 n, __u64 addr);
+
+/* Reads a header fragment (1..7 bytes) at offset addr of the packet (or of the early bytes
+ * kept for the connection, tls_capture.bpf.h). */
 static __always_inline long tlsf_read_skb(struct __sk_buff *skb, void *dst, __u32 size,
 					  __u64 addr)
 {
@@ -30,6 +33,8 @@ static __always_inline long tlsf_read_skb(struct __sk_buff *skb, void *dst, __u3
 		n = 7;
 	if (n < 1)
 		return -1;
+	if (addr & (1ULL << 62))
+		return tlsf_read_early(skb, dst, n, addr);
 	return bpf_skb_load_bytes(skb, (__u32)addr, dst, n);
 }
 

@@ -10,10 +10,11 @@
  *   - egress: new data is always sent in order; a retransmission repeats bytes already
  *     followed, which are skipped (a segment partly new is fed from the first new byte);
  *   - ingress: a duplicate is skipped the same way; a segment that arrives before the bytes
- *     in front of it (reordering, or a loss) is fed when the missing bytes lie inside the body
- *     of the current record, whose contents are not looked at (tlsf_skip_gap()): those bytes
- *     arrive later and are then skipped as old; otherwise the direction's framing is lost and
- *     reported (HS_TLS_DESYNC), never guessed.
+ *     in front of it (reordering, or a loss) is fed at once when the missing bytes lie inside
+ *     the body of the current record, whose contents are not looked at (tlsf_skip_gap()):
+ *     those bytes arrive later and are then skipped as old. Otherwise it is kept (struct
+ *     early, up to 4 segments within 4 KiB) and fed once the missing bytes came; when it does
+ *     not fit, the direction's framing is lost and reported (HS_TLS_DESYNC), never guessed.
  * Each event's time is that of the packet, as it passed this host's TCP stack: egress runs in
  * ip_finish_output() before the qdisc, ingress in tcp_v4_rcv()/tcp_v6_rcv() before the socket
  * takes the data. Both programs always return 1: a packet is never dropped or changed.
@@ -29,6 +30,65 @@ struct {
 	__type(value, struct hs_tls_rec);
 } tls_scratch SEC(".maps");
 
+
+/*
+ * Early segments: an incoming segment that arrives before bytes in front of it which the
+ * framing needs (a record header, a certificate length) is kept here, per connection, until
+ * the missing bytes come; then its bytes are fed from here, with its own arrival time. At
+ * most EARLY_SEGS segments within EARLY_BYTES of the stream position where the gap starts;
+ * beyond, the framing is lost (desync), as without it.
+ */
+#define EARLY_BYTES 4096 /* a power of two */
+#define EARLY_SEGS 4
+#define EARLY_FLAG (1ULL << 62) /* in tlsf_io.buf: an offset into early.data, not the packet */
+
+struct early_seg {
+	__u32 off;   /* from early.start */
+	__u32 len;
+	__u64 ts_ns; /* its arrival (kept for diagnosis) */
+};
+
+struct early {
+	__u32 start; /* TCP sequence number of data[0]: where the gap started */
+	__u32 n;
+	struct early_seg seg[EARLY_SEGS];
+	__u8 data[2 * EARLY_BYTES]; /* (twice the size: offsets are masked, not subtracted) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* cookie */
+	__type(value, struct early);
+} earlies SEC(".maps");
+
+/* A zeroed struct early to insert from (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct early);
+} early_template SEC(".maps");
+
+/* TLSF_READ of early bytes: n (1..7) bytes at offset addr of the connection's early data. */
+static __always_inline long tlsf_read_early(struct __sk_buff *skb, void *dst, __u32 n,
+					    __u64 addr)
+{
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct early *e = bpf_map_lookup_elem(&earlies, &cookie);
+	__u8 *out = dst;
+	__u32 i;
+
+	if (!e)
+		return -1;
+	for (i = 0; i < 7; i++) {
+		if (i >= n)
+			break;
+		out[i] = e->data[(addr + i) & (2 * EARLY_BYTES - 1)];
+	}
+	return 0;
+}
 
 /* Sends one TLS record to user space. data[]: data_len bytes from packet offset data, or,
  * when data is 0, the two bytes of `two` (high byte first). */
@@ -65,6 +125,13 @@ static __always_inline void tls_emit(struct tlsf_io *io, struct __sk_buff *skb, 
 		n = 2;
 		r->data[0] = two >> 8;
 		r->data[1] = two & 0xff;
+	} else if (n >= 1 && (data & EARLY_FLAG)) {
+		struct early *e;
+		__u64 cookie = bpf_get_socket_cookie(skb);
+
+		e = bpf_map_lookup_elem(&earlies, &cookie);
+		if (!e || bpf_probe_read_kernel(r->data, n, &e->data[data & (EARLY_BYTES - 1)]))
+			n = 0;
 	} else if (n >= 1 && bpf_skb_load_bytes(skb, (__u32)data, r->data, n)) {
 		n = 0;
 	}
@@ -146,6 +213,128 @@ static __always_inline void sk_state_not_tls(struct sk_state *s)
 	s->flags |= SKF_DONE | SKF_CALLS_DONE;
 }
 
+/* Feeds io's bytes (the next ones of the stream) to st; reports the end of a record whose
+ * header came earlier, and what follows for the connection when a direction stops. */
+static __always_inline void feed_bytes(struct __sk_buff *skb, struct sk_state *s,
+				       struct tls_stream *st, struct tlsf_io *io)
+{
+	__u32 pending, pending_seq = st->rec_seq;
+
+	/* A record whose header came in an earlier packet: is it complete with this one? */
+	pending = st->rec_left && !st->rec_have ? st->rec_left : 0;
+	io->rec_seq = st->rec_seq;
+	tlsf_feed(st, io, skb);
+	if (pending && io->len >= pending && !(st->flags & TLSF_F_DESYNC)) {
+		io->rec_seq = pending_seq;
+		tls_emit(io, skb, HS_TLS_RECORD_END, 0, 0, 0, 0, 0, 0, 0, 0);
+	}
+	if (st->flags & TLSF_F_NOT_TLS) /* not TLS: nothing more to follow either way */
+		sk_state_not_tls(s);
+	else if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)
+		s->flags |= SKF_DONE;
+}
+
+/* An incoming segment that came before bytes in front of it: keeps its payload (packet bytes
+ * [off, off + len), sequence number seq) for feed_early(). Returns false when it does not fit
+ * (the caller then reports the framing lost). */
+static __always_inline bool keep_early(struct __sk_buff *skb, struct sk_state *s, __u32 seq,
+				       __u32 off, __u32 len, __u64 ts_ns)
+{
+	struct early *e, *t;
+	__u32 zero = 0, rel, i, n;
+
+	e = bpf_map_lookup_elem(&earlies, &s->cookie);
+	if (!e) {
+		t = bpf_map_lookup_elem(&early_template, &zero);
+		if (!t)
+			return false;
+		t->start = s->next[D_IN];
+		t->n = 0;
+		if (bpf_map_update_elem(&earlies, &s->cookie, t, BPF_NOEXIST))
+			return false;
+		e = bpf_map_lookup_elem(&earlies, &s->cookie);
+		if (!e)
+			return false;
+	}
+	rel = seq - e->start;
+	if (rel >= EARLY_BYTES || len >= EARLY_BYTES || rel + len > EARLY_BYTES)
+		return false;
+	n = e->n;
+	for (i = 0; i < EARLY_SEGS; i++) {
+		if (i >= n)
+			break;
+		if (e->seg[i].len && e->seg[i].off == rel && e->seg[i].len == len)
+			return true; /* the same segment again */
+	}
+	if (n >= EARLY_SEGS)
+		return false;
+	len &= EARLY_BYTES - 1;
+	if (len < 1 || bpf_skb_load_bytes(skb, off, &e->data[rel & (EARLY_BYTES - 1)], len))
+		return false;
+	e->seg[n & (EARLY_SEGS - 1)].off = rel;
+	e->seg[n & (EARLY_SEGS - 1)].len = len;
+	e->seg[n & (EARLY_SEGS - 1)].ts_ns = ts_ns;
+	e->n = n + 1;
+	return true;
+}
+
+/* After the stream moved on: feeds the kept early segments that now continue it, and forgets
+ * the ones it covered. Their records take the time of the packet that filled the gap: they
+ * could not be read before, and their order in time stays their order in the stream. */
+static __always_inline void feed_early(struct __sk_buff *skb, struct sk_state *s,
+				       struct tls_stream *st)
+{
+	struct tlsf_io io = {};
+	struct early *e;
+	__u32 i, j, left, start, end, skip;
+	__u64 now;
+
+	e = bpf_map_lookup_elem(&earlies, &s->cookie);
+	if (!e)
+		return;
+	now = bpf_ktime_get_ns();
+	for (j = 0; j < EARLY_SEGS; j++) {
+		bool fed = false;
+
+		for (i = 0; i < EARLY_SEGS; i++) {
+			struct early_seg *g = &e->seg[i];
+
+			if (i >= e->n || !g->len)
+				continue;
+			start = e->start + g->off;
+			end = start + g->len;
+			if ((__s32)(end - s->next[D_IN]) <= 0) {
+				g->len = 0; /* covered by what came since */
+				continue;
+			}
+			if ((__s32)(start - s->next[D_IN]) > 0 || (st->flags & TLSF_F_STOPPED))
+				continue;
+			skip = s->next[D_IN] - start;
+			__builtin_memset(&io, 0, sizeof(io));
+			io.cookie = s->cookie;
+			/* Usable (and in order) only now: the packet that filled the gap. */
+			io.ts_ns = now;
+			io.dir = HS_DIR_IN;
+			io.buf = EARLY_FLAG | ((g->off + skip) & (EARLY_BYTES - 1));
+			io.len = g->len - skip;
+			io.seq = s->next[D_IN] - s->base[D_IN];
+			s->next[D_IN] = end;
+			g->len = 0;
+			feed_bytes(skb, s, st, &io);
+			fed = true;
+			break;
+		}
+		if (!fed)
+			break;
+	}
+	left = 0;
+	for (i = 0; i < EARLY_SEGS; i++)
+		if (i < e->n && e->seg[i].len && !(st->flags & TLSF_F_STOPPED))
+			left++;
+	if (!left)
+		bpf_map_delete_elem(&earlies, &s->cookie);
+}
+
 /* The payload of a TCP segment of a followed direction: seq is the sequence number of its
  * first payload byte, [off, off + len) where it is in the packet. */
 static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_state *s, int d,
@@ -154,7 +343,7 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 	struct tls_stream *st = d == D_OUT ? &s->dir[D_OUT] : &s->dir[D_IN];
 	struct tlsf_io io = {};
 	__s32 ahead = (__s32)(seq - s->next[d]);
-	__u32 skip = 0, pending, pending_seq = st->rec_seq;
+	__u32 skip = 0;
 
 	io.cookie = s->cookie;
 	io.ts_ns = bpf_ktime_get_ns();
@@ -168,6 +357,8 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 		/* Bytes are missing in front of it. */
 		io.seq = s->next[d] - s->base[d];
 		if (!tlsf_skip_gap(st, (__u32)ahead)) {
+			if (d == D_IN && keep_early(skb, s, seq, off, len, io.ts_ns))
+				return; /* fed once the bytes in front of it come */
 			tlsf_stop(st, &io, skb, TLSF_F_DESYNC);
 			return;
 		}
@@ -176,18 +367,9 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 	io.len = len - skip;
 	io.seq = seq + skip - s->base[d];
 	s->next[d] = seq + len;
-	/* A record whose header came in an earlier packet: is it complete with this one? */
-	pending = st->rec_left && !st->rec_have ? st->rec_left : 0;
-	io.rec_seq = st->rec_seq;
-	tlsf_feed(st, &io, skb);
-	if (pending && io.len >= pending && !(st->flags & TLSF_F_DESYNC)) {
-		io.rec_seq = pending_seq;
-		tls_emit(&io, skb, HS_TLS_RECORD_END, 0, 0, 0, 0, 0, 0, 0, 0);
-	}
-	if (st->flags & TLSF_F_NOT_TLS) /* not TLS: nothing more to follow either way */
-		sk_state_not_tls(s);
-	else if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)
-		s->flags |= SKF_DONE;
+	feed_bytes(skb, s, st, &io);
+	if (d == D_IN)
+		feed_early(skb, s, st);
 }
 
 /* Finds the TCP header: sets *ip_len and *th; false when the packet is not one to follow. */
