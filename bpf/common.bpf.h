@@ -113,6 +113,7 @@ enum sk_flags {
 	SKF_CALLS_DONE = 1 << 4, /* ... and the application has written and read all the bytes
 				  * followed, or the stream is not TLS: calls need no look either */
 	SKF_FIN_IN = 1 << 5,   /* the peer's FIN was reported */
+	SKF_EARLY = 1 << 6,    /* early segments are kept for it (struct early) */
 };
 
 
@@ -144,7 +145,7 @@ struct {
  * the lookup that finds nothing). */
 static __always_inline bool sk_state_finished(const struct sk_state *s)
 {
-	return (s->flags & (SKF_OWNER | SKF_DONE | SKF_CALLS_DONE)) ==
+	return (s->flags & (SKF_OWNER | SKF_DONE | SKF_CALLS_DONE | SKF_EARLY)) ==
 	       (SKF_OWNER | SKF_DONE | SKF_CALLS_DONE);
 }
 
@@ -178,6 +179,46 @@ struct {
 	__type(key, __u32);
 	__type(value, struct first_segment);
 } first_segments SEC(".maps");
+
+/*
+ * Early segments: an incoming segment that arrives before bytes in front of it which the
+ * framing needs (a record header, a certificate length) is kept here, per connection, until
+ * the missing bytes come; then its bytes are fed from here, with its own arrival time. At
+ * most EARLY_SEGS segments within EARLY_BYTES of the stream position where the gap starts;
+ * beyond, the framing is lost (desync), as without it.
+ */
+#define EARLY_BYTES 4096 /* a power of two */
+#define EARLY_SEGS 4
+#define EARLY_FLAG (1ULL << 62) /* in tlsf_io.buf: an offset into early.data, not the packet */
+
+struct early_seg {
+	__u32 off;   /* from early.start */
+	__u32 len;
+	__u64 ts_ns; /* its arrival (kept for diagnosis) */
+};
+
+struct early {
+	__u32 start; /* TCP sequence number of data[0]: where the gap started */
+	__u32 n;
+	struct early_seg seg[EARLY_SEGS];
+	__u8 data[2 * EARLY_BYTES]; /* (twice the size: offsets are masked, not subtracted) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* cookie */
+	__type(value, struct early);
+} earlies SEC(".maps");
+
+/* A zeroed struct early to insert from (too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct early);
+} early_template SEC(".maps");
 
 /*
  * Per-thread state, in task-local storage: a lookup is a pointer chase (no hashing, no lock).

@@ -264,6 +264,10 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		    (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)))
 			emit_fin_in(sk, cookie);
 		emit_simple(sk, cookie, HS_EV_CLOSED);
+		/* Early segments of a gap that will never be filled now. */
+		s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, 0);
+		if (s && (s->flags & SKF_EARLY))
+			bpf_map_delete_elem(&earlies, &cookie);
 		break;
 	}
 	return 0;

@@ -31,45 +31,6 @@ struct {
 } tls_scratch SEC(".maps");
 
 
-/*
- * Early segments: an incoming segment that arrives before bytes in front of it which the
- * framing needs (a record header, a certificate length) is kept here, per connection, until
- * the missing bytes come; then its bytes are fed from here, with its own arrival time. At
- * most EARLY_SEGS segments within EARLY_BYTES of the stream position where the gap starts;
- * beyond, the framing is lost (desync), as without it.
- */
-#define EARLY_BYTES 4096 /* a power of two */
-#define EARLY_SEGS 4
-#define EARLY_FLAG (1ULL << 62) /* in tlsf_io.buf: an offset into early.data, not the packet */
-
-struct early_seg {
-	__u32 off;   /* from early.start */
-	__u32 len;
-	__u64 ts_ns; /* its arrival (kept for diagnosis) */
-};
-
-struct early {
-	__u32 start; /* TCP sequence number of data[0]: where the gap started */
-	__u32 n;
-	struct early_seg seg[EARLY_SEGS];
-	__u8 data[2 * EARLY_BYTES]; /* (twice the size: offsets are masked, not subtracted) */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 4096);
-	__type(key, __u64); /* cookie */
-	__type(value, struct early);
-} earlies SEC(".maps");
-
-/* A zeroed struct early to insert from (too large for the stack). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct early);
-} early_template SEC(".maps");
 
 /* TLSF_READ of early bytes: n (1..7) bytes at offset addr of the connection's early data. */
 static __always_inline long tlsf_read_early(struct __sk_buff *skb, void *dst, __u32 n,
@@ -252,6 +213,7 @@ static __always_inline bool keep_early(struct __sk_buff *skb, struct sk_state *s
 		t->n = 0;
 		if (bpf_map_update_elem(&earlies, &s->cookie, t, BPF_NOEXIST))
 			return false;
+		s->flags |= SKF_EARLY;
 		e = bpf_map_lookup_elem(&earlies, &s->cookie);
 		if (!e)
 			return false;
@@ -331,8 +293,10 @@ static __always_inline void feed_early(struct __sk_buff *skb, struct sk_state *s
 	for (i = 0; i < EARLY_SEGS; i++)
 		if (i < e->n && e->seg[i].len && !(st->flags & TLSF_F_STOPPED))
 			left++;
-	if (!left)
+	if (!left) {
 		bpf_map_delete_elem(&earlies, &s->cookie);
+		s->flags &= ~SKF_EARLY;
+	}
 }
 
 /* The payload of a TCP segment of a followed direction: seq is the sequence number of its
