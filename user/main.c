@@ -312,7 +312,8 @@ int main(int argc, char **argv)
 				"end.\n");
 	else
 		fprintf(stderr, "Tracing TCP and TLS connections (OpenSSL probed in %u "
-				"libraries)... Hit Ctrl-C to end.\n", ssl_probes_count(app.probes));
+				"%s)... Hit Ctrl-C to end.\n", ssl_probes_count(app.probes),
+			ssl_probes_count(app.probes) == 1 ? "library" : "libraries");
 
 	start_ns = clock_ns(CLOCK_MONOTONIC);
 	last_report_ns = start_ns;
