@@ -332,7 +332,7 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 	io.seq = seq + skip - s->base[d];
 	s->next[d] = seq + len;
 	feed_bytes(skb, s, st, &io);
-	if (d == D_IN)
+	if (d == D_IN && (s->flags & SKF_EARLY)) /* no map lookup unless segments are kept */
 		feed_early(skb, s, st);
 }
 
