@@ -545,20 +545,12 @@ static enum conn_result conn_result(const struct conn *conn, const struct timeli
 	return RESULT_OK;
 }
 
-/* Adds phase `name` from the first `from` event to the first `to` event, when both exist. */
+/* Adds phase `name` from the first `from` event to the first `to` event (wire times). */
 static void tl_add_phase(struct timeline *tl, const char *name, unsigned int from,
 			 unsigned int to)
 {
-	long i = event_find(tl, from), j = event_find(tl, to);
-	uint64_t a, b;
-
-	if (i < 0 || j < 0 || tl->n_phases >= TL_MAX_PHASES)
-		return;
-	a = tl->events[i].ts_ns;
-	b = tl->events[j].ts_ns;
-	tl->phases[tl->n_phases].name = name;
-	tl->phases[tl->n_phases].dur_ns = b > a ? b - a : 0;
-	tl->n_phases++;
+	tl_phase_add(tl, name, tl_event_find(tl, from, DIR_NONE), TL_AT_WIRE,
+		     tl_event_find(tl, to, DIR_NONE), TL_AT_WIRE);
 }
 
 /*

@@ -150,6 +150,17 @@ size_t conn_ssl_add_events(struct conn_ssl *s, struct timeline *tl, uint64_t *se
 	return tl->n_events - before;
 }
 
+/* Index of the event `event` at time ts, or -1. */
+static long event_at(const struct timeline *tl, unsigned int event, uint64_t ts)
+{
+	size_t i;
+
+	for (i = 0; i < tl->n_events; i++)
+		if (tl->events[i].event == event && tl->events[i].ts_ns == ts)
+			return (long)i;
+	return -1;
+}
+
 uint32_t conn_ssl_conclude(const struct conn_ssl *s, struct timeline *tl)
 {
 	const struct span *v;
@@ -167,11 +178,8 @@ uint32_t conn_ssl_conclude(const struct conn_ssl *s, struct timeline *tl)
 	v = peer_verify(s, tl);
 	if (v) {
 		tl->tls.verify = v->ret == 1 ? 1 : 2;
-		if (tl->n_phases < TL_MAX_PHASES) {
-			tl->phases[tl->n_phases].name = "cert_verify";
-			tl->phases[tl->n_phases].dur_ns = v->ret_ns - v->entry_ns;
-			tl->n_phases++;
-		}
+		tl_phase_add(tl, "cert_verify", event_at(tl, TL_EV_CERT_VERIFY_START, v->entry_ns),
+			     TL_AT_WIRE, event_at(tl, TL_EV_CERT_VERIFY_DONE, v->ret_ns), TL_AT_WIRE);
 	}
 	/* A server writes its tickets inside its own handshake call: those are exact. */
 	for (i = 0; i < tl->n_events; i++) {

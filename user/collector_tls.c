@@ -1000,13 +1000,7 @@ enum conn_result conn_tls_verdict(const struct conn_tls *tls)
 /* Index of the first event `event` in direction dir (DIR_NONE: any), or -1. */
 static long find_first(const struct timeline *tl, unsigned int event, uint8_t dir)
 {
-	size_t i;
-
-	for (i = 0; i < tl->n_events; i++) {
-		if (tl->events[i].event == event && (dir == DIR_NONE || tl->events[i].dir == dir))
-			return (long)i;
-	}
-	return -1;
+	return tl_event_find(tl, event, dir);
 }
 
 /* Index of the first server_hello or hello_retry_request in direction dir, or -1. */
@@ -1025,47 +1019,24 @@ static bool is_handshake_event(unsigned int event)
 	return event >= TL_EV_CLIENT_HELLO && event <= TL_EV_ENCRYPTED_HANDSHAKE;
 }
 
-/* Adds phase `name` from event index `from` to `to`, when both exist in that order. */
+/* Adds phase `name` between the wire times of events `from` and `to`, when both exist. */
 static void add_phase(struct timeline *tl, const char *name, long from, long to)
 {
-	if (from < 0 || to < from || tl->n_phases >= TL_MAX_PHASES)
-		return;
-	tl->phases[tl->n_phases].name = name;
-	tl->phases[tl->n_phases].dur_ns = tl->events[to].ts_ns - tl->events[from].ts_ns;
-	tl->n_phases++;
+	tl_phase_add(tl, name, from, TL_AT_WIRE, to, TL_AT_WIRE);
 }
 
 /* Adds phase `name` of the application's own time: from when it read event `from` to when
- * it wrote (or read) event `to` (app_ns), when both are known and in that order. */
+ * it wrote (or read) event `to`, when both are known and in that order. */
 static void add_app_phase(struct timeline *tl, const char *name, long from, long to)
 {
-	const struct tl_event *a, *b;
-
-	if (from < 0 || to < 0 || tl->n_phases >= TL_MAX_PHASES)
-		return;
-	a = &tl->events[from];
-	b = &tl->events[to];
-	if (!a->app_ns || !b->app_ns || b->app_ns < a->app_ns)
-		return;
-	tl->phases[tl->n_phases].name = name;
-	tl->phases[tl->n_phases].dur_ns = b->app_ns - a->app_ns;
-	tl->n_phases++;
+	tl_phase_add(tl, name, from, TL_AT_APP, to, TL_AT_APP);
 }
 
 /* Adds `hello_read_wait`: how long the event at index i (an `in` one) waited between its
  * arrival and the application's read. */
 static void add_read_wait(struct timeline *tl, const char *name, long i)
 {
-	const struct tl_event *e;
-
-	if (i < 0 || tl->n_phases >= TL_MAX_PHASES)
-		return;
-	e = &tl->events[i];
-	if (!e->app_ns || e->app_ns < e->ts_ns)
-		return;
-	tl->phases[tl->n_phases].name = name;
-	tl->phases[tl->n_phases].dur_ns = e->app_ns - e->ts_ns;
-	tl->n_phases++;
+	tl_phase_add(tl, name, i, TL_AT_WIRE, i, TL_AT_APP);
 }
 
 /*
@@ -1079,7 +1050,8 @@ static void add_read_wait(struct timeline *tl, const char *name, long i)
  */
 static void add_processing_phases(const struct conn_tls *tls, struct timeline *tl, long ch_in)
 {
-	uint64_t rtt_ns, tcp_ns;
+	const struct tl_phase *rtt;
+	uint64_t tcp_ns;
 	long from, to;
 
 	if (!tls->client_view) {
@@ -1095,11 +1067,13 @@ static void add_processing_phases(const struct conn_tls *tls, struct timeline *t
 		to = find_first(tl, TL_EV_CLIENT_KEY_EXCHANGE, DIR_OUT);
 	}
 	add_app_phase(tl, "app_think", from, to);
-	if (!tl->syn_retransmits && tl_phase_get(tl, "tcp_handshake", &tcp_ns) &&
-	    tl_phase_get(tl, "server_hello_rtt", &rtt_ns) && tl->n_phases < TL_MAX_PHASES) {
-		tl->phases[tl->n_phases].name = "peer_think";
-		tl->phases[tl->n_phases].dur_ns = rtt_ns > tcp_ns ? rtt_ns - tcp_ns : 0;
-		tl->n_phases++;
+	/* Placed in the middle of the round trip: half the network's time on each side. */
+	rtt = tl_phase_find(tl, "server_hello_rtt");
+	if (!tl->syn_retransmits && tl_phase_get(tl, "tcp_handshake", &tcp_ns) && rtt) {
+		uint64_t think = rtt->dur_ns > tcp_ns ? rtt->dur_ns - tcp_ns : 0;
+		uint64_t start = rtt->start_ns + (rtt->dur_ns - think) / 2;
+
+		tl_phase_add_estimate(tl, "peer_think", start, start + think);
 	}
 }
 

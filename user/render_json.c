@@ -234,6 +234,51 @@ static void phases_object(struct json_writer *w, const struct timeline *tl)
 	jsonw_end_object(w);
 }
 
+/* "wire" or "app": which of an event's times a phase starts or ends at. */
+static const char *at_name(uint8_t at)
+{
+	return at == TL_AT_APP ? "app" : "wire";
+}
+
+/* "phases": every phase with its start and end (µs since the first event, rounded down, as
+ * t_us), the indices in "events" of the events it runs between and which of their times, or
+ * "estimated": true for a phase computed by a rule. */
+static void phases_array(struct json_writer *w, const struct timeline *tl)
+{
+	uint64_t base_ns = tl->n_events ? tl->events[0].ts_ns : tl->start_ns;
+	size_t i, n = tl->n_phases < TL_MAX_PHASES ? tl->n_phases : TL_MAX_PHASES;
+
+	jsonw_start_array(w);
+	for (i = 0; i < n; i++) {
+		const struct tl_phase *ph = &tl->phases[i];
+
+		if (!ph->name)
+			continue;
+		jsonw_start_object(w);
+		jsonw_key_lit(w, "name");
+		jsonw_str(w, ph->name);
+		jsonw_key_lit(w, "start_us");
+		jsonw_i64(w, floor_div((int64_t)(ph->start_ns - base_ns), 1000));
+		jsonw_key_lit(w, "end_us");
+		jsonw_i64(w, floor_div((int64_t)(ph->end_ns - base_ns), 1000));
+		if (ph->estimated) {
+			jsonw_key_lit(w, "estimated");
+			jsonw_bool(w, true);
+		} else {
+			jsonw_key_lit(w, "from");
+			jsonw_i64(w, ph->from_ev);
+			jsonw_key_lit(w, "from_at");
+			jsonw_str(w, at_name(ph->from_at));
+			jsonw_key_lit(w, "to");
+			jsonw_i64(w, ph->to_ev);
+			jsonw_key_lit(w, "to_at");
+			jsonw_str(w, at_name(ph->to_at));
+		}
+		jsonw_end_object(w);
+	}
+	jsonw_end_array(w);
+}
+
 /* errno name of a socket error ("ECONNREFUSED"); an unknown value is given as its number. */
 static void errno_string(struct json_writer *w, int32_t err)
 {
@@ -526,6 +571,8 @@ static int timeline_object(struct json_writer *w, const struct timeline *tl)
 	events_array(w, tl);
 	jsonw_key_lit(w, "phases_us");
 	phases_object(w, tl);
+	jsonw_key_lit(w, "phases");
+	phases_array(w, tl);
 	jsonw_key_lit(w, "tcp");
 	tcp_object(w, tl);
 	if (tl->tls.seen) {

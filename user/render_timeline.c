@@ -8,8 +8,10 @@
  *       24.301    24.301  ←  established            | ████  |  ┴
  *
  * Phases are drawn in lanes (one column each, reused once a phase has ended): ┬ where a phase
- * starts, │ while it lasts, ┴ where it ends. Nothing here knows a phase by name: a phase's
- * events are found from its duration (timeline_phase_span()), so new phases need no code.
+ * starts, │ while it lasts, ┴ where it ends, • for a phase within one event (a read wait).
+ * Nothing here knows a phase by name: each phase names its own start and end events
+ * (struct tl_phase), so new phases need no code. Phases with no events of their own
+ * (estimates) are listed under the waterfall.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,22 +43,6 @@ bool timeline_slow_or_failed(const struct timeline *tl, uint64_t slow_ns)
 		return true;
 	return (tl_phase_get(tl, "total", &dur) && dur > slow_ns) ||
 	       (tl_phase_get(tl, "tls_handshake", &dur) && dur > slow_ns);
-}
-
-bool timeline_phase_span(const struct timeline *tl, uint64_t dur_ns, size_t *from, size_t *to)
-{
-	size_t i, j;
-
-	for (i = 0; i < tl->n_events; i++) {
-		for (j = i + 1; j < tl->n_events; j++) {
-			if (tl->events[j].ts_ns - tl->events[i].ts_ns == dur_ns) {
-				*from = i;
-				*to = j;
-				return true;
-			}
-		}
-	}
-	return false;
 }
 
 /* Copies s (at most max bytes) with bytes other than printable ASCII as '?'. */
@@ -178,13 +164,21 @@ struct span {
 	bool found;
 };
 
-/* A phase's name and its duration in ms. */
+/* A phase's name and its duration in ms, with a note when it is measured at the application
+ * ("app": between the application's reads and writes; "arrival→read": from an event's arrival
+ * to the application's read) or estimated. */
 static void phase_label(FILE *out, const struct tl_phase *ph)
 {
 	char d[32];
 
 	us_ms(ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500), d, sizeof(d));
 	fprintf(out, "%s %s ms", ph->name, d);
+	if (ph->estimated)
+		fputs(" (estimated)", out);
+	else if (ph->from_at == TL_AT_APP && ph->to_at == TL_AT_APP)
+		fputs(" (app)", out);
+	else if (ph->from_at != ph->to_at)
+		fputs(" (arrival\u2192read)", out);
 }
 
 void render_timeline(FILE *out, const struct timeline *tl, const struct timeline_view *v)
@@ -208,11 +202,15 @@ void render_timeline(FILE *out, const struct timeline *tl, const struct timeline
 	for (p = 0; p < n_ph; p++) {
 		struct span *s = &spans[p];
 
-		if (!tl->phases[p].name ||
-		    !timeline_phase_span(tl, tl->phases[p].dur_ns, &s->from, &s->to)) {
-			any_unmatched = any_unmatched || tl->phases[p].name;
+		const struct tl_phase *ph = &tl->phases[p];
+
+		if (!ph->name || ph->from_ev < 0 || ph->to_ev < ph->from_ev ||
+		    (size_t)ph->to_ev >= tl->n_events) {
+			any_unmatched = any_unmatched || ph->name;
 			continue;
 		}
+		s->from = (size_t)ph->from_ev;
+		s->to = (size_t)ph->to_ev;
 		s->found = true;
 		for (l = 0; l < n_lanes && lane_end[l] >= s->from; l++)
 			;
@@ -271,8 +269,10 @@ void render_timeline(FILE *out, const struct timeline *tl, const struct timeline
 				if (!spans[p].found || spans[p].lane != l || i < spans[p].from ||
 				    i > spans[p].to)
 					continue;
-				mark = i == spans[p].from ? "\u252c" : i == spans[p].to ? "\u2534"
-											 : "\u2502";
+				mark = spans[p].from == spans[p].to ? "\u2022"
+				       : i == spans[p].from	    ? "\u252c"
+				       : i == spans[p].to	    ? "\u2534"
+								    : "\u2502";
 				if (i == spans[p].from || i == spans[p].to)
 					break;
 			}

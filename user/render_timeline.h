@@ -32,8 +32,4 @@ bool timeline_failed(const struct timeline *tl);
  * than slow_ns. */
 bool timeline_slow_or_failed(const struct timeline *tl, uint64_t slow_ns);
 
-/* Finds the events a phase of duration dur_ns spans: the first pair (i <= j, by i then j)
- * whose times differ by exactly dur_ns. Returns false when none does. */
-bool timeline_phase_span(const struct timeline *tl, uint64_t dur_ns, size_t *from, size_t *to);
-
 #endif /* HSTRACE_RENDER_TIMELINE_H */

@@ -90,18 +90,77 @@ const char *tl_role_name(enum conn_role role)
 	}
 }
 
-bool tl_phase_get(const struct timeline *tl, const char *name, uint64_t *dur_ns)
+const struct tl_phase *tl_phase_find(const struct timeline *tl, const char *name)
 {
 	size_t i;
 
 	if (!tl || !name)
+		return NULL;
+	for (i = 0; i < tl->n_phases && i < TL_MAX_PHASES; i++)
+		if (tl->phases[i].name && strcmp(tl->phases[i].name, name) == 0)
+			return &tl->phases[i];
+	return NULL;
+}
+
+bool tl_phase_get(const struct timeline *tl, const char *name, uint64_t *dur_ns)
+{
+	const struct tl_phase *ph = tl_phase_find(tl, name);
+
+	if (ph && dur_ns)
+		*dur_ns = ph->dur_ns;
+	return ph != NULL;
+}
+
+long tl_event_find(const struct timeline *tl, unsigned int event, uint8_t dir)
+{
+	size_t i;
+
+	for (i = 0; tl && i < tl->n_events; i++)
+		if (tl->events[i].event == event && (dir == DIR_NONE || tl->events[i].dir == dir))
+			return (long)i;
+	return -1;
+}
+
+uint64_t tl_event_time(const struct timeline *tl, long i, enum tl_at at)
+{
+	return at == TL_AT_APP ? tl->events[i].app_ns : tl->events[i].ts_ns;
+}
+
+/* Appends a phase; false when the table is full. */
+static bool phase_push(struct timeline *tl, const struct tl_phase *ph)
+{
+	if (tl->n_phases >= TL_MAX_PHASES)
 		return false;
-	for (i = 0; i < tl->n_phases && i < TL_MAX_PHASES; i++) {
-		if (tl->phases[i].name && strcmp(tl->phases[i].name, name) == 0) {
-			if (dur_ns)
-				*dur_ns = tl->phases[i].dur_ns;
-			return true;
-		}
-	}
-	return false;
+	tl->phases[tl->n_phases++] = *ph;
+	return true;
+}
+
+bool tl_phase_add(struct timeline *tl, const char *name, long from, enum tl_at from_at, long to,
+		  enum tl_at to_at)
+{
+	struct tl_phase ph = { .name = name, .from_ev = (int32_t)from, .to_ev = (int32_t)to,
+			       .from_at = from_at, .to_at = to_at };
+
+	if (!tl || from < 0 || to < 0 || (size_t)from >= tl->n_events ||
+	    (size_t)to >= tl->n_events)
+		return false;
+	ph.start_ns = tl_event_time(tl, from, from_at);
+	ph.end_ns = tl_event_time(tl, to, to_at);
+	if ((from_at == TL_AT_APP && !ph.start_ns) || (to_at == TL_AT_APP && !ph.end_ns) ||
+	    ph.end_ns < ph.start_ns)
+		return false;
+	ph.dur_ns = ph.end_ns - ph.start_ns;
+	return phase_push(tl, &ph);
+}
+
+bool tl_phase_add_estimate(struct timeline *tl, const char *name, uint64_t start_ns,
+			   uint64_t end_ns)
+{
+	struct tl_phase ph = { .name = name, .start_ns = start_ns, .end_ns = end_ns,
+			       .dur_ns = end_ns - start_ns, .from_ev = -1, .to_ev = -1,
+			       .estimated = true };
+
+	if (!tl || end_ns < start_ns)
+		return false;
+	return phase_push(tl, &ph);
 }

@@ -134,10 +134,28 @@ struct tl_tls {
 	char library_file[256]; /* ... and the file it was probed in */
 };
 
-/* A named span between two events. Names are static strings ("tcp_handshake", ...). */
+/* Which time of an event a phase starts or ends at. */
+enum tl_at {
+	TL_AT_WIRE = 0, /* ts_ns: when its bytes passed this host's TCP stack */
+	TL_AT_APP,	/* app_ns: when the application wrote or read it */
+};
+
+/*
+ * A named span of a timeline ("tcp_handshake", ...; names are static strings), built by
+ * tl_phase_add() from two of its events: it starts at event from_ev (its time at from_at) and
+ * ends at event to_ev (at to_at). An estimated phase (peer_think) has no events of its own:
+ * from_ev = to_ev = -1 and its start and end are placed by the rule that computes it.
+ */
 struct tl_phase {
 	const char *name;
-	uint64_t dur_ns;
+	uint64_t start_ns; /* CLOCK_MONOTONIC, like the events */
+	uint64_t end_ns;
+	uint64_t dur_ns;   /* end_ns - start_ns */
+	int32_t from_ev;   /* index in timeline.events, -1 when none */
+	int32_t to_ev;
+	uint8_t from_at;   /* enum tl_at */
+	uint8_t to_at;
+	bool estimated;	   /* computed by a rule, not between two observed times */
 };
 
 struct timeline {
@@ -188,5 +206,28 @@ const char *tl_role_name(enum conn_role role);
 
 /* Returns the phase's duration in *dur_ns and true when the timeline has phase `name`. */
 bool tl_phase_get(const struct timeline *tl, const char *name, uint64_t *dur_ns);
+
+/* Returns the first phase called `name`, or NULL. */
+const struct tl_phase *tl_phase_find(const struct timeline *tl, const char *name);
+
+/* Returns the index of the first event `event` in direction dir (DIR_NONE: any), or -1. */
+long tl_event_find(const struct timeline *tl, unsigned int event, uint8_t dir);
+
+/* Returns event i's time at `at` (0 when unknown: no app_ns). i must be a valid index. */
+uint64_t tl_event_time(const struct timeline *tl, long i, enum tl_at at);
+
+/*
+ * The one way phases are made (the TCP, TLS and OpenSSL layers all call it): adds phase
+ * `name` from event index `from` (its time at from_at) to event `to` (at to_at). Adds nothing
+ * and returns false when an index is negative or out of range, a time is unknown, the end is
+ * before the start, or the phase table is full; returns true when added.
+ */
+bool tl_phase_add(struct timeline *tl, const char *name, long from, enum tl_at from_at, long to,
+		  enum tl_at to_at);
+
+/* Adds phase `name` computed by a rule (estimated, no events of its own) spanning
+ * [start_ns, end_ns]. Returns false when end_ns < start_ns or the table is full. */
+bool tl_phase_add_estimate(struct timeline *tl, const char *name, uint64_t start_ns,
+			   uint64_t end_ns);
 
 #endif /* HSTRACE_TIMELINE_H */

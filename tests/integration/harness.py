@@ -535,6 +535,26 @@ def check_record(rec, wall_from=None, wall_to=None):
     ph = rec.get("phases_us")
     need(isinstance(ph, dict) and all(isinstance(v, int) and v >= 0 for v in ph.values()),
          "phases_us must map names to ints >= 0")
+    # "phases": each phase of phases_us with its start and end at its events' times.
+    spans = rec.get("phases")
+    need(isinstance(spans, list), "phases must be a list")
+    need(sorted(p.get("name") for p in spans) == sorted(ph),
+         "phases and phases_us name different phases")
+    for p in spans:
+        need(isinstance(p.get("start_us"), int) and isinstance(p.get("end_us"), int)
+             and p["end_us"] >= p["start_us"], "phase %r: bad start/end" % (p,))
+        need(abs((p["end_us"] - p["start_us"]) - ph[p["name"]]) <= 1,
+             "phase %s: end - start != phases_us" % p["name"])
+        if p.get("estimated"):
+            need(p["estimated"] is True and "from" not in p, "estimated phase %r" % (p,))
+            continue
+        for end, key in (("from", "start_us"), ("to", "end_us")):
+            i, at = p.get(end), p.get(end + "_at")
+            need(isinstance(i, int) and 0 <= i < len(evs) and at in ("wire", "app"),
+                 "phase %s: bad %s" % (p["name"], end))
+            t = evs[i].get("t_us" if at == "wire" else "app_us")
+            need(t == p[key], "phase %s: %s is not %s's %s time" % (p["name"], key,
+                                                                      evs[i]["event"], at))
     tcp = rec.get("tcp")
     need(isinstance(tcp, dict), "tcp must be an object")
     for k in ("syn_retransmits", "srtt_us", "bytes_sent", "bytes_received"):
@@ -556,6 +576,11 @@ def check_phase(rec, phase, ev_from, ev_to):
     check(abs(ph[phase] - span) <= 1,
           "phase %s = %d µs but %s -> %s spans %d µs" % (phase, ph[phase], ev_from, ev_to, span),
           rec)
+    spans = [p for p in rec["phases"] if p["name"] == phase]
+    check(spans and not spans[0].get("estimated")
+          and rec["events"][spans[0]["from"]]["event"] == ev_from
+          and rec["events"][spans[0]["to"]]["event"] == ev_to,
+          "phase %s does not run from %s to %s" % (phase, ev_from, ev_to), rec)
     return ph[phase]
 
 

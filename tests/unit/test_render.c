@@ -69,8 +69,8 @@ static void client_v4(struct timeline *tl, struct tl_event ev[5])
 	tl->events = ev;
 	tl->n_events = 5;
 
-	tl->phases[0] = (struct tl_phase){ "tcp_handshake", 61499 };
-	tl->n_phases = 1;
+	tl_phase_add(tl, "tcp_handshake", 0, TL_AT_WIRE, 1, TL_AT_WIRE);
+	tl_phase_add_estimate(tl, "guess", MONO_BASE_NS + 1500, MONO_BASE_NS + 2500);
 
 	tl->srtt_us = 55;
 	tl->bytes_sent = 517;
@@ -103,9 +103,9 @@ static void server_v6(struct timeline *tl, struct tl_event ev[4])
 	tl->events = ev;
 	tl->n_events = 4;
 
-	tl->phases[0] = (struct tl_phase){ "tcp_handshake", 45000 };
-	tl->phases[1] = (struct tl_phase){ "accept_wait", 1200000 };
-	tl->phases[2] = (struct tl_phase){ "tls_handshake", 3456500 }; /* any later phase */
+	tl->phases[0] = (struct tl_phase){ .name = "tcp_handshake", .dur_ns = 45000 };
+	tl->phases[1] = (struct tl_phase){ .name = "accept_wait", .dur_ns = 1200000 };
+	tl->phases[2] = (struct tl_phase){ .name = "tls_handshake", .dur_ns = 3456500 }; /* any later phase */
 	tl->n_phases = 3;
 
 	tl->srtt_us = 40;
@@ -167,12 +167,12 @@ static void client_tls12(struct timeline *tl, struct tl_event ev[TLS12_EVENTS])
 	ev[16] = EV(b + 2100500, HS_EV_CLOSED, DIR_NONE);
 	tl->n_events = 17;
 
-	tl->phases[0] = (struct tl_phase){ "tcp_handshake", 61499 };
-	tl->phases[1] = (struct tl_phase){ "idle_before_hello", 38501 };
-	tl->phases[2] = (struct tl_phase){ "server_hello_rtt", 250000 };
-	tl->phases[3] = (struct tl_phase){ "tls_handshake", 600100 };
-	tl->phases[4] = (struct tl_phase){ "ttfb", 450000 };
-	tl->phases[5] = (struct tl_phase){ "total", 2100500 };
+	tl->phases[0] = (struct tl_phase){ .name = "tcp_handshake", .dur_ns = 61499 };
+	tl->phases[1] = (struct tl_phase){ .name = "idle_before_hello", .dur_ns = 38501 };
+	tl->phases[2] = (struct tl_phase){ .name = "server_hello_rtt", .dur_ns = 250000 };
+	tl->phases[3] = (struct tl_phase){ .name = "tls_handshake", .dur_ns = 600100 };
+	tl->phases[4] = (struct tl_phase){ .name = "ttfb", .dur_ns = 450000 };
+	tl->phases[5] = (struct tl_phase){ .name = "total", .dur_ns = 2100500 };
 	tl->n_phases = 6;
 
 	t->seen = true;
@@ -233,12 +233,12 @@ static void server_tls13(struct timeline *tl, struct tl_event ev[TLS13_EVENTS])
 	tl->events = ev;
 	tl->n_events = 10;
 
-	tl->phases[0] = (struct tl_phase){ "tcp_handshake", 45000 };
-	tl->phases[1] = (struct tl_phase){ "accept_wait", 1200000 };
-	tl->phases[2] = (struct tl_phase){ "server_think", 200000 };
-	tl->phases[3] = (struct tl_phase){ "tls_handshake", 400000 };
-	tl->phases[4] = (struct tl_phase){ "response_time", 2345678 };
-	tl->phases[5] = (struct tl_phase){ "total", 9000000 };
+	tl->phases[0] = (struct tl_phase){ .name = "tcp_handshake", .dur_ns = 45000 };
+	tl->phases[1] = (struct tl_phase){ .name = "accept_wait", .dur_ns = 1200000 };
+	tl->phases[2] = (struct tl_phase){ .name = "server_think", .dur_ns = 200000 };
+	tl->phases[3] = (struct tl_phase){ .name = "tls_handshake", .dur_ns = 400000 };
+	tl->phases[4] = (struct tl_phase){ .name = "response_time", .dur_ns = 2345678 };
+	tl->phases[5] = (struct tl_phase){ .name = "total", .dur_ns = 9000000 };
 	tl->n_phases = 6;
 
 	t->seen = true;
@@ -442,7 +442,7 @@ static void assert_event(struct json_object *events, size_t i, int64_t t_us, con
 
 static const char *const top_keys[] = {
 	"schema", "start", "role", "pid", "comm", "local", "peer", "ip_version",
-	"result", "events", "phases_us", "tcp", "cookie",
+	"result", "events", "phases_us", "phases", "tcp", "cookie",
 };
 
 #define N_TOP_KEYS (sizeof(top_keys) / sizeof(top_keys[0]))
@@ -450,7 +450,7 @@ static const char *const top_keys[] = {
 /* A connection that carried TLS has "tls" between "tcp" and "cookie". */
 static const char *const tls_top_keys[] = {
 	"schema", "start", "role", "pid", "comm", "local", "peer", "ip_version",
-	"result", "events", "phases_us", "tcp", "tls", "cookie",
+	"result", "events", "phases_us", "phases", "tcp", "tls", "cookie",
 };
 
 #define N_TLS_TOP_KEYS (sizeof(tls_top_keys) / sizeof(tls_top_keys[0]))
@@ -558,8 +558,34 @@ static void test_json_client_v4(void **state)
 	assert_event(events, 4, 2100, "closed", "", 0, false);
 
 	phases = get(o, "phases_us");
-	assert_int_equal(json_object_object_length(phases), 1);
+	assert_int_equal(json_object_object_length(phases), 2);
 	assert_int_equal(get_int(phases, "tcp_handshake"), 61); /* 61.499 µs: nearest */
+	assert_int_equal(get_int(phases, "guess"), 1);
+
+	/* "phases": each with its start, end and events; an estimate has no events */
+	phases = get(o, "phases");
+	assert_true(json_object_is_type(phases, json_type_array));
+	assert_int_equal(json_object_array_length(phases), 2);
+	{
+		struct json_object *ph = json_object_array_get_idx(phases, 0);
+		static const char *const keys[] = { "name", "start_us", "end_us", "from",
+						    "from_at", "to", "to_at" };
+
+		assert_keys(ph, keys, 7);
+		assert_string_equal(get_str(ph, "name"), "tcp_handshake");
+		assert_int_equal(get_int(ph, "start_us"), 0);
+		assert_int_equal(get_int(ph, "end_us"), 61); /* as the events' t_us */
+		assert_int_equal(get_int(ph, "from"), 0);
+		assert_string_equal(get_str(ph, "from_at"), "wire");
+		assert_int_equal(get_int(ph, "to"), 1);
+		assert_string_equal(get_str(ph, "to_at"), "wire");
+		ph = json_object_array_get_idx(phases, 1);
+		assert_string_equal(get_str(ph, "name"), "guess");
+		assert_int_equal(get_int(ph, "start_us"), 1);
+		assert_int_equal(get_int(ph, "end_us"), 2);
+		assert_true(json_object_get_boolean(get(ph, "estimated")));
+		assert_no_field(ph, "from");
+	}
 
 	tcp = get(o, "tcp");
 	assert_keys(tcp, tcp_keys, 4);

@@ -48,12 +48,13 @@ static void tls_client(struct timeline *tl, struct tl_event ev[8])
 	ev[7] = EV(205602000, HS_EV_CLOSED, DIR_NONE);
 	tl->events = ev;
 	tl->n_events = 8;
-	tl->phases[0] = (struct tl_phase){ "tcp_handshake", 24301000 };
-	tl->phases[1] = (struct tl_phase){ "tls_handshake", 74982000 - 24702000 };
-	tl->phases[2] = (struct tl_phase){ "ttfb", 101877000 - 75310000 };
-	tl->phases[3] = (struct tl_phase){ "total", 205602000 };
-	tl->phases[4] = (struct tl_phase){ "mystery", 12345 }; /* spans no pair of events */
-	tl->n_phases = 5;
+	tl_phase_add(tl, "tcp_handshake", 0, TL_AT_WIRE, 1, TL_AT_WIRE);
+	tl_phase_add(tl, "tls_handshake", 2, TL_AT_WIRE, 4, TL_AT_WIRE);
+	tl_phase_add(tl, "ttfb", 5, TL_AT_WIRE, 6, TL_AT_WIRE);
+	tl_phase_add(tl, "total", 0, TL_AT_WIRE, 7, TL_AT_WIRE);
+	tl_phase_add_estimate(tl, "mystery", BASE, BASE + 12345); /* no events of its own */
+	tl_phase_add(tl, "hello_read_wait", 3, TL_AT_WIRE, 3, TL_AT_APP);
+	assert_int_equal(tl->n_phases, 6);
 	tl->tls.seen = true;
 	tl->tls.version = 0x0303;
 	strcpy(tl->tls.sni, "example.com");
@@ -159,32 +160,20 @@ static void test_waterfall(void **state)
 	nth_line(out, 9, line, sizeof(line));
 	assert_int_equal(count_str(line, "\u2534"), 1);
 
-	/* a phase that spans no pair of events is still shown */
+	/* a phase within one event: its arrival to the application's read */
+	nth_line(out, 5, line, sizeof(line));
+	assert_int_equal(count_str(line, "\u2022"), 1);
+	assert_non_null(strstr(line, "hello_read_wait 0.046 ms (arrival\u2192read)"));
+
+	/* a phase with no events of its own is still shown */
 	nth_line(out, 10, line, sizeof(line));
-	assert_string_equal(line, "  other phases: mystery 0.012 ms");
+	assert_string_equal(line, "  other phases: mystery 0.012 ms (estimated)");
 	free(out);
 
 	out = render(&tl, true);
 	assert_non_null(strstr(out, COLOR_GREEN "ok" COLOR_RESET));
 	assert_non_null(strstr(out, COLOR_CYAN "\u2192" COLOR_RESET));
 	free(out);
-}
-
-static void test_phase_span(void **state)
-{
-	struct tl_event ev[8];
-	struct timeline tl;
-	size_t from, to;
-
-	(void)state;
-	tls_client(&tl, ev);
-	assert_true(timeline_phase_span(&tl, tl.phases[1].dur_ns, &from, &to));
-	assert_int_equal(from, 2);
-	assert_int_equal(to, 4);
-	assert_true(timeline_phase_span(&tl, tl.phases[3].dur_ns, &from, &to));
-	assert_int_equal(from, 0);
-	assert_int_equal(to, 7);
-	assert_false(timeline_phase_span(&tl, 12345, &from, &to));
 }
 
 static void test_slow_rule(void **state)
@@ -255,7 +244,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_waterfall),
-		cmocka_unit_test(test_phase_span),
 		cmocka_unit_test(test_slow_rule),
 		cmocka_unit_test(test_failed_header_and_empty),
 		cmocka_unit_test(test_color_mode),

@@ -300,8 +300,8 @@ static void test_report_add_timeline(void **state)
 	ev[1].ts_ns = 2000;
 	tl.events = ev;
 	tl.n_events = 2;
-	tl.phases[0] = (struct tl_phase){ "tcp_handshake", 61499 }; /* 61 µs */
-	tl.phases[1] = (struct tl_phase){ "accept_wait", 1500 };    /* 2 µs */
+	tl.phases[0] = (struct tl_phase){ .name = "tcp_handshake", .dur_ns = 61499 }; /* 61 µs */
+	tl.phases[1] = (struct tl_phase){ .name = "accept_wait", .dur_ns = 1500 };    /* 2 µs */
 	tl.n_phases = 2;
 	tl.tls.seen = true;
 	tl.tls.has_alert = true;
