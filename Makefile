@@ -46,7 +46,7 @@ DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
-LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c \
+LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c user/present.c \
 	user/render_text.c user/render_json.c user/filter.c user/report.c user/report_text.c \
 	user/report_json.c user/report_cmd.c user/ndjson_read.c user/render_timeline.c user/color.c \
 	user/ssl_libs.c

@@ -10,10 +10,6 @@
 
 #include "timeline.h"
 
-/* Writes "addr" for the local (local=true) or remote address of tl into buf: dotted IPv4
- * (also for v4-mapped IPv6) or compressed IPv6. Returns buf. len must be >= 46. */
-char *render_addr(const struct timeline *tl, bool local, char *buf, size_t len);
-
 /* Writes the column header of the one-line-per-connection view. */
 void render_text_header(FILE *out);
 

@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 
+#include "present.h"
 #include "render.h"
 #include "tls_parse.h"
 #include "json_build.h"
@@ -142,7 +143,7 @@ static void endpoint_object(struct json_writer *w, const struct timeline *tl, bo
 {
 	char addr[INET6_ADDRSTRLEN];
 
-	render_addr(tl, local, addr, sizeof(addr));
+	present_addr(tl, local, addr, sizeof(addr));
 	jsonw_start_object(w);
 	jsonw_key_lit(w, "addr");
 	jsonw_str(w, addr);
@@ -229,7 +230,7 @@ static void phases_object(struct json_writer *w, const struct timeline *tl)
 			if (tl->phases[j].name && same_name(tl->phases[j].name, ph->name))
 				dur_ns = tl->phases[j].dur_ns;
 		jsonw_key(w, ph->name);
-		jsonw_u64(w, dur_ns / 1000 + (dur_ns % 1000 >= 500));
+		jsonw_u64(w, present_round_us(dur_ns));
 	}
 	jsonw_end_object(w);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "color.h"
+#include "present.h"
 #include "render.h"
 #include "render_timeline.h"
 #include "tls_parse.h"
@@ -45,75 +46,24 @@ bool timeline_slow_or_failed(const struct timeline *tl, uint64_t slow_ns)
 	       (tl_phase_get(tl, "tls_handshake", &dur) && dur > slow_ns);
 }
 
-/* Copies s (at most max bytes) with bytes other than printable ASCII as '?'. */
-static void printable(const char *s, size_t max, char *buf, size_t len)
-{
-	size_t i, n = strnlen(s, max);
-
-	if (n >= len)
-		n = len - 1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = s[i];
-
-		buf[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	buf[n] = '\0';
-}
-
-static void endpoint(const struct timeline *tl, bool local, char *buf, size_t len)
-{
-	char addr[64];
-
-	render_addr(tl, local, addr, sizeof(addr));
-	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr,
-		 local ? tl->lport : tl->rport);
-}
-
-static void us_ms(uint64_t us, char *buf, size_t len)
-{
-	snprintf(buf, len, "%llu.%03llu", (unsigned long long)(us / 1000),
-		 (unsigned long long)(us % 1000));
-}
-
-/* "alert:bad_certificate" style result text, as the one-line view. */
-static void result_text(const struct timeline *tl, char *buf, size_t len)
-{
-	const char *name = tl_result_name(tl->result), *desc;
-
-	if (!tl->tls.has_alert ||
-	    (tl->result != RESULT_TLS_ALERT && tl->result != RESULT_TLS_FAILED)) {
-		snprintf(buf, len, "%s", name);
-		return;
-	}
-	if (!tl->tls.alert_level) {
-		snprintf(buf, len, "%s:encrypted", name);
-		return;
-	}
-	desc = tls_alert_name(tl->tls.alert_desc);
-	if (desc)
-		snprintf(buf, len, "%s:%s", name, desc);
-	else
-		snprintf(buf, len, "%s:%u", name, tl->tls.alert_desc);
-}
-
 static void header(FILE *out, const struct timeline *tl, bool color)
 {
-	char comm[32], lend[80], rend[80], sni[260], result[64];
+	char comm[32], lend[PRESENT_ENDPOINT_LEN], rend[PRESENT_ENDPOINT_LEN], sni[260], result[64];
 	const char *ver;
 
 	if (tl->pid && tl->comm[0]) {
-		printable(tl->comm, sizeof(tl->comm), comm, sizeof(comm));
+		present_printable(tl->comm, sizeof(tl->comm), true, comm, sizeof(comm));
 		fprintf(out, "%s%s[%u]%s", color ? COLOR_BOLD : "", comm, tl->pid,
 			color ? COLOR_RESET : "");
 	} else {
 		fputs("?[-]", out);
 	}
-	endpoint(tl, true, lend, sizeof(lend));
-	endpoint(tl, false, rend, sizeof(rend));
+	present_endpoint(tl, true, lend, sizeof(lend));
+	present_endpoint(tl, false, rend, sizeof(rend));
 	fprintf(out, " %s %s \u2192 %s", tl->role == ROLE_CLIENT || tl->role == ROLE_SERVER
 		? tl_role_name(tl->role) : "-", lend, rend);
 	if (tl->tls.seen && tl->tls.sni[0]) {
-		printable(tl->tls.sni, sizeof(tl->tls.sni), sni, sizeof(sni));
+		present_printable(tl->tls.sni, sizeof(tl->tls.sni), true, sni, sizeof(sni));
 		fprintf(out, " sni %s", sni);
 	}
 	if (tl->tls.seen && tl->tls.version) {
@@ -123,7 +73,7 @@ static void header(FILE *out, const struct timeline *tl, bool color)
 		else
 			fprintf(out, " TLS 0x%04x", tl->tls.version);
 	}
-	result_text(tl, result, sizeof(result));
+	present_result(tl, result, sizeof(result));
 	fprintf(out, " %s%s%s\n",
 		!color ? "" : timeline_failed(tl) ? COLOR_RED COLOR_BOLD : COLOR_GREEN, result,
 		color ? COLOR_RESET : "");
@@ -155,7 +105,7 @@ static void app_text(const struct tl_event *ev, char *buf, size_t len)
 		snprintf(buf, len, "%s", "");
 		return;
 	}
-	us_ms((uint64_t)(d < 0 ? -d : d), ms, sizeof(ms));
+	present_us_ms((uint64_t)(d < 0 ? -d : d), ms, sizeof(ms));
 	snprintf(buf, len, "%c%s", d < 0 ? '-' : '+', ms);
 }
 
@@ -171,7 +121,7 @@ static void phase_label(FILE *out, const struct tl_phase *ph)
 {
 	char d[32];
 
-	us_ms(ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500), d, sizeof(d));
+	present_us_ms(present_round_us(ph->dur_ns), d, sizeof(d));
 	fprintf(out, "%s %s ms", ph->name, d);
 	if (ph->estimated)
 		fputs(" (estimated)", out);
@@ -237,8 +187,8 @@ void render_timeline(FILE *out, const struct timeline *tl, const struct timeline
 					     : ev->dir == DIR_IN ? COLOR_YELLOW : "";
 		bool first_label = true;
 
-		us_ms(t_us, t, sizeof(t));
-		us_ms(t_us - prev_us, d, sizeof(d));
+		present_us_ms(t_us, t, sizeof(t));
+		present_us_ms(t_us - prev_us, d, sizeof(d));
 		prev_us = t_us;
 		event_text(ev, name, sizeof(name));
 		app_text(ev, app, sizeof(app));

@@ -9,6 +9,7 @@
 
 #include <uthash.h>
 
+#include "present.h"
 #include "render.h"
 #include "report.h"
 #include "tls_parse.h"
@@ -392,7 +393,7 @@ int report_add_timeline(struct report *r, const struct timeline *tl)
 	if (tl->tls.seen && tl->tls.sni[0])
 		s.sni = tl->tls.sni;
 	/* the same address text as the JSON output's peer.addr */
-	render_addr(tl, false, peer, sizeof(peer));
+	present_addr(tl, false, peer, sizeof(peer));
 	s.peer = peer;
 	if (tl->pid && tl->comm[0]) {
 		snprintf(comm, sizeof(comm), "%.*s", (int)sizeof(tl->comm), tl->comm);
@@ -411,7 +412,7 @@ int report_add_timeline(struct report *r, const struct timeline *tl)
 		if (!ph->name)
 			continue;
 		s.phases[s.n_phases].name = ph->name;
-		s.phases[s.n_phases].us = ph->dur_ns / 1000 + (ph->dur_ns % 1000 >= 500);
+		s.phases[s.n_phases].us = present_round_us(ph->dur_ns);
 		s.n_phases++;
 	}
 	return report_add(r, &s);

@@ -9,17 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "present.h"
 #include "report.h"
 
 #define KEY_WIDTH 28
 #define STARS 40
-
-/* µs as ms with 3 decimals */
-static void ms(uint64_t us, char *buf, size_t len)
-{
-	snprintf(buf, len, "%llu.%03llu", (unsigned long long)(us / 1000),
-		 (unsigned long long)(us % 1000));
-}
 
 /* A group key fit for one column: printable ASCII only ('?' else), cut with "...". */
 static void key_text(const char *key, char buf[KEY_WIDTH + 1])
@@ -43,11 +37,11 @@ static void phase_row(FILE *out, const char *indent, const char *name, const str
 {
 	char mn[32], p50[32], p90[32], p99[32], mx[32];
 
-	ms(h->min_us, mn, sizeof(mn));
-	ms(hist_percentile(h, 50), p50, sizeof(p50));
-	ms(hist_percentile(h, 90), p90, sizeof(p90));
-	ms(hist_percentile(h, 99), p99, sizeof(p99));
-	ms(h->max_us, mx, sizeof(mx));
+	present_us_ms(h->min_us, mn, sizeof(mn));
+	present_us_ms(hist_percentile(h, 50), p50, sizeof(p50));
+	present_us_ms(hist_percentile(h, 90), p90, sizeof(p90));
+	present_us_ms(hist_percentile(h, 99), p99, sizeof(p99));
+	present_us_ms(h->max_us, mx, sizeof(mx));
 	fprintf(out, "%s" PHASE_ROW, indent, name, (unsigned long long)h->count, mn, p50, p90, p99,
 		mx);
 }

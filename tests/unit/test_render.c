@@ -22,6 +22,7 @@
 
 #include "filter.h"
 #include "hstrace.h"
+#include "present.h"
 #include "render.h"
 #include "timeline.h"
 
@@ -494,7 +495,7 @@ static bool get_bool(struct json_object *o, const char *key)
 	return json_object_get_boolean(v);
 }
 
-/* ---- render_addr ---- */
+/* ---- present.h: addresses, printable text ---- */
 
 static void test_addr(void **state)
 {
@@ -505,21 +506,62 @@ static void test_addr(void **state)
 	(void)state;
 	client_v4(&tl, ev);
 	set_addr(&tl, false, AF_INET, "10.1.2.3");
-	assert_string_equal(render_addr(&tl, true, buf, sizeof(buf)), "127.0.0.1");
-	assert_string_equal(render_addr(&tl, false, buf, sizeof(buf)), "10.1.2.3");
+	assert_string_equal(present_addr(&tl, true, buf, sizeof(buf)), "127.0.0.1");
+	assert_string_equal(present_addr(&tl, false, buf, sizeof(buf)), "10.1.2.3");
 
 	tl.ip_version = 6;
 	set_addr(&tl, true, AF_INET6, "2001:db8:0:0:0:0:0:1");
 	set_addr(&tl, false, AF_INET6, "fe80::1:2");
-	assert_string_equal(render_addr(&tl, true, buf, sizeof(buf)), "2001:db8::1");
-	assert_string_equal(render_addr(&tl, false, buf, sizeof(buf)), "fe80::1:2");
+	assert_string_equal(present_addr(&tl, true, buf, sizeof(buf)), "2001:db8::1");
+	assert_string_equal(present_addr(&tl, false, buf, sizeof(buf)), "fe80::1:2");
 
 	/* v4-mapped shows as IPv4 even if the collector left ip_version at 6 */
 	set_addr(&tl, false, AF_INET6, "::ffff:192.0.2.7");
-	assert_string_equal(render_addr(&tl, false, buf, sizeof(buf)), "192.0.2.7");
+	assert_string_equal(present_addr(&tl, false, buf, sizeof(buf)), "192.0.2.7");
 
 	tl.ip_version = 0;
-	assert_string_equal(render_addr(&tl, false, buf, sizeof(buf)), "?");
+	assert_string_equal(present_addr(&tl, false, buf, sizeof(buf)), "?");
+}
+
+static void test_present_text(void **state)
+{
+	struct tl_event ev[5];
+	struct timeline tl;
+	char buf[PRESENT_ENDPOINT_LEN], small[6];
+
+	(void)state;
+	client_v4(&tl, ev);
+	assert_string_equal(present_endpoint(&tl, false, buf, sizeof(buf)), "127.0.0.1:443");
+	tl.ip_version = 6;
+	set_addr(&tl, false, AF_INET6, "2001:db8::1");
+	assert_string_equal(present_endpoint(&tl, false, buf, sizeof(buf)), "[2001:db8::1]:443");
+
+	/* control characters always become '?', bytes >= 0x80 only when ascii is asked */
+	assert_string_equal(present_printable("a\nb\x7f\xc3\xa9", 16, false, buf, sizeof(buf)),
+			    "a?b?\xc3\xa9");
+	assert_string_equal(present_printable("a\nb\x7f\xc3\xa9", 16, true, buf, sizeof(buf)),
+			    "a?b???");
+	assert_string_equal(present_printable("abcdefgh", 3, true, buf, sizeof(buf)), "abc");
+	assert_string_equal(present_printable("abcdefgh", 16, true, small, sizeof(small)), "abcde");
+
+	assert_int_equal(present_round_us(1499), 1);
+	assert_int_equal(present_round_us(1500), 2);
+	assert_string_equal(present_us_ms(24301, buf, sizeof(buf)), "24.301");
+	assert_string_equal(present_us_ms(5, buf, sizeof(buf)), "0.005");
+
+	tl.result = RESULT_TLS_ALERT;
+	tl.tls.seen = tl.tls.has_alert = true;
+	tl.tls.alert_level = 2;
+	tl.tls.alert_desc = 42;
+	assert_string_equal(present_result(&tl, buf, sizeof(buf)), "tls_alert:bad_certificate");
+	tl.tls.alert_level = 0;
+	assert_string_equal(present_result(&tl, buf, sizeof(buf)), "tls_alert:encrypted");
+	tl.result = RESULT_OK;
+	assert_string_equal(present_result(&tl, buf, sizeof(buf)), "ok");
+	tl.tls.version = 0x0304;
+	assert_string_equal(present_tls_version(&tl), "1.3");
+	tl.tls.version = 0;
+	assert_null(present_tls_version(&tl));
 }
 
 /* ---- JSON ---- */
@@ -1542,6 +1584,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr),
+		cmocka_unit_test(test_present_text),
 		cmocka_unit_test(test_json_client_v4),
 		cmocka_unit_test(test_json_server_v6),
 		cmocka_unit_test(test_json_unknown_owner),

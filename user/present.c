@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * present.c - shared text forms of a timeline's values (see present.h).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "present.h"
+#include "tls_parse.h"
+
+static void format_ipv4(const uint8_t *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+}
+
+char *present_addr(const struct timeline *tl, bool local, char *buf, size_t len)
+{
+	const uint8_t *a = local ? tl->laddr : tl->raddr;
+	struct in6_addr in6;
+
+	if (!len)
+		return buf;
+	if (tl->ip_version == 4) {
+		format_ipv4(a, buf, len);
+		return buf;
+	}
+	if (tl->ip_version != 6) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	memcpy(&in6, a, sizeof(in6));
+	/* The collector already folds v4-mapped sockets into ip_version 4; stay safe if not. */
+	if (IN6_IS_ADDR_V4MAPPED(&in6)) {
+		format_ipv4(a + 12, buf, len);
+		return buf;
+	}
+	if (!inet_ntop(AF_INET6, &in6, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+char *present_endpoint(const struct timeline *tl, bool local, char *buf, size_t len)
+{
+	char addr[PRESENT_ADDR_LEN];
+	unsigned int port = local ? tl->lport : tl->rport;
+
+	present_addr(tl, local, addr, sizeof(addr));
+	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+	return buf;
+}
+
+char *present_printable(const char *s, size_t max, bool ascii, char *buf, size_t len)
+{
+	size_t i, n = strnlen(s, max);
+
+	if (n >= len)
+		n = len - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		buf[i] = (c < 0x20 || c == 0x7f || (ascii && c >= 0x80)) ? '?' : (char)c;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+char *present_us_ms(uint64_t us, char *buf, size_t len)
+{
+	snprintf(buf, len, "%llu.%03llu", (unsigned long long)(us / 1000),
+		 (unsigned long long)(us % 1000));
+	return buf;
+}
+
+char *present_result(const struct timeline *tl, char *buf, size_t len)
+{
+	const struct tl_tls *t = &tl->tls;
+	const char *name = tl_result_name(tl->result), *desc;
+
+	if ((tl->result != RESULT_TLS_ALERT && tl->result != RESULT_TLS_FAILED) || !t->has_alert) {
+		snprintf(buf, len, "%s", name);
+		return buf;
+	}
+	if (!t->alert_level) {
+		snprintf(buf, len, "%s:encrypted", name);
+		return buf;
+	}
+	desc = tls_alert_name(t->alert_desc);
+	if (desc)
+		snprintf(buf, len, "%s:%s", name, desc);
+	else
+		snprintf(buf, len, "%s:%u", name, t->alert_desc);
+	return buf;
+}
+
+const char *present_tls_version(const struct timeline *tl)
+{
+	if (!tl->tls.seen || !tl->tls.version)
+		return NULL;
+	return tls_version_name(tl->tls.version);
+}
