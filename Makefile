@@ -24,7 +24,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -std=gnu11 -I$(OUT) -Ibpf -Iuser -MMD -MP
-LDLIBS   := -lbpf -lelf -lz -ljson-c
+LDLIBS   := -lbpf -lelf -lz -ljson-c -lcrypto
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -I$(OUT) -Ibpf
 
 ifeq ($(V),1)
@@ -43,12 +43,12 @@ DEPS_BUILD := clang:clang llvm-strip:llvm bpftool:bpftool pkg-config:pkg-config 
 	/usr/include/cmocka.h:libcmocka-dev
 DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	setpriv:util-linux /usr/bin/gnutls-cli:gnutls-bin /usr/sbin/nginx:nginx \
-	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk
+	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk nft:nftables
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
-LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c user/present.c \
+LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c user/present.c user/conn_id.c \
 	user/render_text.c user/render_json.c user/filter.c user/report.c user/report_text.c \
-	user/report_json.c user/report_cmd.c user/ndjson_read.c user/render_timeline.c user/color.c \
+	user/report_json.c user/report_cmd.c user/report_join.c user/ndjson_read.c user/render_timeline.c user/color.c \
 	user/ssl_libs.c
 TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/ssl_probes.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c))

@@ -183,6 +183,26 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
 	}
 }
 
+/*
+ * The ESTABLISHED record, with both initial sequence numbers: what both ends of a connection
+ * saw alike, so they compute the same connection id (user/conn_id.c). snd_una and rcv_nxt
+ * have moved past the ISNs by the bytes counted in bytes_acked and bytes_received (data on a
+ * TCP Fast Open SYN included); a client's bytes_acked also counts its SYN, a server child's
+ * starts after it (the child is born with its SYN-ACK acknowledged).
+ */
+static __always_inline void emit_established(const struct sock *sk, __u64 cookie, bool client)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct hs_tcp_rec *r = tcp_rec_new(sk, cookie, HS_EV_ESTABLISHED);
+
+	if (!r)
+		return;
+	r->isn_local = BPF_CORE_READ(tp, snd_una) - (__u32)BPF_CORE_READ(tp, bytes_acked) -
+		       (client ? 0 : 1);
+	r->isn_peer = BPF_CORE_READ(tp, rcv_nxt) - (__u32)BPF_CORE_READ(tp, bytes_received) - 1;
+	bpf_ringbuf_submit(r, rb_wakeup());
+}
+
 /* -> ESTABLISHED: the streams start here (unless the client's SYN carried data: then its
  * outgoing stream was set by the SYN itself, see tls_capture.bpf.h). */
 static __always_inline void sk_state_established(const struct sock *sk, __u64 cookie)
@@ -239,7 +259,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		break;
 	case HS_TCP_ESTABLISHED:
 		sk_state_established(sk, cookie);
-		emit_simple(sk, cookie, HS_EV_ESTABLISHED);
+		emit_established(sk, cookie, oldstate == HS_TCP_SYN_SENT);
 		break;
 	case HS_TCP_FIN_WAIT1:
 	case HS_TCP_LAST_ACK:

@@ -47,6 +47,7 @@ enum {
 	OPT_REPORT,
 	OPT_BY,
 	OPT_TOP,
+	OPT_JOIN,
 };
 
 static const struct argp_option options[] = {
@@ -284,12 +285,19 @@ static const char report_doc[] =
 	"EXAMPLES:\n"
 	"    hstrace report conns.ndjson             # the whole file\n"
 	"    hstrace report --by sni conns.ndjson.gz # one row block per server name\n"
-	"    hstrace report --json - < conns.ndjson  # one JSON object (docs/report.md)\n";
+	"    hstrace report --json - < conns.ndjson  # one JSON object (docs/report.md)\n"
+	"    hstrace report --join client.ndjson server.ndjson  # both ends of each connection\n"
+	"    hstrace report --join --timeline --top 3 a.ndjson b.ndjson\n";
 
 static const struct argp_option report_options[] = {
 	{ "by", OPT_BY, "KEY", 0, "Group rows by sni, peer, comm, role or port", 0 },
 	{ "top", OPT_TOP, "N", 0, "Show at most N groups, the rest summed (default 10)", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object instead of text (docs/report.md)", 0 },
+	{ "join", OPT_JOIN, NULL, 0,
+	  "Pair the client and server ends of each connection by conn_id across every FILE "
+	  "(one per host or one for both) and report the network's and each side's share", 0 },
+	{ "timeline", OPT_TIMELINE, NULL, 0,
+	  "With --join: the --top slowest pairs, both ends on one time axis", 0 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
 	{},
@@ -313,6 +321,12 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 	case 'j':
 		o->json = true;
 		break;
+	case OPT_JOIN:
+		o->join = true;
+		break;
+	case OPT_TIMELINE:
+		o->timeline = true;
+		break;
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		exit(0);
@@ -323,15 +337,25 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 		argp_state_help(state, stderr, ARGP_HELP_USAGE);
 		exit(2);
 	case ARGP_KEY_ARG:
-		if (o->path)
-			usage_error(state, "one FILE only (unexpected %s)", arg);
 		if (!*arg)
 			usage_error(state, "empty file name");
-		o->path = arg;
+		if (!o->paths)
+			o->paths = &state->argv[state->next - 1];
+		if (o->paths + o->n_paths != &state->argv[state->next - 1])
+			usage_error(state, "options must come before the FILEs (%s)", arg);
+		o->n_paths++;
+		o->path = o->paths[0];
 		break;
 	case ARGP_KEY_END:
 		if (!o->path)
 			usage_error(state, "FILE missing (use - for standard input)");
+		if (o->n_paths > 1 && !o->join)
+			usage_error(state, "one FILE only (unexpected %s); --join reads several",
+				    o->paths[1]);
+		if (o->timeline && !o->join)
+			usage_error(state, "--timeline needs --join");
+		if (o->timeline && o->json)
+			usage_error(state, "--timeline and --json do not go together");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -344,7 +368,7 @@ void cli_parse_report(int argc, char **argv, struct report_cli_opts *o)
 	static const struct argp argp = {
 		.options = report_options,
 		.parser = parse_report_opt,
-		.args_doc = "FILE",
+		.args_doc = "FILE\n--join FILE...",
 		.doc = report_doc,
 	};
 

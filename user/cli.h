@@ -44,6 +44,10 @@ struct report_cli_opts {
 	enum report_by by;
 	size_t top;
 	bool json;
+	bool join;	 /* --join: pair the ends of connections across FILEs by conn_id */
+	bool timeline;	 /* --timeline (with --join): the slowest pairs on one time axis */
+	char **paths;	 /* --join: every FILE (argv entries) */
+	size_t n_paths;
 };
 
 /* Parses argv into *o (defaults first). Wrong flags or values print the usage and exit with

@@ -27,6 +27,7 @@
 
 #include "hstrace.h"
 #include "collector.h"
+#include "conn_id.h"
 #include "collector_ssl.h"
 #include "collector_tls.h"
 #include "cookie_table.h"
@@ -74,6 +75,8 @@ struct conn {
 	char comm[HS_COMM_LEN];		 /* owner, when have_owner */
 	uint32_t pid;
 	uint32_t tid;
+	uint32_t isn_client;		 /* initial sequence numbers, when have_isn (conn_id.h) */
+	uint32_t isn_server;
 	uint32_t srtt_us;		 /* latest by record time: a late record does not override */
 	uint32_t est_srtt_us;		 /* srtt of the earliest ESTABLISHED: SYN-ACK RTT (server) */
 	int16_t sk_err;			 /* of the first CLOSED record (an errno value) */
@@ -84,10 +87,11 @@ struct conn {
 	uint8_t syn_retransmits;	 /* saturates (the kernel's limit is 127) */
 	uint8_t role : 2;		 /* enum conn_role */
 	uint8_t have_owner : 1;
+	uint8_t have_isn : 1;		 /* an ESTABLISHED record gave isn_client/isn_server */
 	uint8_t closed : 1;		 /* a CLOSED record was seen */
 };
 
-_Static_assert(sizeof(struct conn) <= 216, "struct conn: keep it in a 224-byte malloc chunk");
+_Static_assert(sizeof(struct conn) <= 232, "struct conn: keep it in a 240-byte malloc chunk");
 
 /* Events conn->ev has room for: the inline array, else the heap array, which always holds
  * the power of two at or above n_ev (at least 8). */
@@ -398,6 +402,13 @@ static int conn_add_record(struct collector *c, struct conn *conn, const struct 
 	case HS_EV_ESTABLISHED:
 		if (!conn_earliest_ev(conn, HS_EV_ESTABLISHED, &est_ts) || ts < est_ts)
 			conn->est_srtt_us = rec->srtt_us;
+		if (!conn->have_isn && (rec->isn_local || rec->isn_peer)) {
+			bool client = conn->role == ROLE_CLIENT;
+
+			conn->isn_client = client ? rec->isn_local : rec->isn_peer;
+			conn->isn_server = client ? rec->isn_peer : rec->isn_local;
+			conn->have_isn = true;
+		}
 		break;
 	case HS_EV_CLOSED:
 		if (!conn->closed) {
@@ -599,6 +610,8 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 	tl->bytes_sent = conn->bytes_sent;
 	tl->bytes_received = conn->bytes_received;
 	tl->srtt_us = conn->srtt_us;
+	if (conn->have_isn)
+		tl->conn_id = conn_id_make(conn->isn_client, conn->isn_server);
 
 	tl->events = c->ev_buf;
 	for (i = 0; i < conn->n_ev; i++) {

@@ -19,6 +19,7 @@
 #include "render_timeline.h"
 #include "report.h"
 #include "report_cmd.h"
+#include "report_join.h"
 #include "ssl_probes.h"
 #include "tracer.h"
 
@@ -154,7 +155,15 @@ static int report_main(int argc, char **argv)
 	co.by = ro.by;
 	co.top = ro.top;
 	co.json = ro.json;
-	ret = report_cmd_run(&co, stdout, stderr);
+	if (ro.join) {
+		struct report_join_opts jo = { .paths = ro.paths, .n_paths = ro.n_paths,
+					       .by = ro.by, .top = ro.top, .json = ro.json,
+					       .timeline = ro.timeline };
+
+		ret = report_join_run(&jo, stdout, stderr);
+	} else {
+		ret = report_cmd_run(&co, stdout, stderr);
+	}
 	free(args);
 	return ret;
 }

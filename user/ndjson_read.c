@@ -302,6 +302,11 @@ int ndjson_next(struct ndjson_reader *rd, struct report_sample *s)
 	return ret;
 }
 
+struct json_object *ndjson_current(const struct ndjson_reader *rd)
+{
+	return rd->cur;
+}
+
 /* ---- parallel parsing ----
  *
  * json-c parsing is nearly all the cost of a report, so ndjson_for_each() spreads it over

@@ -40,6 +40,10 @@ struct ndjson_reader *ndjson_open(const char *path);
  * corrupt or cut short, or an I/O error). */
 int ndjson_next(struct ndjson_reader *rd, struct report_sample *s);
 
+/* The JSON object of the record ndjson_next() returned last (valid until the next call or
+ * ndjson_close()), for readers that need more than a sample (report --join). */
+struct json_object *ndjson_current(const struct ndjson_reader *rd);
+
 typedef int (*ndjson_sample_fn)(const struct report_sample *s, void *ctx);
 
 /* Reads every remaining record and calls fn(sample, ctx) for each, in input order (its strings

@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 
+#include "conn_id.h"
 #include "present.h"
 #include "render.h"
 #include "tls_parse.h"
@@ -590,6 +591,12 @@ static int timeline_object(struct json_writer *w, const struct timeline *tl)
 	}
 	jsonw_key_lit(w, "cookie");
 	jsonw_u64(w, tl->cookie);
+	if (tl->conn_id) {
+		char id[CONN_ID_HEX_LEN];
+
+		jsonw_key_lit(w, "conn_id");
+		jsonw_str(w, conn_id_format(tl->conn_id, id));
+	}
 	jsonw_end_object(w);
 	return err ?: jsonw_error(w);
 }

@@ -71,6 +71,17 @@ const char *tl_event_name(unsigned int event)
 	return event_names[event];
 }
 
+unsigned int tl_event_from_name(const char *name)
+{
+	unsigned int ev;
+
+	for (ev = 1; name && ev < TL_EV__MAX; ev++)
+		if ((ev < HS_EV__MAX || ev >= TL_EV_CLIENT_HELLO) && strcmp(tl_event_name(ev), "unknown") &&
+		    !strcmp(tl_event_name(ev), name))
+			return ev;
+	return 0;
+}
+
 const char *tl_result_name(enum conn_result result)
 {
 	if ((unsigned int)result >= RESULT__MAX)

@@ -159,7 +159,9 @@ struct tl_phase {
 };
 
 struct timeline {
-	uint64_t cookie;     /* socket cookie: connection identity */
+	uint64_t cookie;     /* socket cookie: connection identity on this host */
+	uint64_t conn_id;    /* the same on both ends of the connection, on any host (conn_id.h);
+			      * 0 when unknown (its ESTABLISHED was not seen) */
 	enum conn_role role;
 	enum conn_result result;
 
@@ -197,6 +199,9 @@ struct timeline {
 
 /* Returns the static name of an event ("syn_sent", ...), or "unknown". */
 const char *tl_event_name(unsigned int event);
+
+/* Returns the event number whose name is `name` (the inverse of tl_event_name()), or 0. */
+unsigned int tl_event_from_name(const char *name);
 
 /* Returns the static name of a result ("ok", "refused", ...), or "unknown". */
 const char *tl_result_name(enum conn_result result);

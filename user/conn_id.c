@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * conn_id.c - connection ids from the handshake's initial sequence numbers (see conn_id.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "conn_id.h"
+
+/* SHA-256 of label || the 8 big-endian bytes of id || role byte, into out (32 bytes). */
+static void digest(const char *label, uint64_t v, uint8_t role, uint8_t out[SHA256_DIGEST_LENGTH])
+{
+	uint8_t msg[64];
+	size_t n = strlen(label), i;
+
+	memcpy(msg, label, n);
+	for (i = 0; i < 8; i++)
+		msg[n + i] = (uint8_t)(v >> (56 - 8 * i));
+	msg[n + 8] = role;
+	SHA256(msg, n + 9, out);
+}
+
+static void never_zero(uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i])
+			return;
+	b[n - 1] = 1;
+}
+
+uint64_t conn_id_make(uint32_t client_isn, uint32_t server_isn)
+{
+	uint8_t d[SHA256_DIGEST_LENGTH];
+	uint64_t id = 0;
+	int i;
+
+	digest("hstrace conn_id v1", (uint64_t)client_isn << 32 | server_isn, 0, d);
+	for (i = 0; i < 8; i++)
+		id = id << 8 | d[i];
+	return id ? id : 1;
+}
+
+char *conn_id_format(uint64_t id, char buf[CONN_ID_HEX_LEN])
+{
+	snprintf(buf, CONN_ID_HEX_LEN, "%016llx", (unsigned long long)id);
+	return buf;
+}
+
+int conn_id_parse(const char *s, uint64_t *id)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (!s || strlen(s) != 16)
+		return -EINVAL;
+	for (i = 0; i < 16; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+
+		if (d < 0)
+			return -EINVAL;
+		v = v << 4 | (uint64_t)d;
+	}
+	*id = v;
+	return 0;
+}
+
+void conn_id_trace_id(uint64_t id, uint8_t out[16])
+{
+	uint8_t d[SHA256_DIGEST_LENGTH];
+
+	digest("hstrace trace v1", id, 0, d);
+	memcpy(out, d, 16);
+	never_zero(out, 16);
+}
+
+void conn_id_span_id(uint64_t id, enum conn_role role, uint8_t out[8])
+{
+	uint8_t d[SHA256_DIGEST_LENGTH];
+
+	digest("hstrace span v1", id, (uint8_t)role, d);
+	memcpy(out, d, 8);
+	never_zero(out, 8);
+}
