@@ -9,7 +9,7 @@
 #   make fuzz       libFuzzer on the TLS parsers (FUZZ_SECONDS per target, default 60)
 #   make golden     regenerate the report golden files in tests/golden/
 #   make deps       install missing Debian packages with apt-get
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (binary, systemd unit, logrotate, man page)
 #   V=1             show full commands
 
 OUT      := build
@@ -24,7 +24,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -std=gnu11 -I$(OUT) -Ibpf -Iuser -MMD -MP
-LDLIBS   := -lbpf -lelf -lz -ljson-c -lcrypto
+LDLIBS   := -lbpf -lelf -lz -ljson-c -lcrypto -lmicrohttpd
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -I$(OUT) -Ibpf
 
 ifeq ($(V),1)
@@ -40,17 +40,24 @@ DEPS_BUILD := clang:clang llvm-strip:llvm bpftool:bpftool pkg-config:pkg-config 
 	/usr/include/bpf/libbpf.h:libbpf-dev /usr/include/gelf.h:libelf-dev \
 	/usr/include/zlib.h:zlib1g-dev /usr/include/openssl/ssl.h:libssl-dev \
 	/usr/include/json-c/json.h:libjson-c-dev /usr/include/uthash.h:uthash-dev \
-	/usr/include/cmocka.h:libcmocka-dev
+	/usr/include/cmocka.h:libcmocka-dev /usr/include/microhttpd.h:libmicrohttpd-dev \
+	protoc-c:protobuf-c-compiler /usr/include/protobuf-c/protobuf-c.h:libprotobuf-c-dev \
+	curl-config:libcurl4-openssl-dev protoc:protobuf-compiler npm:npm
 DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	setpriv:util-linux /usr/bin/gnutls-cli:gnutls-bin /usr/sbin/nginx:nginx \
-	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk nft:nftables
+	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk nft:nftables \
+	logrotate:logrotate systemd-analyze:systemd groff:groff-base man:man-db \
+	/usr/lib/python3/dist-packages/yaml/__init__.py:python3-yaml \
+	promtool:prometheus \
+	/usr/lib/python3/dist-packages/google/protobuf/__init__.py:python3-protobuf
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
 LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c user/present.c user/conn_id.c \
 	user/render_text.c user/render_json.c user/filter.c user/report.c user/report_text.c \
 	user/report_json.c user/report_cmd.c user/report_join.c user/ndjson_read.c user/render_timeline.c user/color.c \
-	user/ssl_libs.c
-TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/ssl_probes.c
+	user/ssl_libs.c user/metrics.c
+TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/ssl_probes.c user/metrics_http.c \
+	user/output_file.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c))
 
 LIB_OBJS  := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))
@@ -110,6 +117,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
 			|| { echo "make deps: apt-get install$$missing failed" >&2; exit 1; }; \
 	fi
+	$(Q)$(MAKE) -s --no-print-directory otlp-proto
 
 run: deps
 	$(MAKE) all
@@ -133,8 +141,24 @@ bench: deps
 	$(MAKE) all
 	tools/bench.sh
 
+# The binary, the systemd unit (ExecStart pointed at $(PREFIX)/sbin/hstrace), the logrotate
+# snippet and the man page (docs/deploy.md). Then, on the host: systemctl daemon-reload.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
 install: $(OUT)/hstrace
 	install -D -m 0755 $(OUT)/hstrace $(DESTDIR)$(PREFIX)/sbin/hstrace
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/sbin/hstrace|$(PREFIX)/sbin/hstrace|' deploy/hstrace.service \
+		> $(DESTDIR)$(UNITDIR)/hstrace.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hstrace.service
+	install -D -m 0644 deploy/hstrace.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/hstrace
+	install -D -m 0644 docs/hstrace.8 $(DESTDIR)$(MANDIR)/man8/hstrace.8
+
+.PHONY: uninstall
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/hstrace $(DESTDIR)$(UNITDIR)/hstrace.service \
+		$(DESTDIR)$(SYSCONFDIR)/logrotate.d/hstrace $(DESTDIR)$(MANDIR)/man8/hstrace.8
 
 clean:
 	rm -rf $(OUT)
@@ -154,6 +178,9 @@ FORCE:
 # build/fuzz/corpus-<target>/. A crash stops `make fuzz` with the reproducer saved as
 # build/fuzz/<target>-crash-*; rerun it with build/fuzz/<target> FILE. Needs clang's libFuzzer
 # runtime (Debian: libclang-rt-<clang major>-dev), installed with apt-get when missing (root).
+# Seeds also come from tests/fuzz/seeds/<target>/ and the reproducers tests/fuzz/regress/
+# <target>-*; fuzz_ndjson also gets tests/golden/*.ndjson, plain, gzip and gzip cut short.
+# Targets, invariants and figures: docs/fuzzing.md.
 FUZZ_DIR     := $(OUT)/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -187,10 +214,19 @@ fuzz-deps: | $(FUZZ_DIR)
 
 # Library sources each target links besides its own file (header-only code needs none).
 $(FUZZ_DIR)/fuzz_tls_parse: user/tls_parse.c
+$(FUZZ_DIR)/fuzz_ndjson: user/ndjson_read.c user/report.c user/report_text.c user/report_json.c \
+	user/report_join.c user/present.c user/conn_id.c user/timeline.c user/tls_parse.c \
+	user/json_build.c
+$(FUZZ_DIR)/fuzz_ndjson: FUZZ_LIBS := -ljson-c -lz -lcrypto -lpthread
+$(FUZZ_DIR)/fuzz_collector: user/collector.c user/collector_tls.c user/collector_ssl.c \
+	user/cookie_table.c user/tls_parse.c user/timeline.c user/conn_id.c user/render_text.c \
+	user/render_json.c user/render_timeline.c user/json_build.c user/present.c user/color.c \
+	user/report.c user/report_text.c user/report_json.c
+$(FUZZ_DIR)/fuzz_collector: FUZZ_LIBS := -ljson-c -lcrypto
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) | fuzz-deps $(FUZZ_DIR)
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) $(FUZZ_LIBS) -o $@
 
 fuzz-build: $(patsubst %,$(FUZZ_DIR)/%,$(FUZZ_TARGETS))
 
@@ -201,6 +237,12 @@ fuzz: fuzz-build
 		for f in tests/fixtures/tls/*.bin; do \
 			b=$$(basename $$f .bin); cp $$f $$seed/$$b; tail -c +10 $$f > $$seed/$$b.body; \
 		done; \
+		if [ -d tests/fuzz/seeds/$$t ]; then cp tests/fuzz/seeds/$$t/* $$seed/; fi; \
+		for f in tests/fuzz/regress/$$t-*; do [ -f $$f ] && cp $$f $$seed/; done; \
+		if [ $$t = fuzz_ndjson ]; then for f in tests/golden/*.ndjson; do \
+			b=golden_$$(basename $$f); cp $$f $$seed/$$b; gzip -9nc $$f > $$seed/$$b.gz; \
+			gzip -9nc $$f | head -c 200 > $$seed/$$b.cut.gz; \
+		done; fi; \
 		dict=; [ -f tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
 		echo "  FUZZ     $$t for $(FUZZ_SECONDS)s (log: $(FUZZ_DIR)/$$t.log)"; \
 		$(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
@@ -217,7 +259,7 @@ fuzz: fuzz-build
 #                    build/hs_load (TLS handshake load generator), used by the accuracy tests
 #                    and by make bench; build/bench_replay (hstrace's user-space CPU per
 #                    handshake on a synthetic record stream, no BPF, no root)
-TOOLS := $(OUT)/netdelay $(OUT)/hs_load $(OUT)/bench_replay
+TOOLS := $(OUT)/netdelay $(OUT)/hs_load $(OUT)/bench_replay $(OUT)/metrics_bench
 
 .PHONY: tools
 tools: $(TOOLS)
@@ -238,6 +280,15 @@ $(OUT)/bench_replay.o: tools/bench_replay.c | $(OUT)
 $(OUT)/bench_replay: $(OUT)/bench_replay.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# build/metrics_bench: what --metrics costs per connection end and per scrape (no root)
+$(OUT)/metrics_bench.o: tools/metrics_bench.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/metrics_bench: $(OUT)/metrics_bench.o $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 # ---- tools (end) ----------------------------------------------------------------------------
 
 # ---- report (begin) -------------------------------------------------------------------------
@@ -255,3 +306,73 @@ golden: $(OUT)/hstrace
 bench-report: $(OUT)/hstrace
 	tools/bench_report.sh $(BENCH_REPORT_RECORDS)
 # ---- report (end) ---------------------------------------------------------------------------
+
+# ---- otlp (begin) ---------------------------------------------------------------------------
+#   make otlp-proto  (run by make deps) fetch the official opentelemetry-proto definitions
+# --otlp URL (docs/otlp.md) encodes with protobuf-c. The .proto files come from a pinned npm
+# package that ships them in build/protos/: `npm pack` (npm checks the registry's integrity
+# value) into build/otlp-proto/, then the tarball's sha512 is compared with the pin below.
+# They are never committed. Debian's protoc-c 1.4.1 rejects proto3 `optional`
+# (metrics.proto: HistogramDataPoint sum, min, max): the copy in build/otlp-proto/c/ has the
+# keyword dropped, which keeps the wire format but loses presence (a zero sum/min/max is not
+# sent). tools/otlp_receiver.py decodes with Python classes that protoc generates from the
+# unmodified files (build/otlp-py/).
+OTLP_NPM_PKG    := @opentelemetry/otlp-grpc-exporter-base
+OTLP_NPM_VER    := 0.38.0
+OTLP_NPM_SHA512 := wwGxeJt80w+mIA0aE+K9OshkyEoYQrXuwXl1TNZBs9K7qE4AAiEuxU9cbd3VX3BTsp+xzNcDRWIb9WWkiU9+kA==
+OTLP_DIR     := $(OUT)/otlp-proto
+OTLP_GEN     := $(OUT)/otlp-gen
+OTLP_PY      := $(OUT)/otlp-py
+OTLP_PROTOS  := common/v1/common resource/v1/resource trace/v1/trace metrics/v1/metrics \
+	collector/trace/v1/trace_service collector/metrics/v1/metrics_service
+OTLP_PB_C    := $(patsubst %,$(OTLP_GEN)/opentelemetry/proto/%.pb-c.c,$(OTLP_PROTOS))
+OTLP_PB_OBJS := $(OTLP_PB_C:.c=.o)
+
+CFLAGS += -I$(OTLP_GEN)
+LDLIBS += -lprotobuf-c -lcurl -lpthread
+
+.PHONY: otlp-proto
+otlp-proto: $(OTLP_DIR)/.stamp
+all: $(OTLP_PY)/.stamp
+
+$(OTLP_DIR)/.stamp:
+	$(call msg,NPM,$(OTLP_NPM_PKG)@$(OTLP_NPM_VER))
+	$(Q)rm -rf $(OTLP_DIR) && mkdir -p $(OTLP_DIR)/pack
+	$(Q)npm pack --silent --ignore-scripts --pack-destination $(OTLP_DIR)/pack \
+		$(OTLP_NPM_PKG)@$(OTLP_NPM_VER) >/dev/null
+	$(Q)sum=$$(openssl dgst -sha512 -binary $(OTLP_DIR)/pack/*.tgz | base64 -w0); \
+	if [ "$$sum" != "$(OTLP_NPM_SHA512)" ]; then \
+		echo "otlp-proto: $(OTLP_NPM_PKG)@$(OTLP_NPM_VER): sha512-$$sum, expected" \
+			"sha512-$(OTLP_NPM_SHA512)" >&2; exit 1; fi
+	$(Q)tar xzf $(OTLP_DIR)/pack/*.tgz -C $(OTLP_DIR)/pack
+	$(Q)mkdir -p $(OTLP_DIR)/src && cp -r $(OTLP_DIR)/pack/package/build/protos/opentelemetry \
+		$(OTLP_DIR)/src/
+	$(Q)cp -r $(OTLP_DIR)/src $(OTLP_DIR)/c
+	$(Q)find $(OTLP_DIR)/c -name '*.proto' \
+		-exec sed -i -E 's/^([[:space:]]*)optional[[:space:]]+/\1/' {} +
+	$(Q)touch $@
+
+$(OTLP_GEN)/.stamp: $(OTLP_DIR)/.stamp
+	$(call msg,PROTOC-C,$(OTLP_GEN))
+	$(Q)rm -rf $(OTLP_GEN) && mkdir -p $(OTLP_GEN)
+	$(Q)protoc-c --c_out=$(OTLP_GEN) -I$(OTLP_DIR)/c \
+		$(patsubst %,$(OTLP_DIR)/c/opentelemetry/proto/%.proto,$(OTLP_PROTOS))
+	$(Q)touch $@
+
+$(OTLP_PY)/.stamp: $(OTLP_DIR)/.stamp
+	$(call msg,PROTOC,$(OTLP_PY))
+	$(Q)rm -rf $(OTLP_PY) && mkdir -p $(OTLP_PY)
+	$(Q)protoc --python_out=$(OTLP_PY) -I$(OTLP_DIR)/src \
+		$(patsubst %,$(OTLP_DIR)/src/opentelemetry/proto/%.proto,$(OTLP_PROTOS))
+	$(Q)touch $@
+
+$(OTLP_PB_C): $(OTLP_GEN)/.stamp
+
+$(OTLP_GEN)/%.pb-c.o: $(OTLP_GEN)/%.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/otlp.o $(OUT)/otlp_export.o $(OUT)/test_otlp.o: $(OTLP_GEN)/.stamp
+$(OUT)/hstrace: $(OUT)/otlp.o $(OUT)/otlp_export.o $(OTLP_PB_OBJS)
+$(OUT)/test_otlp: $(OUT)/otlp.o $(OTLP_PB_OBJS)
+# ---- otlp (end) -----------------------------------------------------------------------------

@@ -59,6 +59,16 @@ struct {
 /* Records that did not fit in the ring buffer. Read by user space and shown. */
 __u64 lost_records = 0;
 
+/* Connections whose CLOSED record did not fit in the ring buffer: cookie -> time of the close.
+ * User space takes them out (tracer_take_lost_closes()) and finishes those connections, which
+ * would otherwise stay open until hstrace stops. LRU: on a flood, the oldest notes go. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} lost_closes SEC(".maps");
+
 /* Set by user space before load: SSL_do_handshake() is probed (--ssl-calls). */
 const volatile bool ssl_calls = false;
 

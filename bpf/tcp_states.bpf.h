@@ -68,8 +68,14 @@ static __always_inline void emit_simple(const struct sock *sk, __u64 cookie, __u
 {
 	struct hs_tcp_rec *r = tcp_rec_new(sk, cookie, event);
 
-	if (!r)
+	if (!r) {
+		if (event == HS_EV_CLOSED) {
+			__u64 now = bpf_ktime_get_ns();
+
+			bpf_map_update_elem(&lost_closes, &cookie, &now, BPF_ANY);
+		}
 		return;
+	}
 	if (event == HS_EV_CLOSED)
 		r->sk_err = BPF_CORE_READ(sk, sk_err);
 	bpf_ringbuf_submit(r, rb_wakeup());

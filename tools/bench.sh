@@ -44,6 +44,8 @@ trap 'rm -f "$tmp"' EXIT
 	/usr/bin/python3 tools/bench_tls.py all ${BENCH_QUICK:+--quick}
 	echo
 	tools/bench_report.sh
+	echo
+	tools/bench_rescan.sh
 } > "$tmp"
 mv "$tmp" "$out"
 trap - EXIT

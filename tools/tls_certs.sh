@@ -14,6 +14,10 @@
 #                                  that trusts only it rejects server.pem
 #   untrusted.pem, untrusted.key   a self-signed RSA certificate with the same names, trusted
 #                                  by nobody
+#   expired.pem, expired.key       like server.pem (same CA, names and key type) but valid
+#                                  only from 2020-01-01 to 2020-01-02: expired
+#   client-other.pem, .key         a client certificate (CN hstrace client, clientAuth) signed
+#                                  by other-ca: a server that trusts only ca.pem rejects it
 # With a second argument "ec", server.key and untrusted.key are ECDSA P-256 keys instead of RSA
 # 2048 (same files and names otherwise): much cheaper to sign with, for handshake-rate
 # benchmarks. "rsa", the default, is the behaviour without it.
@@ -57,5 +61,34 @@ cat server.pem ca.pem >chain.pem
 run openssl req -x509 $newkey -nodes -days 2 -keyout untrusted.key -out untrusted.pem \
 	-subj "/CN=localhost" -addext "$SAN"
 
+# An expired server certificate: `openssl x509 -req` cannot back-date, `openssl ca` can.
+mkdir -p ca.db
+: >ca.db/index.txt
+echo 1000 >ca.db/serial
+cat >ca.cnf <<'EOF_CNF'
+[ca]
+default_ca = test_ca
+[test_ca]
+database = ca.db/index.txt
+serial = ca.db/serial
+new_certs_dir = ca.db
+default_md = sha256
+policy = any_name
+unique_subject = no
+[any_name]
+commonName = supplied
+EOF_CNF
+run openssl req $newkey -nodes -keyout expired.key -out expired.csr \
+	-subj "/CN=localhost" -addext "$SAN"
+run openssl ca -batch -notext -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr \
+	-out expired.pem -startdate 20200101000000Z -enddate 20200102000000Z -extfile server.ext
+
+run openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client-other.key \
+	-out client.csr -subj "/CN=hstrace client"
+printf '%s\n%s\n' "basicConstraints=CA:FALSE" "extendedKeyUsage=clientAuth" >client.ext
+run openssl x509 -req -in client.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial \
+	-days 2 -extfile client.ext -out client-other.pem
+
+rm -rf expired.csr client.csr client.ext other-ca.srl ca.cnf ca.db
 rm -f server.csr server.ext ca.srl "$err"
 chmod 600 ./*.key

@@ -14,14 +14,25 @@ caller what happened.
                 whole flight in one call), --exact-reads reads a 5-byte record header, then the
                 record body (OpenSSL's own default pattern). Each socket read prints
                 "recv <bytes> <record headers that started in it>".
+                Failure drills: --timeout SEC gives up a handshake that gets no answer
+                ("handshake_error timeout"); --stall-after-hello sends the ClientHello, prints
+                "stalled" and never reads again (until killed); --keepalive IDLE,INTVL,CNT and
+                --user-timeout MS set those TCP options, --send-delay SEC waits after the
+                handshake before sending; a socket error after the handshake prints
+                "conn_error <ERRNO>" (exit 1).
   server        listen on --addr/--port (0: any free port), print "listening <port>"; for each
                 of --count connections: accept, TLS handshake, read until --expect bytes (or
                 an empty line ending an HTTP request) came, answer (--echo: the bytes read;
                 else --reply text), send close_notify, close ("closed <port>").
+                --after-hello close|reset: answer the ClientHello with the server's first
+                flight, then at once send a FIN (and read until the peer closes) or a RST
+                (SO_LINGER 0) ("hello_then_<how> <port>"); --no-read: accept, print
+                "accepted ...", never read (until killed).
   plain-client  plain TCP: connect, send --send, shutdown(SHUT_WR), read until EOF, close.
   plain-server  plain TCP: accept --count connections, read until EOF, send the bytes back
                 (--hangup: read once, then close without answering; --reset: the same
-                with a RST).
+                with a RST; --stall: read once, print "read <port> <bytes>" and wait until
+                killed).
 
 Examples:
   tls_peer.py server --cert server.pem --key server.key --reply 'hello'
@@ -30,6 +41,7 @@ Examples:
 """
 
 import argparse
+import errno
 import os
 import socket
 import ssl
@@ -91,6 +103,10 @@ def recv_exact(sock, n):
     return buf
 
 
+def errno_name(e):
+    return errno.errorcode.get(e.errno, str(e.errno)) if e.errno else type(e).__name__
+
+
 def run_client(a):
     out("pid %d" % os.getpid())
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -107,8 +123,18 @@ def run_client(a):
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     tls = ctx.wrap_bio(incoming, outgoing, server_hostname=a.sni or None)
     sock = socket.socket(family_for(a.addr), socket.SOCK_STREAM)
+    if a.keepalive:
+        idle, intvl, cnt = (int(x) for x in a.keepalive.split(","))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, intvl)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, cnt)
+    if a.user_timeout:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, a.user_timeout)
     sock.connect((a.addr, a.port))
     out("connected %d" % sock.getsockname()[1])
+    if a.timeout:
+        sock.settimeout(a.timeout)
     counter = RecordCounter()
 
     def flush():
@@ -141,8 +167,21 @@ def run_client(a):
             break
         except ssl.SSLWantReadError:
             flush()
-            if not fill():
-                out("handshake_error eof")
+            if a.stall_after_hello:
+                out("stalled")
+                while True:
+                    time.sleep(3600)
+            try:
+                if not fill():
+                    out("handshake_error eof")
+                    return 1
+            except socket.timeout:
+                out("handshake_error timeout")
+                sock.close()
+                return 1
+            except OSError as e:
+                out("handshake_error %s" % errno_name(e))
+                sock.close()
                 return 1
         except ssl.SSLError as e:
             flush()  # the alert, if any
@@ -151,22 +190,32 @@ def run_client(a):
             return 1
     flush()
     out("handshake %s %s" % (tls.version(), tls.cipher()[0]))
-    if a.send:
-        tls.write(a.send.encode().decode("unicode_escape").encode("latin-1"))
-        flush()
+    sock.settimeout(None)
+    if a.send_delay:
+        time.sleep(a.send_delay)
     got = b""
-    while True:
-        try:
-            chunk = tls.read(65536)
-            if not chunk:
-                break
-            got += chunk
-        except ssl.SSLWantReadError:
+    try:
+        if a.send:
+            tls.write(a.send.encode().decode("unicode_escape").encode("latin-1"))
             flush()
-            if not fill():
+        while True:
+            try:
+                chunk = tls.read(65536)
+                if not chunk:
+                    break
+                got += chunk
+            except ssl.SSLWantReadError:
+                flush()
+                if not fill():
+                    break
+            except ssl.SSLZeroReturnError:
                 break
-        except ssl.SSLZeroReturnError:
-            break
+    except OSError as e:
+        if isinstance(e, ssl.SSLError):
+            raise
+        out("conn_error %s" % errno_name(e))
+        sock.close()
+        return 1
     out("received %d" % len(got))
     if a.print:
         out("data %s" % got.decode("latin-1"))
@@ -205,6 +254,13 @@ def run_server(a):
     while a.count == 0 or served < a.count:
         conn, peer = ls.accept()
         out("accepted %s %d" % (peer[0], peer[1]))
+        if a.no_read:
+            while True:
+                time.sleep(3600)
+        if a.after_hello:
+            hello_then_hang_up(ctx, conn, peer, a.after_hello)
+            served += 1
+            continue
         if a.read_delay:
             time.sleep(a.read_delay)  # a busy server: the ClientHello waits, unread
         try:
@@ -238,6 +294,36 @@ def run_server(a):
     return 0
 
 
+def hello_then_hang_up(ctx, conn, peer, how):
+    """Reads the ClientHello, sends the server's first flight (ServerHello ...), then closes
+    the connection at once: with a FIN ("close") or a RST ("reset")."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            tls.do_handshake()
+            break  # not expected: the client has not answered yet
+        except ssl.SSLWantReadError:
+            data = outgoing.read()
+            if data:
+                conn.sendall(data)
+                break
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            incoming.write(chunk)
+    if how == "reset":
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    else:
+        # FIN at once, then read until the peer closes too: the close never finds unread
+        # bytes (which would make it a RST), whenever the peer's answer comes.
+        conn.shutdown(socket.SHUT_WR)
+        while conn.recv(65536):
+            pass
+    conn.close()
+    out("hello_then_%s %d" % (how, peer[1]))
+
+
 def run_plain_client(a):
     out("pid %d" % os.getpid())
     s = socket.socket(family_for(a.addr), socket.SOCK_STREAM)
@@ -265,6 +351,11 @@ def run_plain_server(a):
     out("listening %d" % ls.getsockname()[1])
     for _ in range(a.count):
         conn, peer = ls.accept()
+        if a.stall:
+            got = conn.recv(65536)
+            out("read %d %d" % (peer[1], len(got)))
+            while True:
+                time.sleep(3600)
         if a.hangup or a.reset:
             got = conn.recv(65536)
             if a.reset:  # SO_LINGER 0: close() sends a RST
@@ -301,6 +392,16 @@ def main(argv=None):
     cl.add_argument("--ciphers", help="OpenSSL cipher list for TLS <= 1.2")
     cl.add_argument("--send", default="", help="text to send (backslash escapes allowed)")
     cl.add_argument("--print", action="store_true", help="print what was received")
+    cl.add_argument("--timeout", type=float, default=0.0,
+                    help="give up the handshake after SEC without an answer")
+    cl.add_argument("--stall-after-hello", action="store_true",
+                    help="send the ClientHello, then never read again (until killed)")
+    cl.add_argument("--keepalive", metavar="IDLE,INTVL,CNT",
+                    help="SO_KEEPALIVE with these TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT")
+    cl.add_argument("--user-timeout", type=int, default=0, metavar="MS",
+                    help="TCP_USER_TIMEOUT in milliseconds")
+    cl.add_argument("--send-delay", type=float, default=0.0,
+                    help="seconds to wait after the handshake before sending")
     g = cl.add_mutually_exclusive_group()
     g.add_argument("--read-size", type=int, default=65536, help="bytes per recv() (default)")
     g.add_argument("--exact-reads", action="store_true",
@@ -323,6 +424,10 @@ def main(argv=None):
     sv.add_argument("--expect", type=int, default=0,
                     help="bytes to read before answering (default: an HTTP request)")
     sv.add_argument("--echo", action="store_true", help="answer with the bytes read")
+    sv.add_argument("--after-hello", choices=("close", "reset"),
+                    help="send the first flight, then close (FIN) or reset (RST) at once")
+    sv.add_argument("--no-read", action="store_true",
+                    help="accept, then never read (until killed)")
     sv.add_argument("--reply", default="HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n",
                     help="answer text")
 
@@ -339,6 +444,8 @@ def main(argv=None):
                     help="read once (e.g. a ClientHello), then close without answering")
     ps.add_argument("--reset", action="store_true",
                     help="like --hangup, but close with a RST (SO_LINGER 0)")
+    ps.add_argument("--stall", action="store_true",
+                    help="read once (e.g. a ClientHello), then wait until killed")
 
     a = p.parse_args(argv)
     run = {"client": run_client, "server": run_server, "plain-client": run_plain_client,

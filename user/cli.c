@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "otlp_export.h"
+#include "output_file.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-
-#define HSTRACE_VERSION "0.1"
 
 static const char doc[] =
 	"Trace TCP and TLS connection set-up for every process, from the kernel.\n\n"
@@ -28,7 +28,9 @@ static const char doc[] =
 	"    hstrace --timeline --slow 200  # waterfalls: failed, or over 200 ms\n"
 	"    hstrace -i 10 --by sni   # per-phase report every 10 s, by server name\n"
 	"    hstrace --report -d 60   # one report after a minute\n"
-	"    hstrace report c.ndjson  # report of a --json file (report --help)\n";
+	"    hstrace report c.ndjson  # report of a --json file (report --help)\n"
+	"    hstrace --metrics 9464   # Prometheus metrics on 127.0.0.1:9464/metrics\n"
+	"    hstrace --otlp http://127.0.0.1:4318  # OTLP traces and metrics\n";
 
 enum {
 	OPT_COMM = 0x100,
@@ -47,6 +49,11 @@ enum {
 	OPT_REPORT,
 	OPT_BY,
 	OPT_TOP,
+	OPT_OUTPUT_MODE,
+	OPT_METRICS,
+	OPT_METRICS_BY,
+	OPT_OTLP,
+	OPT_OTLP_QUEUE,
 	OPT_JOIN,
 };
 
@@ -66,7 +73,13 @@ static const struct argp_option options[] = {
 	{ "all", OPT_ALL, NULL, 0,
 	  "Show every TCP connection (default: those that carried TLS, and failed connects)", 0 },
 	{ "json", 'j', NULL, 0, "NDJSON output, one object per connection (docs/json.md)", 0 },
-	{ "output", 'o', "FILE", 0, "Write output to FILE instead of stdout", 0 },
+	{ "output", 'o', "FILE", 0,
+	  "Write output to FILE instead of stdout: created with mode 0600, never through a "
+	  "symlink; reopened on SIGHUP (log rotation)", 0 },
+	{ "output-mode", OPT_OUTPUT_MODE, "MODE", 0,
+	  "Octal permissions of a file -o creates (default 0600)", 0 },
+	{ "quiet", 'q', NULL, 0, "No start-up or summary lines on stderr (errors and warnings "
+	  "still)", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use instead of /sys/kernel/btf/vmlinux", 0 },
 	{ "ringbuf-kb", OPT_RINGBUF, "KB", 0,
@@ -84,6 +97,20 @@ static const struct argp_option options[] = {
 	{ "report", OPT_REPORT, NULL, 0, "Print only one report, at exit", 2 },
 	{ "by", OPT_BY, "KEY", 0, "Group report rows by sni, peer, comm, role or port", 2 },
 	{ "top", OPT_TOP, "N", 0, "Show at most N groups, the rest summed (default 10)", 2 },
+	{ "metrics", OPT_METRICS, "[ADDR:]PORT", 0,
+	  "Also serve Prometheus metrics of the connections shown on http://ADDR:PORT/metrics "
+	  "(ADDR default 127.0.0.1; 0.0.0.0 or [::] for every interface; PORT 0: any free "
+	  "port, printed at start). See docs/metrics.md", 3 },
+	{ "metrics-by", OPT_METRICS_BY, "KEY", 0,
+	  "Add one label to the connection and phase metrics: sni (server_name), comm or port; "
+	  "at most 100 distinct values, the rest \"other\"", 3 },
+	{ "otlp", OPT_OTLP, "URL", 0,
+	  "Also export the connections shown as OpenTelemetry traces and metrics (OTLP/HTTP "
+	  "protobuf) to URL/v1/traces and URL/v1/metrics, e.g. http://127.0.0.1:4318. See "
+	  "docs/otlp.md", 3 },
+	{ "otlp-queue", OPT_OTLP_QUEUE, "N", 0,
+	  "Connections waiting for export at most (default 2048); beyond, they are dropped "
+	  "and counted", 3 },
 	{ "help", 'h', NULL, 0, "Show this help", -1 },
 	{ "usage", OPT_USAGE, NULL, 0, "Show a short usage message", -1 },
 	{ "version", OPT_VERSION, NULL, 0, "Show the version", -1 },
@@ -106,6 +133,20 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsi
 	return 0;
 }
 
+/* The kernel's pid_max: every PID is below it (PID_MAX_LIMIT, 4194304, when unreadable). */
+static unsigned long kernel_pid_max(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v > 1 ? v : 4194304UL;
+}
+
 /* Prints "hstrace: <message>" and the usage line, then exits with status 2. */
 static void __attribute__((format(printf, 2, 3), noreturn))
 usage_error(struct argp_state *state, const char *fmt, ...)
@@ -125,11 +166,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct cli_opts *o = state->input;
 	unsigned long v;
+	mode_t mode;
 
 	switch (key) {
 	case 'p':
 		if (parse_ulong(arg, 1, INT_MAX, &v))
 			usage_error(state, "invalid PID: %s", arg);
+		if (v >= kernel_pid_max())
+			usage_error(state, "invalid PID: %s is not below the kernel's pid_max (%lu, "
+				    "/proc/sys/kernel/pid_max)", arg, kernel_pid_max());
 		o->filter.pid = v;
 		break;
 	case OPT_COMM:
@@ -171,6 +216,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!*arg)
 			usage_error(state, "empty output file name");
 		o->output = arg;
+		break;
+	case OPT_OUTPUT_MODE:
+		if (output_file_parse_mode(arg, &mode))
+			usage_error(state, "invalid --output-mode (octal, 0-0777): %s", arg);
+		o->output_mode = mode;
+		o->output_mode_set = true;
+		break;
+	case 'q':
+		o->quiet = true;
 		break;
 	case 'd':
 		if (parse_ulong(arg, 1, 365UL * 24 * 3600, &v))
@@ -220,7 +274,30 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->top = v;
 		o->top_set = true;
 		break;
+	case OPT_METRICS:
+		if (metrics_listen_parse(arg, &o->metrics_listen))
+			usage_error(state, "invalid --metrics (PORT, IPv4:PORT or [IPv6]:PORT, "
+				    "numeric address, port 0-65535): %s", arg);
+		o->metrics = true;
+		break;
+	case OPT_METRICS_BY:
+		if (metrics_by_parse(arg, &o->metrics_by))
+			usage_error(state, "invalid --metrics-by (sni, comm or port): %s", arg);
+		break;
+	case OPT_OTLP:
+		if (otlp_url_check(arg))
+			usage_error(state, "invalid --otlp URL (http:// or https://, a host, an "
+				    "optional port and path): %s", arg);
+		o->otlp_url = arg;
+		break;
+	case OPT_OTLP_QUEUE:
+		if (parse_ulong(arg, 1, 1000000, &v))
+			usage_error(state, "invalid --otlp-queue (1-1000000): %s", arg);
+		o->otlp_queue = v;
+		break;
 	case ARGP_KEY_END:
+		if (o->otlp_queue && !o->otlp_url)
+			usage_error(state, "--otlp-queue needs --otlp URL");
 		if (o->interval_s && o->report)
 			usage_error(state, "-i and --report exclude each other");
 		if (o->timeline && o->json)
@@ -233,6 +310,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				    "--slow selects connections to show; reports count them all");
 		if ((o->by || o->top_set) && !o->interval_s && !o->report)
 			usage_error(state, "--by and --top need -i SEC or --report");
+		if (o->metrics_by && !o->metrics)
+			usage_error(state, "--metrics-by needs --metrics [ADDR:]PORT");
+		if (o->output_mode_set && !o->output)
+			usage_error(state, "--output-mode needs -o FILE");
 		break;
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
@@ -267,6 +348,7 @@ void cli_parse(int argc, char **argv, struct cli_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->ringbuf_kb = 4096;
 	o->top = REPORT_DEFAULT_TOP;
+	o->output_mode = OUTPUT_FILE_MODE;
 	argp_err_exit_status = 2;
 	/* Own --help/--usage/--version and no implicit exits, so that every usage error prints
 	 * the usage line and exits with status 2. */
@@ -281,7 +363,8 @@ static const char report_doc[] =
 	"FILE is NDJSON as --json writes it, plain or gzip-compressed; - reads standard input. "
 	"Per phase: count, min, p50, p90, p99, max and a log2 histogram; results and TLS alerts; "
 	"with --by, the same per group for the N groups with most connections (the rest summed). "
-	"Lines that are not hstrace records are counted and skipped.\v"
+	"Lines that are not hstrace records are counted and skipped; a file with lines but no "
+	"record is an error (exit status 1).\v"
 	"EXAMPLES:\n"
 	"    hstrace report conns.ndjson             # the whole file\n"
 	"    hstrace report --by sni conns.ndjson.gz # one row block per server name\n"

@@ -10,14 +10,19 @@
 
 #include "color.h"
 #include "filter.h"
+#include "metrics.h"
 #include "report.h"
 
 #define CLI_MAX_SSL_LIBS 16
+#define HSTRACE_VERSION "0.1" /* --version, hstrace_build_info */
 
 struct cli_opts {
 	struct conn_filter filter;
 	bool json;		 /* NDJSON instead of the one-line view */
 	const char *output;	 /* NULL: stdout */
+	unsigned int output_mode; /* permissions of a file -o creates (default 0600) */
+	bool output_mode_set;	 /* --output-mode given */
+	bool quiet;		 /* --quiet: no start-up or summary lines on stderr */
 	unsigned int duration_s; /* 0: until Ctrl-C / SIGTERM */
 	bool verbose;
 	const char *btf_path;	 /* NULL: the kernel's own BTF */
@@ -36,6 +41,13 @@ struct cli_opts {
 	enum report_by by;	 /* --by */
 	size_t top;		 /* --top N groups shown */
 	bool top_set;
+
+	bool metrics;		 /* --metrics [ADDR:]PORT given: serve Prometheus metrics */
+	struct metrics_listen metrics_listen;
+	enum metrics_by metrics_by; /* --metrics-by: one more label */
+
+	const char *otlp_url;	 /* --otlp URL: OTLP/HTTP export (docs/otlp.md); NULL: none */
+	size_t otlp_queue;	 /* --otlp-queue N: connections waiting at most (0: default) */
 };
 
 /* `hstrace report [--by KEY] [--top N] [--json] FILE` */

@@ -88,6 +88,7 @@ struct conn {
 	uint8_t role : 2;		 /* enum conn_role */
 	uint8_t have_owner : 1;
 	uint8_t have_isn : 1;		 /* an ESTABLISHED record gave isn_client/isn_server */
+	uint8_t close_lost : 1;		 /* closed by collector_lost_close(): record lost */
 	uint8_t closed : 1;		 /* a CLOSED record was seen */
 };
 
@@ -544,6 +545,10 @@ static enum conn_result conn_result(const struct conn *conn, const struct timeli
 	tls = conn_tls_verdict(conn->tls);
 	if (tls == RESULT_TLS_ALERT)
 		return tls;
+	/* The kernel gave up on a silent peer (retransmission or user timeout, keepalive; the
+	 * last sends its own RST): a timeout, not the peer's reset nor a normal end. */
+	if (established && tl->sk_err == ETIMEDOUT)
+		return RESULT_TIMEOUT;
 	/* A handshake that never completed failed only once the connection is over. */
 	if (tls == RESULT_TLS_FAILED && (conn->closed || reset_in || reset_out))
 		return tls;
@@ -610,6 +615,7 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 	tl->bytes_sent = conn->bytes_sent;
 	tl->bytes_received = conn->bytes_received;
 	tl->srtt_us = conn->srtt_us;
+	tl->close_lost = conn->close_lost;
 	if (conn->have_isn)
 		tl->conn_id = conn_id_make(conn->isn_client, conn->isn_server);
 
@@ -841,6 +847,25 @@ static int collector_handle_tcp(struct collector *c, const struct hs_hdr *hdr, c
 malformed:
 	c->stats.malformed++;
 	return -EINVAL;
+}
+
+int collector_lost_close(struct collector *c, uint64_t cookie, uint64_t ts_ns)
+{
+	struct hs_tcp_rec rec = { .hdr = { .kind = HS_REC_TCP, .cookie = cookie, .ts_ns = ts_ns },
+				  .event = HS_EV_CLOSED };
+	struct conn *conn = conn_lookup(c, cookie);
+	int err;
+
+	if (!conn)
+		return -ENOENT;
+	if (conn->closed)
+		return 0;
+	err = conn_add_record(c, conn, &rec);
+	if (err)
+		return err;
+	conn->close_lost = true;
+	c->stats.closes_lost++;
+	return 0;
 }
 
 int collector_handle(struct collector *c, const void *data, size_t size)

@@ -45,6 +45,7 @@ struct collector_stats {
 	uint64_t incomplete;  /* of which still open at collector_finish() */
 	uint64_t evicted;     /* of which emitted early because max_conns was reached */
 	uint64_t open;	      /* connections currently held */
+	uint64_t closes_lost; /* connections closed by collector_lost_close() */
 };
 
 /* Returns a new collector, or NULL with errno set (EINVAL without emit, ENOMEM). */
@@ -54,6 +55,13 @@ struct collector *collector_new(const struct collector_opts *opts);
  * malformed, -ENOENT when it matches no tracked connection, -ENOMEM when it could not be
  * applied (all three counted, never fatal). */
 int collector_handle(struct collector *c, const void *data, size_t size);
+
+/* The connection with this cookie closed at ts_ns (CLOCK_MONOTONIC), but its CLOSED record was
+ * lost (tracer_take_lost_closes()): closes it as that record would have, marked close_lost
+ * (its final counters and socket error are unknown), so it is emitted after the grace period
+ * instead of staying open until the end. Returns 0, -ENOENT (not tracked: its start was lost
+ * too, or it was already emitted), -ENOMEM. */
+int collector_lost_close(struct collector *c, uint64_t cookie, uint64_t ts_ns);
 
 /* Emits every closed connection whose CLOSED event is older than now_ns - grace_ns.
  * now_ns is CLOCK_MONOTONIC. */

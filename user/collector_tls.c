@@ -142,6 +142,8 @@ struct conn_tls {
 	bool saw_client_hello;
 	bool done;		   /* the handshake completed */
 	bool alert_failed;	   /* an alert made the handshake (or connection) fail */
+	bool mtls_rejected;	   /* TLS 1.3: the server answered a client certificate with an
+				    * (encrypted) alert before any of its data: server_alert() */
 };
 
 int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size)
@@ -613,6 +615,7 @@ struct pass {
 	bool call_done;		   /* a Finished-sized record ended the flight in that call */
 	bool server_run;	   /* server: tickets and response told apart by the run rule */
 	uint32_t finished_len;	   /* record length of the client's Finished, 0 unknown */
+	bool srv_alert_before_data; /* server_alert() */
 	const struct tls_obs *run_first; /* client: first record of the leading run */
 	size_t run_n;
 };
@@ -696,11 +699,35 @@ static void flight_add(struct pass *p, struct tl_event **flight, const struct tl
 	(*flight)->records++;
 }
 
+/*
+ * TLS 1.3, an alert-sized record the server wrote before any of its data: an encrypted alert.
+ * Noted in p->srv_alert_before_data: when the client's Finished flight held more than its
+ * Finished (a Certificate: the server asked for one), it is the server rejecting that
+ * certificate (or its absence), a failed handshake (conn_tls_add_events() decides at the end:
+ * a server reading record by record may log its alert before the client's last record). A
+ * server that accepted it sends tickets or data; a close_notify before any data on a mutually
+ * authenticated connection is not something servers do.
+ */
+static void server_alert(struct pass *p, const struct tls_obs *o)
+{
+	uint8_t srv = p->client ? DIR_IN : DIR_OUT;
+
+	alert(p, o, true);
+	if (!p->tl->tls.app_records[srv])
+		p->srv_alert_before_data = true;
+}
+
+/* Did the client send more than its Finished in its last flight (a client certificate)? */
+static bool client_sent_certificate(const struct pass *p)
+{
+	return p->finished && p->finished->records >= 2;
+}
+
 /* A record that is not flight or data: a ticket, unless it is an alert's length. */
 static void ticket_or_alert(struct pass *p, const struct tls_obs *o)
 {
 	if (o->len == TLS13_ALERT_LEN)
-		alert(p, o, true);
+		server_alert(p, o);
 	else
 		ticket(p, o);
 }
@@ -728,10 +755,24 @@ static uint32_t tls13_finished_len(const struct tl_tls *t)
 	}
 }
 
-/* Is o in the client's Finished call, before a Finished-sized record ended its flight? */
+/* Records a client's Finished flight holds at most: Certificate, CertificateVerify, Finished
+ * (and EndOfEarlyData before them). */
+#define FINISHED_FLIGHT_MAX 4
+
+/*
+ * Is o part of the client's Finished flight, before a Finished-sized record ended it? The
+ * records of the client's first encrypted call; in the server's view, with the Finished's
+ * length known, every record from the client until then (a server reads a client
+ * certificate's flight record by record, in several calls), at most FINISHED_FLIGHT_MAX. (A
+ * client writes its whole flight in one call.)
+ */
 static bool in_finished_call(const struct pass *p, const struct tls_obs *o)
 {
-	return p->have_call && !p->call_done && o->call_ns == p->call_ts && o->dir == p->call_dir;
+	if (!p->have_call || p->call_done || o->dir != p->call_dir)
+		return false;
+	if (!p->client && p->finished_len)
+		return !p->finished || p->finished->records < FINISHED_FLIGHT_MAX;
+	return o->call_ns == p->call_ts;
 }
 
 /* Is o in the client's Finished call, after its Finished: data sent in the same call? */
@@ -763,6 +804,14 @@ static void finished_call(struct pass *p, const struct tls_obs *o)
  * tickets (OpenSSL and nginx send two); the first record read that is not is data. */
 static void run_step(struct pass *p, const struct tls_obs *o)
 {
+	uint8_t srv = p->client ? DIR_IN : DIR_OUT;
+
+	/* An alert-sized first record from a server that asked for a certificate: its alert. */
+	if (o->len == TLS13_ALERT_LEN && !p->run_n && client_sent_certificate(p) &&
+	    !p->tl->tls.app_records[srv]) {
+		server_alert(p, o);
+		return;
+	}
 	/* Servers send tickets of one size (OpenSSL: two, written separately): one of the same
 	 * length as a ticket seen before the request is another ticket. */
 	if (!p->run_n && p->ticket_len && o->len == p->ticket_len) {
@@ -908,6 +957,8 @@ size_t conn_tls_add_events(struct conn_tls *tls, struct timeline *tl, uint64_t *
 	}
 	if (p.stage == ST_RUN && p.run_n == 1)
 		app_data(&p, p.run_first);
+	if (p.tls13 && p.srv_alert_before_data && client_sent_certificate(&p))
+		tls->mtls_rejected = true;
 
 	for (dir = DIR_OUT; dir <= DIR_IN; dir++) {
 		tl->tls.app_bytes[dir] += tls->more_bytes[dir];
@@ -957,7 +1008,7 @@ void conn_tls_conclude(struct conn_tls *tls, struct timeline *tl, const uint64_t
 	/* Fatal at any time; anything once the handshake failed to complete; before completion,
 	 * anything but a plaintext warning (a server may warn, e.g. unrecognized_name, and go on).
 	 * An encrypted alert after completion is taken for close_notify. */
-	if (tls->fatal_alert.have || (tls->first_alert.have && !tls->done))
+	if (tls->fatal_alert.have || (tls->first_alert.have && !tls->done) || tls->mtls_rejected)
 		tls->alert_failed = true;
 	else if (tls->first_serious.have)
 		tls->alert_failed = tls->first_serious.ts_ns < tl->events[end].ts_ns ||

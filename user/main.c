@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <linux/types.h>
@@ -15,9 +16,12 @@
 #include "cli.h"
 #include "collector.h"
 #include "hstrace.h"
+#include "output_file.h"
 #include "render.h"
 #include "render_timeline.h"
 #include "report.h"
+#include "metrics_http.h"
+#include "otlp_export.h"
 #include "report_cmd.h"
 #include "report_join.h"
 #include "ssl_probes.h"
@@ -34,6 +38,11 @@ struct app {
 	bool report_oom;
 	unsigned int report_seq;  /* reports printed */
 	int64_t report_start_wall; /* ns since the epoch: start of the current interval */
+	struct metrics *metrics;   /* --metrics: counts what the output shows; NULL without */
+	struct metrics_http *metrics_http;
+	struct otlp_exporter *otlp; /* --otlp: exports what the output shows; NULL without */
+	uint32_t self_pid;	    /* hstrace's own connections (OTLP requests) are not shown */
+	uint64_t max_pass_ns;	    /* longest time between two reads of the ring buffer */
 };
 
 /* Connections emitted at most between two reads of the ring buffer: when thousands close at
@@ -41,11 +50,32 @@ struct app {
 #define FLUSH_BATCH 256
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested; /* SIGHUP with -o: the main loop reopens it */
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reopen_requested = 1;
+}
+
+/* After SIGHUP (logrotate): reopens -o FILE between two records, so each record is whole in
+ * one file. On failure hstrace keeps writing to the file it had open. */
+static void reopen_output(struct app *app)
+{
+	int err;
+
+	reopen_requested = 0;
+	err = output_file_reopen(app->opts.output, app->opts.output_mode, &app->out);
+	if (err)
+		fprintf(stderr, "hstrace: cannot reopen %s: %s; still writing to the file open "
+				"before\n", app->opts.output,
+			err == -ELOOP ? "it is a symbolic link" : strerror(-err));
 }
 
 static uint64_t clock_ns(clockid_t id)
@@ -62,8 +92,14 @@ static void emit_timeline(const struct timeline *tl, void *ctx)
 
 	if (!conn_filter_match(&app->opts.filter, tl))
 		return;
+	if (app->otlp && tl->pid == app->self_pid)
+		return; /* the exporter's own requests: exporting them would feed on itself */
 	if (app->report) {
 		app->shown++;
+		if (app->metrics)
+			metrics_observe_timeline(app->metrics, tl); /* -ENOMEM: a series missing */
+		if (app->otlp)
+			otlp_exporter_add(app->otlp, tl); /* never blocks; a full queue counts */
 		if (report_add_timeline(app->report, tl))
 			app->report_oom = true;
 		return;
@@ -71,6 +107,10 @@ static void emit_timeline(const struct timeline *tl, void *ctx)
 	if (app->opts.slow && !timeline_slow_or_failed(tl, app->opts.slow_ms * 1000000ULL))
 		return;
 	app->shown++;
+	if (app->metrics)
+		metrics_observe_timeline(app->metrics, tl);
+	if (app->otlp)
+		otlp_exporter_add(app->otlp, tl);
 	if (app->opts.timeline)
 		render_timeline(app->out, tl, &app->tview);
 	else if (app->opts.json)
@@ -168,6 +208,47 @@ static int report_main(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * Lost CLOSED records (tracer_take_lost_closes()). A note can be read before its connection's
+ * first record (still being written by another CPU when the ring buffer was drained): such a
+ * note waits here and is tried again on the next passes, then dropped (a connection whose start
+ * was lost too is not tracked at all).
+ */
+#define LOST_CLOSE_PENDING 4096
+#define LOST_CLOSE_TRIES 10
+
+struct lost_close {
+	uint64_t cookie, ts_ns;
+	unsigned int tries;
+};
+
+static struct lost_close pending_closes[LOST_CLOSE_PENDING];
+static size_t n_pending_closes;
+
+static void on_lost_close(uint64_t cookie, uint64_t ts_ns, void *ctx)
+{
+	if (collector_lost_close(ctx, cookie, ts_ns) == -ENOENT &&
+	    n_pending_closes < LOST_CLOSE_PENDING)
+		pending_closes[n_pending_closes++] = (struct lost_close){ cookie, ts_ns, 1 };
+}
+
+/* Applies the pending notes that now find their connection, and the new ones. */
+static void take_lost_closes(struct tracer *tracer, struct collector *coll)
+{
+	size_t i = 0;
+
+	while (i < n_pending_closes) {
+		struct lost_close *p = &pending_closes[i];
+
+		if (collector_lost_close(coll, p->cookie, p->ts_ns) != -ENOENT ||
+		    ++p->tries > LOST_CLOSE_TRIES)
+			*p = pending_closes[--n_pending_closes];
+		else
+			i++;
+	}
+	tracer_take_lost_closes(tracer, on_lost_close, coll);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct app *app = ctx;
@@ -198,6 +279,7 @@ static void describe_lib(void *ctx, uint32_t lib_id, struct tl_tls *tls)
 static int start_uprobes(struct app *app, struct tracer *tracer)
 {
 	unsigned int i;
+	int err;
 
 	app->probes = ssl_probes_new(tracer, app->opts.verbose, app->opts.ssl_calls);
 	if (!app->probes)
@@ -205,33 +287,107 @@ static int start_uprobes(struct app *app, struct tracer *tracer)
 	for (i = 0; i < app->opts.n_ssl_libs; i++)
 		ssl_probes_add_path(app->probes, app->opts.ssl_libs[i]); /* reported, not fatal */
 	ssl_probes_scan_all(app->probes);
+	err = ssl_probes_start(app->probes);
+	if (err)
+		fprintf(stderr, "hstrace: cannot start the library scanner: %s; libraries mapped "
+			"later are not probed\n", strerror(-err));
 	return 0;
 }
 
-/* How long the main loop may wait for records: 100 ms (output is flushed once a pass), less
- * when a library scan after an exec is due sooner. */
-static int poll_timeout_ms(const struct app *app)
-{
-	uint64_t due = ssl_probes_next_due(app->probes), now = clock_ns(CLOCK_MONOTONIC);
+/* How long the main loop may wait for records (output is flushed once a pass); the ring
+ * buffer wakes it earlier. Library scans run on their own thread (ssl_probes.h). */
+#define POLL_TIMEOUT_MS 100
 
-	if (due == UINT64_MAX || due >= now + 100 * 1000000ULL)
-		return 100;
-	return due <= now ? 0 : (int)((due - now + 999999) / 1000000);
+/* --metrics: the Summary line's record counters, as they are now. */
+static void metrics_update_records(struct app *app, uint64_t lost)
+{
+	struct collector_stats st;
+
+	if (!app->metrics)
+		return;
+	collector_get_stats(app->coll, &st);
+	metrics_set_records(app->metrics, lost, st.unmatched, st.dropped, st.malformed);
+}
+
+/* --metrics: builds the registry and starts serving it. Returns 0, or 1 (reported). */
+static int start_metrics(struct app *app)
+{
+	struct metrics_opts mo = { .by = app->opts.metrics_by, .version = HSTRACE_VERSION };
+	const struct metrics_listen *l = &app->opts.metrics_listen;
+	char url[128];
+	int err;
+
+	app->metrics = metrics_new(&mo);
+	if (!app->metrics) {
+		fprintf(stderr, "hstrace: out of memory\n");
+		return 1;
+	}
+	err = metrics_http_start(app->metrics, l, &app->metrics_http);
+	if (err) {
+		fprintf(stderr, "hstrace: cannot serve metrics on %s%s%s:%u: %s\n",
+			l->family == AF_INET6 ? "[" : "", l->addr_text,
+			l->family == AF_INET6 ? "]" : "", l->port, strerror(-err));
+		return 1;
+	}
+	metrics_http_url(app->metrics_http, url, sizeof(url));
+	/* with port 0 this line is the only way to learn the port: printed even with --quiet */
+	if (!app->opts.quiet || !l->port)
+		fprintf(stderr, "hstrace: metrics on %s\n", url);
+	return 0;
+}
+
+/* --otlp: starts the exporter thread. Returns 0, or 1 (reported). */
+static int start_otlp(struct app *app)
+{
+	struct otlp_export_opts oo = { .url = app->opts.otlp_url,
+				       .queue_max = app->opts.otlp_queue };
+	int err;
+
+	app->self_pid = (uint32_t)getpid();
+	err = otlp_exporter_start(&oo, &app->otlp);
+	if (err) {
+		fprintf(stderr, "hstrace: cannot start the OTLP export to %s: %s\n",
+			app->opts.otlp_url, strerror(-err));
+		return 1;
+	}
+	return 0;
 }
 
 static void print_summary(struct app *app, uint64_t lost)
 {
 	struct collector_stats st;
+	struct otlp_export_stats ost = {};
+	char otlp[128] = "";
 
 	collector_get_stats(app->coll, &st);
-	fprintf(stderr,
+	if (app->otlp) {
+		otlp_exporter_get_stats(app->otlp, &ost);
+		snprintf(otlp, sizeof(otlp), " otlp_exported=%llu otlp_dropped=%llu otlp_retries=%llu",
+			 (unsigned long long)ost.exported, (unsigned long long)ost.dropped,
+			 (unsigned long long)ost.retries);
+	}
+	if (!app->opts.quiet)
+		fprintf(stderr,
 		"Summary: connections=%llu shown=%llu events=%llu lost=%llu unmatched=%llu "
-		"malformed=%llu incomplete=%llu evicted=%llu dropped=%llu\n",
+		"malformed=%llu incomplete=%llu evicted=%llu dropped=%llu closes_lost=%llu%s\n",
 		(unsigned long long)st.conns, (unsigned long long)app->shown,
 		(unsigned long long)st.events, (unsigned long long)lost,
 		(unsigned long long)st.unmatched, (unsigned long long)st.malformed,
 		(unsigned long long)st.incomplete, (unsigned long long)st.evicted,
-		(unsigned long long)st.dropped);
+		(unsigned long long)st.dropped, (unsigned long long)st.closes_lost, otlp);
+	if (app->opts.verbose) {
+		uint64_t scans, scan_ns;
+
+		ssl_probes_scan_stats(app->probes, &scans, &scan_ns);
+		fprintf(stderr, "hstrace: longest pass between two ring-buffer reads %.3f ms; "
+			"library rescans (own thread) %llu, longest %.3f ms\n",
+			app->max_pass_ns / 1e6, (unsigned long long)scans, scan_ns / 1e6);
+	}
+	if (ost.dropped)
+		fprintf(stderr, "hstrace: %llu connections were not exported over OTLP (queue full: "
+				"%llu, refused by the receiver: %llu, unsent at exit: %llu)\n",
+			(unsigned long long)ost.dropped, (unsigned long long)ost.dropped_full,
+			(unsigned long long)ost.rejected, (unsigned long long)ost.unsent);
 	if (st.dropped)
 		fprintf(stderr, "hstrace: %llu records could not be applied (out of memory, or a "
 				"connection with over 4096 TCP events)\n",
@@ -250,7 +406,7 @@ int main(int argc, char **argv)
 	struct tracer *tracer = NULL;
 	struct sigaction sa = {};
 	uint64_t start_ns, lost, lost_reported = 0;
-	uint64_t last_report_ns, interval_ns;
+	uint64_t last_report_ns, interval_ns, pass_start_ns = 0;
 	uint64_t shown_written = 0;
 	size_t flushed = 0;
 	int err, ret = 1;
@@ -262,13 +418,20 @@ int main(int argc, char **argv)
 
 	app.out = stdout;
 	if (app.opts.output) {
-		app.out = fopen(app.opts.output, "w");
-		if (!app.out) {
+		err = output_file_open(app.opts.output, app.opts.output_mode, true, &app.out);
+		if (err) {
 			fprintf(stderr, "hstrace: cannot open %s: %s\n", app.opts.output,
-				strerror(errno));
+				err == -ELOOP ? "it is a symbolic link (refused: -o never follows "
+						"one)" : strerror(-err));
 			return 1;
 		}
 	}
+	/* With -o, SIGHUP reopens the file (log rotation); without, it ends the run as SIGTERM
+	 * does (the terminal went away). */
+	sa.sa_handler = app.opts.output ? on_hup : on_signal;
+	sa.sa_flags = SA_RESTART; /* a write to a pipe is not cut short; epoll_wait still wakes */
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_flags = 0;
 
 	app.tview.color = app.opts.timeline && color_enabled(app.opts.color, app.out);
 	if (app.opts.interval_s || app.opts.report) {
@@ -298,6 +461,10 @@ int main(int argc, char **argv)
 	topts.ssl_calls = app.opts.ssl_calls && !app.opts.no_uprobes;
 	topts.on_record = on_record;
 	topts.ctx = &app;
+	if (app.opts.metrics && start_metrics(&app))
+		goto cleanup;
+	if (app.opts.otlp_url && start_otlp(&app))
+		goto cleanup;
 	if (tracer_open(&tracer, &topts))
 		goto cleanup;
 	if (!app.opts.no_uprobes && start_uprobes(&app, tracer)) {
@@ -316,7 +483,9 @@ int main(int argc, char **argv)
 	if (!tracer_socket_calls(tracer))
 		fprintf(stderr, "hstrace: no socket-call tracepoints (Linux < 6.3): application "
 				"read/write times (app_us) are not known\n");
-	if (app.opts.no_uprobes)
+	if (app.opts.quiet)
+		; /* --quiet: no start-up line */
+	else if (app.opts.no_uprobes)
 		fprintf(stderr, "Tracing TCP and TLS connections (kernel only)... Hit Ctrl-C to "
 				"end.\n");
 	else
@@ -328,9 +497,14 @@ int main(int argc, char **argv)
 	last_report_ns = start_ns;
 	app.report_start_wall = (int64_t)clock_ns(CLOCK_REALTIME);
 	while (!stop_requested) {
+		/* The time between two reads of the ring buffer spent on other work: what a
+		 * record may wait on top of the poll period (-v prints the longest). */
+		if (pass_start_ns && clock_ns(CLOCK_MONOTONIC) - pass_start_ns > app.max_pass_ns)
+			app.max_pass_ns = clock_ns(CLOCK_MONOTONIC) - pass_start_ns;
 		/* A full batch of emissions means more may be due: read the ring buffer again
 		 * without sleeping, then emit the next batch. */
-		err = tracer_poll(tracer, flushed == FLUSH_BATCH ? 0 : poll_timeout_ms(&app));
+		err = tracer_poll(tracer, flushed == FLUSH_BATCH ? 0 : POLL_TIMEOUT_MS);
+		pass_start_ns = clock_ns(CLOCK_MONOTONIC);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "hstrace: reading the ring buffer failed: %s\n",
 				strerror(-err));
@@ -341,8 +515,13 @@ int main(int argc, char **argv)
 			fflush(app.out); /* live output: at most one poll period (100 ms) late */
 			shown_written = app.shown;
 		}
-		ssl_probes_tick(app.probes, clock_ns(CLOCK_MONOTONIC));
+		if (reopen_requested)
+			reopen_output(&app);
 		lost = tracer_lost(tracer);
+		/* Connections whose CLOSED record was lost would stay open until the end. */
+		if (lost)
+			take_lost_closes(tracer, app.coll);
+		metrics_update_records(&app, lost);
 		if (lost != lost_reported) {
 			fprintf(stderr, "hstrace: %llu records lost so far (ring buffer full)\n",
 				(unsigned long long)lost);
@@ -359,9 +538,19 @@ int main(int argc, char **argv)
 	}
 
 	tracer_drain(tracer);
+	if (tracer_lost(tracer)) {
+		take_lost_closes(tracer, app.coll);
+		tracer_drain(tracer);
+		take_lost_closes(tracer, app.coll); /* notes read before their records */
+	}
 	collector_finish(app.coll);
 	if (app.report)
 		print_report(&app, true);
+	if (app.otlp) {
+		fflush(app.out);
+		otlp_exporter_stop(app.otlp); /* sends what is left: 5 s at most */
+	}
+	metrics_update_records(&app, tracer_lost(tracer));
 	print_summary(&app, tracer_lost(tracer));
 	ret = 0;
 cleanup:
@@ -369,6 +558,9 @@ cleanup:
 	tracer_close(tracer);
 	collector_free(app.coll);
 	report_free(app.report);
+	metrics_http_stop(app.metrics_http);
+	metrics_free(app.metrics);
+	otlp_exporter_free(app.otlp);
 	if (app.out && app.out != stdout && fclose(app.out) && !ret) {
 		fprintf(stderr, "hstrace: writing %s failed: %s\n", app.opts.output, strerror(errno));
 		ret = 1;

@@ -313,6 +313,10 @@ static void tcp_object(struct json_writer *w, const struct timeline *tl)
 		jsonw_key_lit(w, "error");
 		errno_string(w, tl->sk_err);
 	}
+	if (tl->close_lost) {
+		jsonw_key_lit(w, "close_lost");
+		jsonw_bool(w, true);
+	}
 	jsonw_end_object(w);
 }
 

@@ -247,17 +247,21 @@ void report_free(struct report *r)
 	free(r);
 }
 
-/* Index of name in names[*n] (added when there is room), or max when the table is full. */
+/* Index of name in names[*n] (added when there is room), or max when the table is full.
+ * Names are kept cut to REPORT_NAME_LEN - 1 bytes and, as group keys, printable ASCII only:
+ * a file `hstrace report` reads may hold anything, terminal escapes included. */
 static size_t intern(char names[][REPORT_NAME_LEN], size_t *n, size_t max, const char *name)
 {
+	char shown[REPORT_NAME_LEN];
 	size_t i;
 
+	present_printable(name, REPORT_NAME_LEN - 1, true, shown, sizeof(shown));
 	for (i = 0; i < *n; i++)
-		if (!strncmp(names[i], name, REPORT_NAME_LEN - 1))
+		if (!strcmp(names[i], shown))
 			return i;
 	if (*n >= max)
 		return max;
-	snprintf(names[*n], REPORT_NAME_LEN, "%s", name);
+	memcpy(names[*n], shown, sizeof(shown));
 	return (*n)++;
 }
 

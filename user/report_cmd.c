@@ -118,6 +118,14 @@ int report_cmd_run(const struct report_cmd_opts *o, FILE *out, FILE *err)
 			n == -EIO ? "read error or corrupt/truncated gzip data" : strerror(-n));
 		goto out;
 	}
+	if (!st.records && st.invalid) {
+		/* Not a file hstrace wrote: say so rather than print an empty report. (An empty
+		 * file is a run that saw no connection: its report is empty.) */
+		fprintf(err, "hstrace: %s: no hstrace record in %llu line%s: not `hstrace --json` "
+			"output (docs/json.md)\n", !strcmp(o->path, "-") ? "standard input" : o->path,
+			(unsigned long long)st.lines, st.lines == 1 ? "" : "s");
+		goto out;
+	}
 	if (st.invalid) {
 		invalid_lines_text(&st, lines, sizeof(lines));
 		bool one = st.invalid == 1;

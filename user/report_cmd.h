@@ -19,7 +19,8 @@ struct report_cmd_opts {
 };
 
 /* Reads o->path, writes the report to out and notes (skipped lines) and errors to err.
- * Returns the exit status: 0, or 1 when the file cannot be opened or read (one line on err). */
+ * Returns the exit status: 0, or 1 when the file cannot be opened or read, or has lines but no
+ * hstrace record (one line on err; nothing on out). An empty file gives an empty report. */
 int report_cmd_run(const struct report_cmd_opts *o, FILE *out, FILE *err);
 
 #endif /* HSTRACE_REPORT_CMD_H */

@@ -25,6 +25,10 @@
 
 #define JOIN_MAX_PHASES 24
 #define JOIN_NAME_LEN 64
+/* An event's t_us or app_us beyond 100 years after its record's start is not a time: the
+ * event is skipped (app_us: unknown), which keeps every sum and difference of times below in
+ * int64_t range (start years are 4 digits: |start_us| < 2.6e17). */
+#define JOIN_MAX_T_US (100LL * 366 * 24 * 3600 * 1000000)
 
 struct end_ev {
 	int64_t t_us;	/* since the record's first event */
@@ -137,10 +141,12 @@ static int end_fill(struct end *e, const struct report_sample *s, struct json_ob
 		const char *name = str_of(ev, "event"), *dir = str_of(ev, "dir");
 		struct end_ev *d = &e->ev[e->n_ev];
 
-		if (!name || (d->t_us = int_of(ev, "t_us", -1)) < 0)
+		if (!name || (d->t_us = int_of(ev, "t_us", -1)) < 0 || d->t_us > JOIN_MAX_T_US)
 			continue;
 		d->event = (uint16_t)tl_event_from_name(name);
 		d->app_us = int_of(ev, "app_us", -1);
+		if (d->app_us > JOIN_MAX_T_US)
+			d->app_us = -1;
 		d->dir = !dir ? DIR_NONE : !strcmp(dir, "out") ? DIR_OUT : DIR_IN;
 		d->derived = json_object_object_get_ex(ev, "derived", &x) &&
 			     json_object_get_boolean(x);
@@ -150,7 +156,8 @@ static int end_fill(struct end *e, const struct report_sample *s, struct json_ob
 		copy_str(e->ph[e->n_ph].name, REPORT_NAME_LEN, s->phases[i].name);
 		e->ph[e->n_ph].us = s->phases[i].us;
 	}
-	copy_str(e->result, sizeof(e->result), s->result);
+	/* result, local and peer are drawn by --timeline: printable, like sni and comm */
+	present_printable(s->result, REPORT_NAME_LEN, true, e->result, sizeof(e->result));
 	copy_str(e->alert, sizeof(e->alert), s->alert);
 	present_printable(s->sni ? s->sni : "", JOIN_NAME_LEN, true, e->sni, sizeof(e->sni));
 	present_printable(s->comm ? s->comm : "?", JOIN_NAME_LEN, false, e->comm,
@@ -166,6 +173,8 @@ static int end_fill(struct end *e, const struct report_sample *s, struct json_ob
 			 int_of(ep, "port", 0));
 		e->peer_port = (unsigned int)int_of(ep, "port", 0);
 	}
+	present_printable(e->local, sizeof(e->local), true, e->local, sizeof(e->local));
+	present_printable(e->peer, sizeof(e->peer), true, e->peer, sizeof(e->peer));
 	return 0;
 }
 

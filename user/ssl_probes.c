@@ -5,11 +5,18 @@
  * from its first call), every library mapped by a running process, and, after each exec,
  * the new program's libraries (scanned a few times: the dynamic loader maps them just after
  * the exec). ssl_libs.c finds and inspects the files; tracer.c attaches.
+ *
+ * After the first scan every scan runs on a thread of its own (ssl_probes_start()): a scan of
+ * /proc takes ~45 µs per process, so on a host with thousands of processes it would otherwise
+ * hold up the thread that drains the ring buffer. The lock guards the exec queue and the
+ * probed table, which the collector reads (ssl_probes_describe()) while the thread adds to it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ssl_libs.h"
 #include "ssl_probes.h"
@@ -43,6 +50,14 @@ struct ssl_probes {
 	struct pending_exec queue[EXEC_QUEUE];
 	unsigned int n_queue;
 	uint64_t next_full_ns;
+
+	pthread_mutex_t lock; /* queue, n_queue, next_full_ns, probed, n_probed, stop */
+	pthread_cond_t wake;  /* an exec was queued, or stop */
+	pthread_t thread;
+	bool started;
+	bool stop;
+	uint64_t full_scans;	   /* full rescans run by the thread */
+	uint64_t full_scan_max_ns; /* the longest of them */
 };
 
 /* ssl_libs callback: attaches to a library seen for the first time. */
@@ -60,7 +75,7 @@ static void on_found(const struct ssl_lib *lib, void *ctx)
 	}
 	if (!lib->has_verify && !(p->ssl_calls && lib->has_handshake))
 		return;
-	if (p->n_probed >= MAX_LIBS) {
+	if (p->n_probed >= MAX_LIBS) { /* n_probed only grows on this thread: read unlocked */
 		fprintf(stderr, "hstrace: more than %d TLS libraries: not probing %s\n", MAX_LIBS,
 			lib->display);
 		return;
@@ -73,9 +88,11 @@ static void on_found(const struct ssl_lib *lib, void *ctx)
 			lib->display, strerror(-err));
 		return;
 	}
+	pthread_mutex_lock(&p->lock);
 	pl = &p->probed[p->n_probed++];
 	snprintf(pl->name, sizeof(pl->name), "%s", lib->version[0] ? lib->version : "OpenSSL");
 	snprintf(pl->file, sizeof(pl->file), "%s", lib->display);
+	pthread_mutex_unlock(&p->lock);
 	if (p->verbose)
 		fprintf(stderr, "hstrace: probing %s (%s)\n", pl->file, pl->name);
 }
@@ -97,6 +114,8 @@ struct ssl_probes *ssl_probes_new(struct tracer *t, bool verbose, bool ssl_calls
 	p->tracer = t;
 	p->verbose = verbose;
 	p->ssl_calls = ssl_calls;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
 	return p;
 }
 
@@ -118,6 +137,15 @@ int ssl_probes_scan_all(struct ssl_probes *p)
 	return p->n_probed;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Under p->lock. */
 static void queue_scan(struct ssl_probes *p, uint32_t pid, uint64_t due_ns)
 {
 	if (p->n_queue < EXEC_QUEUE)
@@ -130,45 +158,92 @@ void ssl_probes_on_exec(struct ssl_probes *p, uint32_t pid, uint64_t now_ns)
 {
 	if (!p)
 		return;
+	pthread_mutex_lock(&p->lock);
 	queue_scan(p, pid, now_ns + EXEC_DELAY1_NS);
 	queue_scan(p, pid, now_ns + EXEC_DELAY2_NS);
 	queue_scan(p, pid, now_ns + EXEC_DELAY3_NS);
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
 }
 
-void ssl_probes_tick(struct ssl_probes *p, uint64_t now_ns)
+/* Under p->lock: the earliest time something is due. */
+static uint64_t next_due(const struct ssl_probes *p)
 {
-	unsigned int i = 0;
-
-	if (!p)
-		return;
-	if (!p->next_full_ns)
-		p->next_full_ns = now_ns + FULL_RESCAN_NS;
-	if (now_ns >= p->next_full_ns) {
-		ssl_libs_scan_all(p->libs, on_found, p);
-		p->next_full_ns = now_ns + FULL_RESCAN_NS;
-	}
-	while (i < p->n_queue) {
-		if (p->queue[i].due_ns > now_ns) {
-			i++;
-			continue;
-		}
-		ssl_libs_scan_pid(p->libs, (int)p->queue[i].pid, on_found, p);
-		p->queue[i] = p->queue[--p->n_queue];
-	}
-}
-
-uint64_t ssl_probes_next_due(const struct ssl_probes *p)
-{
-	uint64_t due = UINT64_MAX;
+	uint64_t due = p->next_full_ns;
 	unsigned int i;
 
-	if (!p)
-		return due;
-	for (i = 0; i < p->n_queue; i++) {
+	for (i = 0; i < p->n_queue; i++)
 		if (p->queue[i].due_ns < due)
 			due = p->queue[i].due_ns;
-	}
 	return due;
+}
+
+/* The scanner thread: sleeps until a scan is due (or an exec is queued, or stop), runs the
+ * due scans with the lock released. */
+static void *scanner(void *arg)
+{
+	struct ssl_probes *p = arg;
+	uint32_t pids[EXEC_QUEUE];
+	unsigned int n, i;
+	bool full;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		uint64_t now = mono_ns(), due = next_due(p);
+
+		if (due > now) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += (time_t)((due - now) / 1000000000ULL);
+			ts.tv_nsec += (long)((due - now) % 1000000000ULL);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+			continue;
+		}
+		full = now >= p->next_full_ns;
+		if (full)
+			p->next_full_ns = now + FULL_RESCAN_NS;
+		for (i = n = 0; i < p->n_queue;) {
+			if (p->queue[i].due_ns > now) {
+				i++;
+				continue;
+			}
+			pids[n++] = p->queue[i].pid;
+			p->queue[i] = p->queue[--p->n_queue];
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (full)
+			ssl_libs_scan_all(p->libs, on_found, p);
+		now = mono_ns() - now;
+		for (i = 0; i < n; i++)
+			ssl_libs_scan_pid(p->libs, (int)pids[i], on_found, p);
+		pthread_mutex_lock(&p->lock);
+		if (full) {
+			p->full_scans++;
+			if (now > p->full_scan_max_ns)
+				p->full_scan_max_ns = now;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int ssl_probes_start(struct ssl_probes *p)
+{
+	int err;
+
+	if (!p || p->started)
+		return 0;
+	p->next_full_ns = mono_ns() + FULL_RESCAN_NS;
+	err = pthread_create(&p->thread, NULL, scanner, p);
+	if (err)
+		return -err;
+	p->started = true;
+	return 0;
 }
 
 void ssl_probes_describe(void *ctx, uint32_t lib_id, struct tl_tls *tls)
@@ -176,22 +251,53 @@ void ssl_probes_describe(void *ctx, uint32_t lib_id, struct tl_tls *tls)
 	struct ssl_probes *p = ctx;
 	const struct probed_lib *pl;
 
-	if (!p || !lib_id || lib_id > p->n_probed)
+	if (!p || !lib_id)
 		return;
-	pl = &p->probed[lib_id - 1];
-	snprintf(tls->library, sizeof(tls->library), "%s", pl->name);
-	snprintf(tls->library_file, sizeof(tls->library_file), "%s", pl->file);
+	pthread_mutex_lock(&p->lock);
+	if (lib_id <= p->n_probed) {
+		pl = &p->probed[lib_id - 1];
+		snprintf(tls->library, sizeof(tls->library), "%s", pl->name);
+		snprintf(tls->library_file, sizeof(tls->library_file), "%s", pl->file);
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
-unsigned int ssl_probes_count(const struct ssl_probes *p)
+unsigned int ssl_probes_count(struct ssl_probes *p)
 {
-	return p ? p->n_probed : 0;
+	unsigned int n;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	n = p->n_probed;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+void ssl_probes_scan_stats(struct ssl_probes *p, uint64_t *full_scans, uint64_t *max_ns)
+{
+	*full_scans = *max_ns = 0;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	*full_scans = p->full_scans;
+	*max_ns = p->full_scan_max_ns;
+	pthread_mutex_unlock(&p->lock);
 }
 
 void ssl_probes_free(struct ssl_probes *p)
 {
 	if (!p)
 		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		pthread_cond_signal(&p->wake);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	}
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
 	ssl_libs_free(p->libs);
 	free(p);
 }

@@ -191,6 +191,8 @@ struct timeline {
 	uint64_t bytes_sent;	  /* payload bytes sent, retransmits included */
 	uint64_t bytes_received;  /* payload bytes received */
 	uint32_t srtt_us;	  /* last smoothed RTT seen */
+	bool close_lost;	  /* its CLOSED record was lost (ring buffer full): the close
+				   * time is known, its last counters and error are not */
 
 	struct tl_tls tls;
 	struct tl_tls_api tls_api;

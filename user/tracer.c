@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
@@ -170,6 +171,30 @@ static int attach_cgroup_programs(struct tracer *t)
 	return err;
 }
 
+/* Checks that path holds a kernel's BTF (raw, or an ELF file's .BTF section) before libbpf
+ * relies on it (its own error for a wrong file is "Unknown error 4001"). Returns 0, or -EINVAL
+ * after printing one line. */
+static int btf_file_check(const char *path)
+{
+	struct btf *btf = btf__parse(path, NULL);
+	bool kernel;
+
+	if (!btf) {
+		fprintf(stderr, "hstrace: --btf %s: not a BTF file (neither raw BTF nor an ELF file "
+				"with a .BTF section)\n", path);
+		return -EINVAL;
+	}
+	kernel = btf__find_by_name_kind(btf, "sock", BTF_KIND_STRUCT) > 0 &&
+		 btf__find_by_name_kind(btf, "task_struct", BTF_KIND_STRUCT) > 0;
+	btf__free(btf);
+	if (!kernel) {
+		fprintf(stderr, "hstrace: --btf %s: BTF, but not a kernel's (no struct sock or "
+				"task_struct): pass the kernel's vmlinux BTF\n", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
@@ -193,6 +218,9 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 				strerror(-err));
 			return err;
 		}
+		err = btf_file_check(opts->btf_path);
+		if (err)
+			return err;
 		open_opts.btf_custom_path = opts->btf_path;
 	} else if (access(KERNEL_BTF, R_OK) < 0) {
 		fprintf(stderr, "hstrace: this kernel has no BTF (%s is missing): it needs "
@@ -351,6 +379,26 @@ int tracer_drain(struct tracer *t)
 uint64_t tracer_lost(const struct tracer *t)
 {
 	return __atomic_load_n(&t->skel->bss->lost_records, __ATOMIC_RELAXED);
+}
+
+int tracer_take_lost_closes(struct tracer *t, void (*fn)(uint64_t cookie, uint64_t ts_ns,
+							  void *ctx), void *ctx)
+{
+	int fd = bpf_map__fd(t->skel->maps.lost_closes), n = 0;
+	uint64_t key, next, ts;
+	uint64_t *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &ts))
+			continue;
+		if (bpf_map_delete_elem(fd, &key))
+			continue; /* taken by a concurrent reader: it is theirs */
+		fn(key, ts, ctx);
+		n++;
+	}
+	return errno == ENOENT ? n : -errno;
 }
 
 void tracer_close(struct tracer *t)

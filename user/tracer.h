@@ -53,6 +53,12 @@ bool tracer_socket_calls(const struct tracer *t);
 /* Records the BPF side could not put in the ring buffer (buffer full) since start. */
 uint64_t tracer_lost(const struct tracer *t);
 
+/* Calls fn(cookie, ts_ns, ctx) for each connection whose CLOSED record was lost (ring buffer
+ * full; ts_ns: when it closed) and forgets it. Call after draining the ring buffer, so the
+ * connection's earlier records are in. Returns how many, or a negative errno. */
+int tracer_take_lost_closes(struct tracer *t, void (*fn)(uint64_t cookie, uint64_t ts_ns,
+							  void *ctx), void *ctx);
+
 /* Detaches and frees everything. Accepts NULL. */
 void tracer_close(struct tracer *t);
 

@@ -53,6 +53,10 @@ class Certs:
         self.chain = self.dir / "chain.pem"
         self.untrusted = self.dir / "untrusted.pem"
         self.untrusted_key = self.dir / "untrusted.key"
+        self.expired = self.dir / "expired.pem"
+        self.expired_key = self.dir / "expired.key"
+        self.client_other = self.dir / "client-other.pem"
+        self.client_other_key = self.dir / "client-other.key"
 
     def der_len(self, pem):
         cp = subprocess.run(["openssl", "x509", "-in", str(pem), "-outform", "DER"],

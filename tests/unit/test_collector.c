@@ -615,6 +615,37 @@ static void test_closed_without_data(void **state)
 	assert_int_equal(stats(f).incomplete, 0);
 }
 
+/* A connection whose CLOSED record was lost: the kernel's note closes it at its time, and it is
+ * emitted after the grace period like any closed connection, marked close_lost. */
+static void test_lost_close(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	struct hs_tcp_rec r;
+
+	feed_connect(f, 14, BASE_NS, 100, 3, "curl");
+	r = rec_new(14, HS_EV_ESTABLISHED, BASE_NS + MS);
+	r.bytes_sent = 10;
+	r.bytes_received = 20;
+	assert_int_equal(feed(f, &r), 0);
+	assert_int_equal(collector_lost_close(f->c, 99, BASE_NS + 2 * MS), -ENOENT);
+	assert_int_equal(collector_lost_close(f->c, 14, BASE_NS + 3 * MS), 0);
+	assert_int_equal(collector_lost_close(f->c, 14, BASE_NS + 4 * MS), 0); /* once */
+	collector_flush(f->c, BASE_NS + 3 * MS);
+	assert_int_equal(f->n_out, 0); /* in its grace period */
+	collector_flush(f->c, BASE_NS + 3 * MS + GRACE_NS + 1);
+	assert_int_equal(f->n_out, 1);
+	tl = &f->out[0].tl;
+	assert_true(tl->close_lost);
+	assert_int_equal(tl->result, RESULT_OK);
+	assert_int_equal(tl->events[tl->n_events - 1].event, HS_EV_CLOSED);
+	assert_int_equal(tl->events[tl->n_events - 1].ts_ns, BASE_NS + 3 * MS);
+	assert_int_equal(tl->bytes_received, 20);
+	assert_int_equal(stats(f).closes_lost, 1);
+	assert_int_equal(stats(f).incomplete, 0);
+	assert_int_equal(stats(f).open, 0);
+}
+
 static void test_incomplete_at_finish(void **state)
 {
 	struct fixture *f = *state;
@@ -1331,6 +1362,7 @@ int main(void)
 		TEST(test_reset_after_established),
 		TEST(test_reset_out_after_closed),
 		TEST(test_closed_without_data),
+		TEST(test_lost_close),
 		TEST(test_incomplete_at_finish),
 		TEST(test_out_of_order),
 		TEST(test_equal_timestamps_keep_arrival_order),

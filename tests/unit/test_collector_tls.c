@@ -986,7 +986,7 @@ static void test_tls13_server(void **state)
 	rec(f, 6, 750, OUT, 23, 281);
 	rec(f, 6, 750, OUT, 23, 69);
 	rec(f, 6, 10700, IN, 20, 1);
-	rec(f, 6, 10700, IN, 23, 69);
+	rec(f, 6, 10700, IN, 23, 53);
 	rec(f, 6, 10800, OUT, 23, 250);
 	rec(f, 6, 10800, OUT, 23, 250);
 	rec(f, 6, 10900, IN, 23, 120);
@@ -1003,7 +1003,7 @@ static void test_tls13_server(void **state)
 			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 700 },
 			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 27 + 2100 + 281 + 69, 700 },
 			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 10700 },
-			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 69, 10700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 53, 10700 },
 			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10800 },
 			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10800 },
 			{ TL_EV_APP_DATA, DIR_IN, 120, 10900 },
@@ -1084,7 +1084,7 @@ static void test_tls13_server_wire_vs_app_times(void **state)
 	flight_end = rec_at(f, 6, 700, OUT, 23, 69, out);
 	app_io(f, 6, 690, OUT, flight_end);
 	in = rec_at(f, 6, 10700, IN, 20, 1, ch_end);
-	in = rec_at(f, 6, 10700, IN, 23, 69, in);
+	in = rec_at(f, 6, 10700, IN, 23, 53, in);
 	app_io(f, 6, 10750, IN, in);
 	req_end = rec_at(f, 6, 10820, IN, 23, 120, in);
 	out = rec_at(f, 6, 10850, OUT, 23, 250, flight_end);
@@ -1103,7 +1103,7 @@ static void test_tls13_server_wire_vs_app_times(void **state)
 			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 700 },
 			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 27 + 2100 + 281 + 69, 700 },
 			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 10700 },
-			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 69, 10700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 53, 10700 },
 			{ TL_EV_APP_DATA, DIR_IN, 120, 10820 },
 			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10850 },
 			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10860 },
@@ -2249,7 +2249,7 @@ static void test_ssl_server_chain_and_tickets(void **state)
 	hello(f, 71, 700, OUT, &sh13);
 	rec(f, 71, 700, OUT, 23, 2000);
 	assert_int_equal(ssl_feed(f, 71, HS_SSL_HANDSHAKE, 450, 750, -1), 0);
-	rec(f, 71, 10700, IN, 23, 69);
+	rec(f, 71, 10700, IN, 23, 53);
 	rec(f, 71, 10800, OUT, 23, 250);
 	rec(f, 71, 10800, OUT, 23, 250);
 	assert_int_equal(ssl_feed(f, 71, HS_SSL_HANDSHAKE, 10690, 10810, 1), 0);
@@ -2315,6 +2315,108 @@ static void test_ssl_bad_records(void **state)
 	assert_int_equal(stats(f).unmatched, 1);
 }
 
+/* TLS 1.3 with a client certificate the server rejects (issue 12's failure matrix). The server
+ * reads the client's flight (Certificate, CertificateVerify, Finished) record by record; its
+ * answer is an alert-sized record before any data: a fatal, encrypted alert, both views. */
+static void test_tls13_mtls_rejected_server(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	uint32_t ch_len, sh_len;
+
+	server_open(f, 80, 0);
+	ch_len = hello(f, 80, 500, IN, &ch13);
+	sh_len = hello(f, 80, 700, OUT, &sh13);
+	rec(f, 80, 700, OUT, 20, 1);
+	rec(f, 80, 700, OUT, 23, 27);
+	rec(f, 80, 700, OUT, 23, 2100);
+	rec(f, 80, 750, OUT, 23, 281);
+	rec(f, 80, 750, OUT, 23, 53);
+	rec(f, 80, 10700, IN, 20, 1);
+	rec(f, 80, 10700, IN, 23, 600); /* Certificate */
+	rec(f, 80, 10710, IN, 23, 280); /* CertificateVerify */
+	rec(f, 80, 10720, IN, 23, 53);	/* Finished */
+	rec(f, 80, 10800, OUT, 23, 19); /* bad_certificate / certificate_required */
+	tcp_close(f, 80, 10900);
+
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_IN, ch_len, 500 },
+			{ TL_EV_SERVER_HELLO, DIR_OUT, sh_len, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 27 + 2100 + 281 + 53, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 10700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 600 + 280 + 53, 10700 },
+			{ TL_EV_ALERT, DIR_OUT, 19, 10800 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
+	assert_int_equal(tls_event(tl, 5)->records, 3);
+	assert_int_equal(tl->result, RESULT_TLS_ALERT);
+	assert_true(tl->tls.has_alert);
+	assert_int_equal(tl->tls.alert_level, 0); /* encrypted */
+	assert_int_equal(tl->tls.alert_dir, DIR_OUT);
+	assert_int_equal(tl->tls.app_records[DIR_IN], 0);
+}
+
+/* The same seen by the client, which wrote its flight in one call and its request after it. */
+static void test_tls13_mtls_rejected_client(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+
+	client_open(f, 81, 0);
+	hello(f, 81, 500, OUT, &ch13);
+	hello(f, 81, 700, IN, &sh13);
+	rec(f, 81, 700, IN, 20, 1);
+	rec(f, 81, 700, IN, 23, 27);
+	rec(f, 81, 700, IN, 23, 2100);
+	rec(f, 81, 750, IN, 23, 281);
+	rec(f, 81, 750, IN, 23, 53);
+	rec(f, 81, 1000, OUT, 20, 1);
+	rec(f, 81, 1000, OUT, 23, 600);
+	rec(f, 81, 1000, OUT, 23, 280);
+	rec(f, 81, 1000, OUT, 23, 53);
+	rec(f, 81, 1100, OUT, 23, 120); /* the request */
+	rec(f, 81, 11000, IN, 23, 19);	/* the server's alert */
+	tcp_close(f, 81, 11100);
+
+	tl = finish_one(f);
+	assert_int_equal(tl->result, RESULT_TLS_ALERT);
+	assert_true(tl->tls.has_alert);
+	assert_int_equal(tl->tls.alert_level, 0);
+	assert_int_equal(tl->tls.alert_dir, DIR_IN);
+	assert_int_equal(tl->tls.app_records[DIR_IN], 0); /* not taken for a response */
+	assert_false(tl_phase_get(tl, "ttfb", NULL));
+}
+
+/* Without a client certificate in the flight, an alert-sized record after the request is
+ * what it is on a normal connection: a close_notify (or 2 bytes of data), not a failure. */
+static void test_tls13_small_record_no_mtls(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+
+	client_open(f, 82, 0);
+	hello(f, 82, 500, OUT, &ch13);
+	hello(f, 82, 700, IN, &sh13);
+	rec(f, 82, 700, IN, 20, 1);
+	rec(f, 82, 700, IN, 23, 27);
+	rec(f, 82, 700, IN, 23, 2100);
+	rec(f, 82, 750, IN, 23, 281);
+	rec(f, 82, 750, IN, 23, 53);
+	rec(f, 82, 1000, OUT, 20, 1);
+	rec(f, 82, 1000, OUT, 23, 53);
+	rec(f, 82, 1100, OUT, 23, 120);
+	rec(f, 82, 11000, IN, 23, 19);
+	tcp_close(f, 82, 11100);
+
+	tl = finish_one(f);
+	assert_int_not_equal(tl->result, RESULT_TLS_ALERT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2323,6 +2425,9 @@ int main(void)
 		TEST(test_tls12_ecdhe_server),
 		TEST(test_tls12_rsa_client_auth),
 		TEST(test_tls13_client_tickets_after_request),
+		TEST(test_tls13_mtls_rejected_server),
+		TEST(test_tls13_mtls_rejected_client),
+		TEST(test_tls13_small_record_no_mtls),
 		TEST(test_tls13_client_tickets_before_request),
 		TEST(test_tls13_client_split_tickets),
 		TEST(test_ssl_client_calls),

@@ -24,6 +24,7 @@
 #include "ndjson_read.h"
 #include "report.h"
 #include "report_cmd.h"
+#include "report_join.h"
 #include "timeline.h"
 
 /* ---- histogram ---- */
@@ -627,6 +628,108 @@ static void test_report_cmd_missing_file(void **state)
 	free(err_buf);
 }
 
+/* report --join --timeline: an event time past 100 years is skipped, not added to the start
+ * time (that overflowed an int64_t: fuzz_ndjson, docs/fuzzing.md); the other events are drawn. */
+static void test_report_join_huge_event_time(void **state)
+{
+	static const char *const ends[2] = {
+		"{\"schema\":\"hstrace/2\",\"start\":\"2026-12-03T10:14:02.000000Z\","
+		"\"role\":\"client\",\"result\":\"ok\",\"conn_id\":\"0123456789abcdef\","
+		"\"local\":{\"port\":41000},\"peer\":{\"port\":443},\"phases_us\":{},"
+		"\"events\":[{\"t_us\":0,\"event\":\"syn_sent\",\"dir\":\"out\"},"
+		"{\"t_us\":100,\"event\":\"established\",\"dir\":\"in\"}]}\n",
+		"{\"schema\":\"hstrace/2\",\"start\":\"2026-12-03T10:14:02.000020Z\","
+		"\"role\":\"server\",\"result\":\"ok\",\"conn_id\":\"0123456789abcdef\","
+		"\"local\":{\"port\":443},\"peer\":{\"port\":41000},\"phases_us\":{},"
+		"\"events\":[{\"t_us\":0,\"event\":\"syn_received\",\"dir\":\"in\"},"
+		"{\"t_us\":9223372036854775807,\"event\":\"fin_in\",\"dir\":\"in\"},"
+		"{\"t_us\":50,\"event\":\"established\",\"dir\":\"in\"}]}\n",
+	};
+	char paths[2][32] = { "/tmp/hstrace-join-c-XXXXXX", "/tmp/hstrace-join-s-XXXXXX" };
+	char *path_ptrs[2] = { paths[0], paths[1] };
+	struct report_join_opts o = { .paths = path_ptrs, .n_paths = 2, .top = 1, .timeline = true };
+	char *out_buf = NULL, *err_buf = NULL;
+	size_t out_len = 0, err_len = 0;
+	FILE *out, *err;
+	int i, fd;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		fd = mkstemp(paths[i]);
+		assert_true(fd >= 0);
+		close(fd);
+		write_file(paths[i], ends[i], false);
+	}
+	out = open_memstream(&out_buf, &out_len);
+	err = open_memstream(&err_buf, &err_len);
+	assert_int_equal(report_join_run(&o, out, err), 0);
+	fclose(out);
+	fclose(err);
+	assert_non_null(strstr(out_buf, "Joined: 1 pairs"));
+	assert_non_null(strstr(out_buf, "syn_received"));
+	assert_non_null(strstr(out_buf, "established"));
+	assert_null(strstr(out_buf, "fin_in"));
+	assert_int_equal(err_len, 0);
+	for (i = 0; i < 2; i++)
+		unlink(paths[i]);
+	free(out_buf);
+	free(err_buf);
+}
+
+/* Names read from a file reach the terminal printable: a phase, result or alert name with
+ * control characters (terminal escapes) is shown with '?' for them, in the text report and in
+ * report --join --timeline (result, addresses), as group keys already were. */
+static void test_report_names_printable(void **state)
+{
+	static const char pair[] =
+		"{\"schema\":\"hstrace/2\",\"start\":\"2026-12-03T10:14:02.000000Z\","
+		"\"role\":\"client\",\"result\":\"o\\u001bk\",\"conn_id\":\"0123456789abcdef\","
+		"\"local\":{\"port\":1,\"addr\":\"\\u001b[2J\"},\"peer\":{\"port\":2},"
+		"\"phases_us\":{},\"events\":[]}\n"
+		"{\"schema\":\"hstrace/2\",\"start\":\"2026-12-03T10:14:02.000000Z\","
+		"\"role\":\"server\",\"result\":\"ok\",\"conn_id\":\"0123456789abcdef\","
+		"\"local\":{\"port\":1},\"peer\":{\"port\":2},\"phases_us\":{},\"events\":[]}\n";
+	struct report_view v = { .top = 10, .histograms = true };
+	struct report *r = report_new(REPORT_BY_NONE);
+	char path[] = "/tmp/hstrace-names-XXXXXX", *path_ptrs[1] = { path };
+	struct report_join_opts o = { .paths = path_ptrs, .n_paths = 1, .top = 1, .timeline = true };
+	struct report_sample s = { .role = "client", .result = "ok\x1b[31mRED",
+				   .alert = "x\abell", .n_phases = 1 };
+	char *out_buf = NULL;
+	size_t out_len = 0;
+	FILE *out;
+	int fd;
+
+	(void)state;
+	assert_non_null(r);
+	s.phases[0].name = "evil\x1b[2Jname";
+	s.phases[0].us = 5;
+	assert_int_equal(report_add(r, &s), 0);
+	out = open_memstream(&out_buf, &out_len);
+	assert_int_equal(report_text_write(out, r, &v), 0);
+	fclose(out);
+	assert_null(memchr(out_buf, '\x1b', out_len));
+	assert_null(memchr(out_buf, '\a', out_len));
+	assert_non_null(strstr(out_buf, "evil?[2Jname"));
+	assert_non_null(strstr(out_buf, "ok?[31mRED"));
+	free(out_buf);
+	report_free(r);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, pair, false);
+	out = open_memstream(&out_buf, &out_len);
+	assert_int_equal(report_join_run(&o, out, stderr), 0);
+	fclose(out);
+	unlink(path);
+	assert_non_null(strstr(out_buf, "Joined: 1 pairs"));
+	assert_null(memchr(out_buf, '\x1b', out_len));
+	assert_non_null(strstr(out_buf, "?[2J:1"));
+	assert_non_null(strstr(out_buf, "o?k"));
+	free(out_buf);
+}
+
 /* The JSON report's numbers agree with each other. */
 static void test_report_json_consistent(void **state)
 {
@@ -720,6 +823,8 @@ int main(void)
 		cmocka_unit_test(test_ndjson_truncated_gzip),
 		cmocka_unit_test(test_ndjson_threads_and_long_lines),
 		cmocka_unit_test(test_report_cmd_missing_file),
+		cmocka_unit_test(test_report_join_huge_event_time),
+		cmocka_unit_test(test_report_names_printable),
 		cmocka_unit_test(test_report_json_consistent),
 		cmocka_unit_test(test_report_text_empty),
 		cmocka_unit_test(test_report_by_parse),

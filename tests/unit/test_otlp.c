@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * test_otlp.c - OTLP requests built from synthetic timelines (user/otlp.c), unpacked again with
+ * protobuf-c and checked field by field: span tree, times, attributes, events, status, and the
+ * cumulative metrics (counters, histogram buckets).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <linux/types.h>
+
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+#include "hstrace.h"
+#include "otlp.h"
+#include "timeline.h"
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest TraceRequest;
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest MetricsRequest;
+typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
+
+/* The generated names, shorter. */
+#define KIND_CLIENT OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
+#define KIND_INTERNAL OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_INTERNAL
+#define STATUS_ERROR OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR
+#define STATUS_UNSET OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET
+#define CUMULATIVE \
+	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
+#define VALUE_STRING OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+#define VALUE_INT OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
+#define VALUE_BOOL OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE
+#define VALUE_ARRAY OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE
+#define DATA_SUM OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM
+#define DATA_HISTOGRAM OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM
+
+#define BASE 1000000000000ULL	      /* CLOCK_MONOTONIC of the first event */
+#define WALL 1764700000000000000LL    /* its wall-clock time */
+#define EV(ts, kind, d) ((struct tl_event){ .ts_ns = BASE + (ts), .event = (kind), .dir = (d) })
+
+/* A TLS 1.2 curl client (ALPN h2), events in ns from BASE. */
+static void tls_client(struct timeline *tl, struct tl_event ev[8])
+{
+	memset(tl, 0, sizeof(*tl));
+	tl->cookie = 0xfedcba9876543210ULL; /* above INT64_MAX: sent as a decimal string */
+	tl->conn_id = 0x0123456789abcdefULL;
+	tl->role = ROLE_CLIENT;
+	tl->result = RESULT_OK;
+	tl->pid = 4242;
+	strcpy(tl->comm, "cu\xffrl"); /* not UTF-8: must arrive repaired */
+	tl->ip_version = 4;
+	inet_pton(AF_INET, "192.0.2.10", tl->laddr);
+	inet_pton(AF_INET, "203.0.113.5", tl->raddr);
+	tl->lport = 53430;
+	tl->rport = 443;
+	tl->start_ns = BASE;
+	tl->start_wall_ns = WALL;
+	ev[0] = EV(0, HS_EV_SYN_SENT, DIR_OUT);
+	ev[1] = EV(24301000, HS_EV_ESTABLISHED, DIR_IN);
+	ev[2] = EV(24702000, TL_EV_CLIENT_HELLO, DIR_OUT);
+	ev[2].len = 508;
+	ev[3] = EV(49650000, TL_EV_SERVER_HELLO, DIR_IN);
+	ev[3].app_ns = BASE + 49650000 + 46000;
+	ev[4] = EV(74982000, TL_EV_FINISHED, DIR_IN);
+	ev[5] = EV(75310000, TL_EV_APP_DATA, DIR_OUT);
+	ev[6] = EV(101877000, TL_EV_APP_DATA, DIR_IN);
+	ev[7] = EV(205602000, HS_EV_CLOSED, DIR_NONE);
+	tl->events = ev;
+	tl->n_events = 8;
+	tl_phase_add(tl, "tcp_handshake", 0, TL_AT_WIRE, 1, TL_AT_WIRE);
+	tl_phase_add(tl, "tls_handshake", 2, TL_AT_WIRE, 4, TL_AT_WIRE);
+	tl_phase_add(tl, "ttfb", 5, TL_AT_WIRE, 6, TL_AT_WIRE);
+	tl_phase_add(tl, "total", 0, TL_AT_WIRE, 7, TL_AT_WIRE);
+	assert_int_equal(tl->n_phases, 4);
+	tl->tls.seen = true;
+	tl->tls.version = 0x0303;
+	strcpy(tl->tls.sni, "example.com");
+	tl->tls.has_cipher = true;
+	tl->tls.cipher = 0xc02f; /* TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 */
+	tl->tls.has_group = true;
+	tl->tls.group = 0x001d; /* x25519 */
+	tl->tls.resumed = 0;
+	tl->tls.handshake_done = true;
+	strcpy(tl->tls.alpn_offered[0], "h2");
+	strcpy(tl->tls.alpn_offered[1], "http/1.1");
+	tl->tls.n_alpn_offered = 2;
+	strcpy(tl->tls.alpn_selected, "h2");
+	tl->sources = TL_SRC_KERNEL_TCP | TL_SRC_KERNEL_TLS;
+}
+
+/* A refused IPv6 connect: no TLS, status ERROR. */
+static void refused_client(struct timeline *tl, struct tl_event ev[3])
+{
+	memset(tl, 0, sizeof(*tl));
+	tl->cookie = 77;
+	tl->role = ROLE_CLIENT;
+	tl->result = RESULT_REFUSED;
+	tl->pid = 99;
+	strcpy(tl->comm, "nc");
+	tl->ip_version = 6;
+	inet_pton(AF_INET6, "2001:db8::1", tl->laddr);
+	inet_pton(AF_INET6, "2001:db8::2", tl->raddr);
+	tl->lport = 40000;
+	tl->rport = 8443;
+	tl->start_ns = BASE;
+	tl->start_wall_ns = WALL;
+	tl->sk_err = 111; /* ECONNREFUSED */
+	tl->tls.resumed = -1;
+	ev[0] = EV(0, HS_EV_SYN_SENT, DIR_OUT);
+	ev[1] = EV(30000, HS_EV_RESET_IN, DIR_IN);
+	ev[2] = EV(31000, HS_EV_CLOSED, DIR_NONE);
+	tl->events = ev;
+	tl->n_events = 3;
+	tl_phase_add(tl, "total", 0, TL_AT_WIRE, 2, TL_AT_WIRE);
+	tl->sources = TL_SRC_KERNEL_TCP;
+}
+
+static const AnyValue *attr(KeyValue **kv, size_t n, const char *key)
+{
+	const AnyValue *found = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(kv[i]->key, key)) {
+			assert_null(found); /* keys are unique */
+			found = kv[i]->value;
+		}
+	}
+	return found;
+}
+
+static const char *attr_s(KeyValue **kv, size_t n, const char *key)
+{
+	const AnyValue *v = attr(kv, n, key);
+
+	if (!v)
+		return NULL;
+	assert_int_equal(v->value_case,
+			 VALUE_STRING);
+	return v->string_value;
+}
+
+static int64_t attr_i(KeyValue **kv, size_t n, const char *key)
+{
+	const AnyValue *v = attr(kv, n, key);
+
+	assert_non_null(v);
+	assert_int_equal(v->value_case, VALUE_INT);
+	return v->int_value;
+}
+
+static int attr_b(KeyValue **kv, size_t n, const char *key)
+{
+	const AnyValue *v = attr(kv, n, key);
+
+	assert_non_null(v);
+	assert_int_equal(v->value_case,
+			 VALUE_BOOL);
+	return v->bool_value;
+}
+
+static TraceRequest *encode_and_unpack(const struct timeline *const *tls, size_t n)
+{
+	struct otlp_resource res = { .host_name = "testhost" };
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	TraceRequest *req;
+
+	assert_int_equal(otlp_encode_traces(&res, tls, n, &buf, &len), 0);
+	assert_non_null(buf);
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+		NULL, len, buf);
+	free(buf);
+	assert_non_null(req);
+	return req;
+}
+
+static void test_trace_tree(void **state)
+{
+	struct tl_event ev[8], ev2[3];
+	struct timeline tl, tl2;
+	const struct timeline *tls[2] = { &tl, &tl2 };
+	TraceRequest *req;
+	Span **spans, *root, *root2;
+	size_t i, j, n;
+
+	(void)state;
+	tls_client(&tl, ev);
+	refused_client(&tl2, ev2);
+	assert_int_equal(otlp_span_count(&tl), 5);
+	req = encode_and_unpack(tls, 2);
+
+	assert_int_equal(req->n_resource_spans, 1);
+	{
+		Opentelemetry__Proto__Resource__V1__Resource *r = req->resource_spans[0]->resource;
+
+		assert_string_equal(attr_s(r->attributes, r->n_attributes, "service.name"),
+				    "hstrace");
+		assert_string_equal(attr_s(r->attributes, r->n_attributes, "host.name"),
+				    "testhost");
+	}
+	assert_int_equal(req->resource_spans[0]->n_scope_spans, 1);
+	assert_string_equal(req->resource_spans[0]->scope_spans[0]->scope->name, "hstrace");
+	n = req->resource_spans[0]->scope_spans[0]->n_spans;
+	spans = req->resource_spans[0]->scope_spans[0]->spans;
+	assert_int_equal(n, 5 + 2);
+
+	/* The TLS client: its root, then its four phases. */
+	root = spans[0];
+	assert_string_equal(root->name, "tls connection");
+	assert_int_equal(root->kind, KIND_CLIENT);
+	assert_int_equal(root->trace_id.len, 16);
+	assert_int_equal(root->span_id.len, 8);
+	assert_int_equal(root->parent_span_id.len, 0);
+	assert_int_equal(root->start_time_unix_nano, (uint64_t)WALL);
+	assert_int_equal(root->end_time_unix_nano, (uint64_t)WALL + 205602000);
+	assert_non_null(root->status);
+	assert_int_equal(root->status->code,
+			 STATUS_UNSET);
+	for (i = 1; i <= 4; i++) {
+		Span *s = spans[i];
+
+		assert_memory_equal(s->trace_id.data, root->trace_id.data, 16);
+		assert_int_equal(s->parent_span_id.len, 8);
+		assert_memory_equal(s->parent_span_id.data, root->span_id.data, 8);
+		assert_string_equal(s->name, tl.phases[i - 1].name);
+		assert_int_equal(s->kind,
+				 KIND_INTERNAL);
+		assert_int_equal(s->start_time_unix_nano,
+				 (uint64_t)WALL + (tl.phases[i - 1].start_ns - BASE));
+		assert_int_equal(s->end_time_unix_nano,
+				 (uint64_t)WALL + (tl.phases[i - 1].end_ns - BASE));
+		assert_true(s->start_time_unix_nano >= root->start_time_unix_nano);
+		assert_true(s->end_time_unix_nano <= root->end_time_unix_nano);
+		assert_string_equal(attr_s(s->attributes, s->n_attributes, "hstrace.phase"),
+				    s->name);
+	}
+	/* tls_handshake: client_hello (24.702 ms) to finished (74.982 ms). */
+	assert_int_equal(spans[2]->start_time_unix_nano, (uint64_t)WALL + 24702000);
+	assert_int_equal(spans[2]->end_time_unix_nano, (uint64_t)WALL + 74982000);
+
+	/* Every span id is distinct and not zero; the two connections have distinct traces. */
+	for (i = 0; i < n; i++) {
+		static const uint8_t zero[8];
+
+		assert_memory_not_equal(spans[i]->span_id.data, zero, 8);
+		for (j = i + 1; j < n; j++)
+			assert_memory_not_equal(spans[i]->span_id.data, spans[j]->span_id.data, 8);
+	}
+	root2 = spans[5];
+	assert_memory_not_equal(root2->trace_id.data, root->trace_id.data, 16);
+
+	/* Root attributes: semantic conventions, then hstrace.*. */
+	{
+		KeyValue **kv = root->attributes;
+		size_t k = root->n_attributes;
+		const AnyValue *arr;
+
+		assert_string_equal(attr_s(kv, k, "server.address"), "example.com");
+		assert_string_equal(attr_s(kv, k, "network.peer.address"), "203.0.113.5");
+		assert_int_equal(attr_i(kv, k, "network.peer.port"), 443);
+		assert_string_equal(attr_s(kv, k, "network.local.address"), "192.0.2.10");
+		assert_int_equal(attr_i(kv, k, "network.local.port"), 53430);
+		assert_string_equal(attr_s(kv, k, "network.transport"), "tcp");
+		assert_string_equal(attr_s(kv, k, "network.type"), "ipv4");
+		assert_string_equal(attr_s(kv, k, "tls.protocol.version"), "1.2");
+		assert_string_equal(attr_s(kv, k, "tls.cipher"),
+				    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+		assert_string_equal(attr_s(kv, k, "tls.curve"), "x25519");
+		assert_false(attr_b(kv, k, "tls.resumed"));
+		assert_true(attr_b(kv, k, "tls.established"));
+		assert_string_equal(attr_s(kv, k, "tls.next_protocol"), "h2");
+		assert_int_equal(attr_i(kv, k, "process.pid"), 4242);
+		assert_string_equal(attr_s(kv, k, "hstrace.comm"), "cu\xef\xbf\xbdrl");
+		assert_string_equal(attr_s(kv, k, "hstrace.result"), "ok");
+		assert_string_equal(attr_s(kv, k, "hstrace.role"), "client");
+		assert_string_equal(attr_s(kv, k, "hstrace.cookie"), "18364758544493064720");
+		assert_string_equal(attr_s(kv, k, "hstrace.conn_id"), "0123456789abcdef");
+		assert_null(attr(kv, k, "error.type"));
+		arr = attr(kv, k, "hstrace.tls.alpn_offered");
+		assert_non_null(arr);
+		assert_int_equal(arr->value_case,
+				 VALUE_ARRAY);
+		assert_int_equal(arr->array_value->n_values, 2);
+		assert_string_equal(arr->array_value->values[1]->string_value, "http/1.1");
+	}
+
+	/* Span events: one per timeline event, with the event's name, time and dir/len. */
+	assert_int_equal(root->n_events, 8);
+	for (i = 0; i < 8; i++) {
+		assert_string_equal(root->events[i]->name, tl_event_name(ev[i].event));
+		assert_int_equal(root->events[i]->time_unix_nano,
+				 (uint64_t)WALL + (ev[i].ts_ns - BASE));
+	}
+	assert_string_equal(attr_s(root->events[2]->attributes, root->events[2]->n_attributes,
+				   "dir"), "out");
+	assert_int_equal(attr_i(root->events[2]->attributes, root->events[2]->n_attributes, "len"),
+			 508);
+	assert_null(attr(root->events[7]->attributes, root->events[7]->n_attributes, "dir"));
+
+	/* The refused connect: a tcp connection with status ERROR and error.type. */
+	assert_string_equal(root2->name, "tcp connection");
+	assert_int_equal(root2->status->code,
+			 STATUS_ERROR);
+	assert_string_equal(attr_s(root2->attributes, root2->n_attributes, "error.type"),
+			    "refused");
+	assert_string_equal(attr_s(root2->attributes, root2->n_attributes, "network.type"),
+			    "ipv6");
+	assert_string_equal(attr_s(root2->attributes, root2->n_attributes, "network.peer.address"),
+			    "2001:db8::2");
+	assert_string_equal(attr_s(root2->attributes, root2->n_attributes, "hstrace.tcp.error"),
+			    "ECONNREFUSED");
+	assert_null(attr(root2->attributes, root2->n_attributes, "tls.protocol.version"));
+	assert_null(attr(root2->attributes, root2->n_attributes, "server.address"));
+	assert_null(attr(root2->attributes, root2->n_attributes, "hstrace.conn_id"));
+	assert_int_equal(spans[6]->parent_span_id.len, 8);
+	assert_memory_equal(spans[6]->parent_span_id.data, root2->span_id.data, 8);
+
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+		req, NULL);
+}
+
+static void test_empty_request(void **state)
+{
+	TraceRequest *req;
+
+	(void)state;
+	req = encode_and_unpack(NULL, 0);
+	assert_int_equal(req->n_resource_spans, 1);
+	assert_int_equal(req->resource_spans[0]->scope_spans[0]->n_spans, 0);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+		req, NULL);
+}
+
+static void test_phase_span_ids(void **state)
+{
+	uint8_t root[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, a[8], b[8];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < TL_MAX_PHASES; i++) {
+		otlp_phase_span_id(root, i, a);
+		assert_memory_not_equal(a, root, 8);
+		for (j = i + 1; j < TL_MAX_PHASES; j++) {
+			otlp_phase_span_id(root, j, b);
+			assert_memory_not_equal(a, b, 8);
+		}
+		otlp_phase_span_id(root, i, b);
+		assert_memory_equal(a, b, 8); /* derived: the same every time */
+	}
+}
+
+static const Metric *find_metric(const MetricsRequest *req, const char *name)
+{
+	const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm =
+		req->resource_metrics[0]->scope_metrics[0];
+	size_t i;
+
+	for (i = 0; i < sm->n_metrics; i++)
+		if (!strcmp(sm->metrics[i]->name, name))
+			return sm->metrics[i];
+	return NULL;
+}
+
+static void test_metrics(void **state)
+{
+	struct tl_event ev[8], ev2[3], ev3[8];
+	struct timeline tl, tl2, tl3;
+	struct otlp_metrics *m = otlp_metrics_new();
+	struct otlp_self_stats self = { .exported = 5, .dropped = 2 };
+	struct otlp_resource res = { .host_name = "testhost" };
+	const Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
+	const Metric *conns, *total, *tlsh, *alerts;
+	MetricsRequest *req;
+	uint8_t *buf;
+	size_t len, i;
+	uint64_t sum;
+
+	(void)state;
+	assert_non_null(m);
+	tls_client(&tl, ev);
+	refused_client(&tl2, ev2);
+	assert_int_equal(otlp_metrics_add(m, &tl), 0);
+	assert_int_equal(otlp_metrics_add(m, &tl), 0);
+	assert_int_equal(otlp_metrics_add(m, &tl2), 0);
+	/* A client whose server sent a fatal bad_certificate alert. */
+	tls_client(&tl3, ev3);
+	tl3.result = RESULT_TLS_ALERT;
+	tl3.tls.has_alert = true;
+	tl3.tls.alert_level = 2;
+	tl3.tls.alert_desc = 42;
+	tl3.tls.alert_dir = DIR_IN;
+	tl3.n_phases = 0;
+	assert_int_equal(otlp_metrics_add(m, &tl3), 0);
+	assert_int_equal(otlp_encode_metrics(&res, m, &self, 100, 200, &buf, &len), 0);
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+		NULL, len, buf);
+	free(buf);
+	assert_non_null(req);
+
+	conns = find_metric(req, "hstrace.connections");
+	assert_non_null(conns);
+	assert_int_equal(conns->data_case, DATA_SUM);
+	assert_true(conns->sum->is_monotonic);
+	assert_int_equal(conns->sum->aggregation_temporality,
+			 CUMULATIVE);
+	for (i = 0, sum = 0; i < conns->sum->n_data_points; i++) {
+		const Opentelemetry__Proto__Metrics__V1__NumberDataPoint *d =
+			conns->sum->data_points[i];
+		const char *role = attr_s(d->attributes, d->n_attributes, "role");
+		const char *result = attr_s(d->attributes, d->n_attributes, "result");
+
+		assert_int_equal(d->start_time_unix_nano, 100);
+		assert_int_equal(d->time_unix_nano, 200);
+		if (!strcmp(role, "client") && !strcmp(result, "ok"))
+			assert_int_equal(d->as_int, 2);
+		else if (!strcmp(role, "client") && !strcmp(result, "refused"))
+			assert_int_equal(d->as_int, 1);
+		else if (!strcmp(role, "client") && !strcmp(result, "tls_alert"))
+			assert_int_equal(d->as_int, 1);
+		else
+			assert_int_equal(d->as_int, 0);
+		sum += (uint64_t)d->as_int;
+	}
+	assert_int_equal(sum, 4);
+	alerts = find_metric(req, "hstrace.tls.alerts");
+	assert_non_null(alerts);
+	assert_int_equal(alerts->sum->n_data_points, 1);
+	assert_int_equal(alerts->sum->data_points[0]->as_int, 1);
+	assert_string_equal(attr_s(alerts->sum->data_points[0]->attributes,
+				   alerts->sum->data_points[0]->n_attributes, "description"),
+			    "bad_certificate");
+	assert_string_equal(attr_s(alerts->sum->data_points[0]->attributes,
+				   alerts->sum->data_points[0]->n_attributes, "sender"),
+			    "server");
+
+	/* total: 2 points (TLS 1.2 client, and the refused one without a TLS version). */
+	total = find_metric(req, "hstrace.total.duration");
+	assert_non_null(total);
+	assert_string_equal(total->unit, "s");
+	assert_int_equal(total->data_case, DATA_HISTOGRAM);
+	assert_int_equal(total->histogram->n_data_points, 2);
+	tlsh = find_metric(req, "hstrace.tls_handshake.duration");
+	assert_non_null(tlsh);
+	assert_int_equal(tlsh->histogram->n_data_points, 1);
+	p = tlsh->histogram->data_points[0];
+	assert_string_equal(attr_s(p->attributes, p->n_attributes, "role"), "client");
+	assert_string_equal(attr_s(p->attributes, p->n_attributes, "tls_version"), "1.2");
+	assert_int_equal(p->count, 2);
+	assert_int_equal(p->n_explicit_bounds, OTLP_N_BOUNDS);
+	assert_int_equal(p->n_bucket_counts, OTLP_N_BOUNDS + 1);
+	assert_true(p->explicit_bounds[0] > 9.99e-6 && p->explicit_bounds[0] < 10.01e-6);
+	assert_true(p->explicit_bounds[OTLP_N_BOUNDS - 1] > 29.99 &&
+		    p->explicit_bounds[OTLP_N_BOUNDS - 1] < 30.01);
+	/* 50.28 ms: in the (50 ms, 100 ms] bucket. */
+	for (i = 0; i < p->n_bucket_counts; i++)
+		assert_int_equal(p->bucket_counts[i],
+				 i > 0 && p->explicit_bounds[i - 1] > 0.049 &&
+						 p->explicit_bounds[i - 1] < 0.051
+					 ? 2
+					 : 0);
+	assert_true(p->sum > 2 * 0.05027 && p->sum < 2 * 0.05029);
+	assert_true(p->min > 0.05027 && p->min < 0.05029);
+	assert_true(p->max > 0.05027 && p->max < 0.05029);
+
+	assert_int_equal(find_metric(req, "hstrace.otlp.dropped")->sum->data_points[0]->as_int, 2);
+	assert_int_equal(find_metric(req, "hstrace.otlp.exported")->sum->data_points[0]->as_int,
+			 5);
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+		req, NULL);
+	otlp_metrics_free(m);
+}
+
+/* A value on a bucket bound falls in that bucket (upper bounds are inclusive). */
+static void test_bucket_bounds(void **state)
+{
+	struct tl_event ev[2] = { EV(0, HS_EV_SYN_SENT, DIR_OUT),
+				  EV(10000, HS_EV_CLOSED, DIR_NONE) };
+	struct timeline tl = { .events = ev, .n_events = 2, .start_ns = BASE,
+			       .start_wall_ns = WALL, .role = ROLE_SERVER };
+	struct otlp_metrics *m = otlp_metrics_new();
+	MetricsRequest *req;
+	const Metric *total;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	assert_true(tl_phase_add(&tl, "total", 0, TL_AT_WIRE, 1, TL_AT_WIRE));
+	assert_int_equal(otlp_metrics_add(m, &tl), 0);
+	assert_int_equal(otlp_encode_metrics(NULL, m, NULL, 1, 2, &buf, &len), 0);
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+		NULL, len, buf);
+	free(buf);
+	assert_non_null(req);
+	total = find_metric(req, "hstrace.total.duration");
+	assert_int_equal(total->histogram->data_points[0]->bucket_counts[0], 1);
+	assert_null(find_metric(req, "hstrace.otlp.dropped"));
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+		req, NULL);
+	otlp_metrics_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_trace_tree),
+		cmocka_unit_test(test_empty_request),
+		cmocka_unit_test(test_phase_span_ids),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_bucket_bounds),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
