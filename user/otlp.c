@@ -345,7 +345,16 @@ int otlp_span_ids_for(const struct timeline *tl, struct otlp_span_ids *ids)
 	size_t got = 0;
 	ssize_t n;
 
-	(void)tl; /* issue #14: derive both from the connection id */
+	memset(ids->parent_span_id, 0, sizeof(ids->parent_span_id));
+	/* Both ends of a connection, on any host: one trace, the server's connection span a
+	 * child of the client's (conn_id.h), with nothing passed between the hosts. */
+	if (tl->conn_id && (tl->role == ROLE_CLIENT || tl->role == ROLE_SERVER)) {
+		conn_id_trace_id(tl->conn_id, ids->trace_id);
+		conn_id_span_id(tl->conn_id, tl->role, ids->span_id);
+		if (tl->role == ROLE_SERVER)
+			conn_id_span_id(tl->conn_id, ROLE_CLIENT, ids->parent_span_id);
+		return 0;
+	}
 	while (got < sizeof(buf)) {
 		n = getrandom(buf + got, sizeof(buf) - got, 0);
 		if (n < 0) {
@@ -357,7 +366,6 @@ int otlp_span_ids_for(const struct timeline *tl, struct otlp_span_ids *ids)
 	}
 	memcpy(ids->trace_id, buf, 16);
 	memcpy(ids->span_id, buf + 16, 8);
-	memset(ids->parent_span_id, 0, sizeof(ids->parent_span_id));
 	/* All-zero ids are invalid (W3C trace context). */
 	ids->trace_id[15] |= ids->trace_id[0] ? 0 : 1;
 	ids->span_id[7] |= ids->span_id[0] ? 0 : 1;

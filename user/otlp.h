@@ -30,11 +30,14 @@ struct otlp_span_ids {
 };
 
 /*
- * The one place trace and span ids come from: fills *ids for tl. Today the trace id and the
- * root span id are random (getrandom()) and the root has no parent; issue #14 replaces this
- * with ids derived from a connection id both ends compute alike. Phase span ids are derived
- * from the root span id (otlp_phase_span_id()). Returns 0, or a negative errno when no random
- * bytes could be read.
+ * The one place trace and span ids come from: fills *ids for tl. With a conn_id (conn_id.h),
+ * both ends of the connection, traced on any host, compute the same trace id, and the server's
+ * connection span names the client's as its parent: one trace per connection, the server's
+ * phases under the client's connection, nothing passed between the hosts (a server end whose
+ * client is not traced has a parent the backend never receives). Without a conn_id (its
+ * ESTABLISHED was not seen) the trace id and the root span id are random and the root has no
+ * parent. Phase span ids are derived from the root span id (otlp_phase_span_id()). Returns 0,
+ * or a negative errno when no random bytes could be read.
  */
 int otlp_span_ids_for(const struct timeline *tl, struct otlp_span_ids *ids);
 

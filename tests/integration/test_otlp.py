@@ -108,12 +108,16 @@ def refused_connect():
 
 
 def roots_by_cookie(rcv):
-    """Connection spans by their hstrace.cookie (phase spans have none)."""
+    """Connection spans by their hstrace.cookie (phase spans have none). A client's has no
+    parent; a server's has one (the client's connection span) exactly when it has a conn_id."""
     out = {}
     for s in rcv.conn_spans():
-        cookie = R.attrs(s.attributes)["hstrace.cookie"]
+        a = R.attrs(s.attributes)
+        cookie = a["hstrace.cookie"]
         check(cookie not in out, "two connection spans for cookie %s" % cookie)
-        check(not s.parent_span_id, "a connection span with a parent", str(s))
+        check(bool(s.parent_span_id) == (a.get("hstrace.role") == "server"
+                                         and "hstrace.conn_id" in a),
+              "a connection span's parent", str(s))
         out[cookie] = s
     return out
 
@@ -148,15 +152,36 @@ def check_against_ndjson(rcv, recs):
           % (len(roots), len(recs)))
     children = {}
     ids = set()
+    root_ids = {r.span_id for r in roots.values()}
     for res, s in spans:
         check(res.get("service.name") == "hstrace", "resource service.name", str(res))
         check(res.get("host.name") == socket.gethostname(), "resource host.name", str(res))
         check(len(s.trace_id) == 16 and len(s.span_id) == 8, "id lengths", str(s))
         check(s.span_id not in ids, "span id used twice", str(s))
         ids.add(s.span_id)
-        if s.parent_span_id:
+        if s.parent_span_id and s.span_id not in root_ids:
             children.setdefault(s.parent_span_id, []).append(s)
-    check(len({r.trace_id for r in roots.values()}) == len(roots), "two roots share a trace")
+    # One trace per connection: its two ends' connection spans (both traced here, on
+    # loopback) share it, the server's a child of the client's, through conn_id alone.
+    by_trace = {}
+    for r in roots.values():
+        by_trace.setdefault(r.trace_id, []).append(r)
+    for tid, rs in by_trace.items():
+        check(len(rs) <= 2, "%d connection spans in one trace" % len(rs), [str(r) for r in rs])
+        if len(rs) == 2:
+            a0, a1 = (R.attrs(r.attributes) for r in rs)
+            c, sv = (rs[0], rs[1]) if a0["hstrace.role"] == "client" else (rs[1], rs[0])
+            check({a0["hstrace.role"], a1["hstrace.role"]} == {"client", "server"}
+                  and a0.get("hstrace.conn_id") == a1.get("hstrace.conn_id")
+                  and sv.parent_span_id == c.span_id and c.kind == CLIENT
+                  and sv.kind == SERVER,
+                  "a trace shared by other than the two ends of one connection",
+                  [str(r) for r in rs])
+    paired = [rec for rec in recs if rec.get("conn_id")
+              and sum(1 for x in recs if x.get("conn_id") == rec["conn_id"]) == 2]
+    for rec in paired:
+        check(len(by_trace[roots[str(rec["cookie"])].trace_id]) == 2,
+              "both ends of a connection traced here, not in one trace", rec)
     n_phase_spans = sum(len(v) for v in children.values())
     n_phases = sum(len(r["phases"]) for r in recs)
     check(n_phase_spans == n_phases, "%d phase spans for %d NDJSON phases"
@@ -242,6 +267,7 @@ def check_against_ndjson(rcv, recs):
             check(root.start_time_unix_nano <= k.start_time_unix_nano
                   <= k.end_time_unix_nano <= root.end_time_unix_nano,
                   what + ": phase span %s outside its root" % k.name, rec)
+    return len(paired)
 
 
 def metric_points(metric):
@@ -309,7 +335,8 @@ def test_otlp_traces_and_metrics():
           "Summary %s for %d records" % (s, len(recs)), hs.stderr())
     check(not [r for r in recs if r.get("pid") == hs.pid],
           "hstrace's own export connections were shown", recs)
-    check_against_ndjson(rcv, recs)
+    check(check_against_ndjson(rcv, recs) >= 8,
+          "the 4 TLS connections' two ends are not each in one trace")
     check_metrics(rcv, recs)
     check(all(st == 200 for st in rcv.statuses()), "statuses %s" % rcv.statuses())
     # The attributes that only some connections have, seen at least once.

@@ -20,6 +20,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 #include "hstrace.h"
+#include "conn_id.h"
 #include "otlp.h"
 #include "timeline.h"
 
@@ -32,6 +33,7 @@ typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
 
 /* The generated names, shorter. */
 #define KIND_CLIENT OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
+#define KIND_SERVER OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
 #define KIND_INTERNAL OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_INTERNAL
 #define STATUS_ERROR OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR
 #define STATUS_UNSET OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_UNSET
@@ -330,6 +332,46 @@ static void test_trace_tree(void **state)
 		req, NULL);
 }
 
+/* Both ends of one connection (one conn_id), each encoded on its own, as two hosts would: one
+ * trace; the server's connection span (SERVER) is a child of the client's (CLIENT); the ids are
+ * conn_id.h's. Without a conn_id the ids are random and the root has no parent. */
+static void test_trace_ids_from_conn_id(void **state)
+{
+	struct tl_event ev[8], ev2[8];
+	struct timeline c, sv;
+	const struct timeline *one[1];
+	TraceRequest *rc, *rs;
+	Span *cr, *sr;
+	uint8_t want_trace[16], want_client[8], want_server[8];
+
+	(void)state;
+	tls_client(&c, ev);
+	tls_client(&sv, ev2);
+	sv.role = ROLE_SERVER;
+	one[0] = &c;
+	rc = encode_and_unpack(one, 1);
+	one[0] = &sv;
+	rs = encode_and_unpack(one, 1);
+	cr = rc->resource_spans[0]->scope_spans[0]->spans[0];
+	sr = rs->resource_spans[0]->scope_spans[0]->spans[0];
+	conn_id_trace_id(c.conn_id, want_trace);
+	conn_id_span_id(c.conn_id, ROLE_CLIENT, want_client);
+	conn_id_span_id(c.conn_id, ROLE_SERVER, want_server);
+	assert_memory_equal(cr->trace_id.data, want_trace, 16);
+	assert_memory_equal(sr->trace_id.data, want_trace, 16);
+	assert_memory_equal(cr->span_id.data, want_client, 8);
+	assert_memory_equal(sr->span_id.data, want_server, 8);
+	assert_int_equal(cr->parent_span_id.len, 0);
+	assert_int_equal(sr->parent_span_id.len, 8);
+	assert_memory_equal(sr->parent_span_id.data, cr->span_id.data, 8);
+	assert_int_equal(cr->kind, KIND_CLIENT);
+	assert_int_equal(sr->kind, KIND_SERVER);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+		rc, NULL);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+		rs, NULL);
+}
+
 static void test_empty_request(void **state)
 {
 	TraceRequest *req;
@@ -514,6 +556,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trace_tree),
+		cmocka_unit_test(test_trace_ids_from_conn_id),
 		cmocka_unit_test(test_empty_request),
 		cmocka_unit_test(test_phase_span_ids),
 		cmocka_unit_test(test_metrics),
