@@ -307,6 +307,12 @@ static void metrics_update_records(struct app *app, uint64_t lost)
 		return;
 	collector_get_stats(app->coll, &st);
 	metrics_set_records(app->metrics, lost, st.unmatched, st.dropped, st.malformed);
+	if (app->otlp) {
+		struct otlp_export_stats ost;
+
+		otlp_exporter_get_stats(app->otlp, &ost);
+		metrics_set_otlp(app->metrics, ost.exported, ost.dropped);
+	}
 }
 
 /* --metrics: builds the registry and starts serving it. Returns 0, or 1 (reported). */

@@ -66,6 +66,7 @@ struct metrics {
 	enum metrics_by by;
 	struct metrics_cap *cap;
 	struct metrics_family *conns, *alerts, *lost, *unmatched, *dropped, *malformed;
+	struct metrics_family *otlp_exported, *otlp_dropped;
 	struct metrics_family *cpu, *rss;
 	struct phase_family phases[MAX_PHASE_FAMILIES];
 	size_t n_phases;
@@ -942,6 +943,13 @@ struct metrics *metrics_new(const struct metrics_opts *opts)
 	m->malformed = family_add_locked(m, "hstrace_records_malformed_total",
 					 "Records too short or of an unknown kind.", METRICS_COUNTER,
 					 NULL, 0, NULL, 0, 0);
+	m->otlp_exported = family_add_locked(m, "hstrace_otlp_exported_total",
+					     "Connection ends delivered to the OTLP receiver (--otlp).",
+					     METRICS_COUNTER, NULL, 0, NULL, 0, 0);
+	m->otlp_dropped = family_add_locked(m, "hstrace_otlp_dropped_total",
+					    "Connection ends not exported over OTLP: queue full, "
+					    "refused by the receiver, or unsent at exit.",
+					    METRICS_COUNTER, NULL, 0, NULL, 0, 0);
 	info = family_add_locked(m, "hstrace_build_info", "hstrace's version; always 1.",
 				 METRICS_GAUGE, version_label, 1, NULL, 0, 0);
 	m->cpu = family_add_locked(m, "hstrace_process_cpu_seconds_total",
@@ -952,14 +960,15 @@ struct metrics *metrics_new(const struct metrics_opts *opts)
 				   NULL, 0, 0);
 	r = !m->conns || m->n_phases < sizeof(phase_help) / sizeof(phase_help[0]) || !m->alerts ||
 	    !m->lost || !m->unmatched || !m->dropped || !m->malformed || !info || !m->cpu ||
-	    !m->rss;
+	    !m->rss || !m->otlp_exported || !m->otlp_dropped;
 	/* visible from the start: the record counters and build info, and without a `by` label
 	 * a zero series per role and result (so a rate sees the first connection) */
 	values[0] = opts->version ? opts->version : "";
 	r = r || value_set_locked(info, values, 1) || !series_get(m->lost, NULL) ||
 	    !series_get(m->unmatched, NULL) || !series_get(m->dropped, NULL) ||
 	    !series_get(m->malformed, NULL) || !series_get(m->cpu, NULL) ||
-	    !series_get(m->rss, NULL);
+	    !series_get(m->rss, NULL) || !series_get(m->otlp_exported, NULL) ||
+	    !series_get(m->otlp_dropped, NULL);
 	for (role = ROLE_CLIENT; !r && !m->by && role <= ROLE_SERVER; role++)
 		for (i = 0; !r && i < RESULT__MAX; i++) {
 			values[0] = tl_role_name(role);
@@ -1080,6 +1089,17 @@ int metrics_set_records(struct metrics *m, uint64_t lost, uint64_t unmatched, ui
 	err = err ?: value_set_locked(m->unmatched, NULL, (double)unmatched);
 	err = err ?: value_set_locked(m->dropped, NULL, (double)dropped);
 	err = err ?: value_set_locked(m->malformed, NULL, (double)malformed);
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+int metrics_set_otlp(struct metrics *m, uint64_t exported, uint64_t dropped)
+{
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	err = value_set_locked(m->otlp_exported, NULL, (double)exported);
+	err = err ?: value_set_locked(m->otlp_dropped, NULL, (double)dropped);
 	pthread_mutex_unlock(&m->lock);
 	return err;
 }

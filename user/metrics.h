@@ -156,6 +156,10 @@ int metrics_observe_timeline(struct metrics *m, const struct timeline *tl);
 int metrics_set_records(struct metrics *m, uint64_t lost, uint64_t unmatched, uint64_t dropped,
 			uint64_t malformed);
 
+/* Sets the OTLP exporter's totals (--otlp): connection ends delivered and dropped. Returns 0 or
+ * -ENOMEM. */
+int metrics_set_otlp(struct metrics *m, uint64_t exported, uint64_t dropped);
+
 /* Sets hstrace's own CPU time (user + system, seconds) and resident memory (bytes). Returns 0
  * or -ENOMEM. */
 int metrics_set_process(struct metrics *m, double cpu_seconds, double rss_bytes);

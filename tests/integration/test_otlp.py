@@ -15,6 +15,7 @@ import re
 import socket
 import sys
 import time
+import urllib.request
 
 import harness as H
 import tls_peers as T
@@ -413,15 +414,24 @@ def test_otlp_slow_receiver_output_flows():
 def test_otlp_queue_overflow_counted():
     certs = T.make_certs()
     port = free_tcp_port()
-    hs = start_hstrace("http://127.0.0.1:%d" % port, ["--otlp-queue", "2"])
+    hs = start_hstrace("http://127.0.0.1:%d" % port, ["--otlp-queue", "2", "--metrics",
+                                                      "127.0.0.1:0"])
     tls_traffic(certs, 5)  # 10 ends or more while nothing listens: the queue overflows
     wait_export_failed(hs)
     rcv = start_receiver(port)
     H.settle(0.5)
+    # The Prometheus endpoint counts the drops too (hstrace_otlp_dropped_total).
+    m = re.search(r"metrics on (http://\S+/metrics)", hs.stderr())
+    check(m, "no metrics URL line", hs.stderr())
+    text = urllib.request.urlopen(m.group(1), timeout=10).read().decode()
+    dm = re.search(r"^hstrace_otlp_dropped_total (\S+)$", text, re.M)
+    check(dm and float(dm.group(1)) > 0, "hstrace_otlp_dropped_total on /metrics", text)
+    dropped_scraped = float(dm.group(1))
     hs.stop_ok(path=hs.ndjson)
     recs = file_records(hs)
     s = otlp_summary(hs)
     check(s["otlp_dropped"] > 0, "no drop counted with a queue of 2", hs.stderr())
+    check(dropped_scraped <= s["otlp_dropped"], "scraped drops above the Summary's", s)
     check("connections were not exported over OTLP (queue full: %d" % s["otlp_dropped"]
           in hs.stderr(), "no drop warning", hs.stderr())
     roots = roots_by_cookie(rcv)
