@@ -1349,6 +1349,78 @@ def uprobe_opts(p):
                    help="gnutls-cli connections (one process each) for the server-end count")
 
 
+# ---------------------------------------------------------------------------------------------
+# exports: --metrics and --otlp
+
+def bench_exports(a):
+    """What the exports cost hstrace: its own CPU per 1,000 handshakes with --json alone, with
+    --metrics, and with --metrics and --otlp (a local receiver that decodes every request,
+    tools/otlp_receiver.py, in this process), at a fixed rate, modes alternating per round.
+    Then, at the highest rate hs_load reaches, exported connection spans / NDJSON records
+    (target 1.000)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import otlp_receiver as R
+    ng = Nginx(workers=1)
+    rcv = R.Receiver(0).start()
+    modes = [("--json", []), ("--json --metrics", ["--metrics", "127.0.0.1:0"]),
+             ("--json --metrics --otlp", ["--metrics", "127.0.0.1:0", "--otlp", rcv.url()])]
+    cpu = {m: [] for m, _ in modes}
+    out("## Exports: hstrace CPU with --metrics and --otlp")
+    out()
+    out("Command: `tools/bench_tls.py exports --rate %g --seconds %g --rounds %d`. hs_load asks "
+        "for %g TLS 1.3 handshakes/s (one GET each) against nginx (1 worker) on loopback; "
+        "hstrace runs with `--json -o FILE` alone, plus `--metrics 127.0.0.1:0`, plus `--otlp` "
+        "to a receiver on loopback that decodes every request (its CPU is not hstrace's). "
+        "hstrace's own CPU from /proc/PID/stat, in ms per 1,000 handshakes (2 connection ends "
+        "each); modes alternate within each round, medians over rounds." %
+        (a.rate, a.seconds, a.rounds, a.rate))
+    out()
+    out("| round | mode | hs/s | hstrace ms per 1,000 handshakes |")
+    out("|---|---|---|---|")
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    for r in range(a.rounds):
+        order = modes if r % 2 == 0 else list(reversed(modes))
+        for m, args in order:
+            hs = Hstrace(list(args))
+            h0 = cpu_ticks(hs.pid)
+            t = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=16,
+                        rate=a.rate, request="/")
+            ticks = cpu_ticks(hs.pid) - h0
+            hs.stop()
+            cpu[m].append(ticks * tick_us / max(t["handshakes"], 1))
+            out("| %d | %s | %.0f | %.1f |" % (r + 1, m, t["hs_per_s"], cpu[m][-1]))
+    out()
+    out("| mode | hstrace ms per 1,000 handshakes (median, min-max) | vs --json |")
+    out("|---|---|---|")
+    base = med(cpu["--json"])
+    for m, _ in modes:
+        c = cpu[m]
+        out("| %s | %.1f (%.1f-%.1f) | %s |" % (m, med(c), min(c), max(c),
+                                               "" if m == "--json" else "%+.1f" % (med(c) - base)))
+        summary("hstrace CPU per 1,000 handshakes, %s (at %g hs/s)" % (m, a.rate),
+                "%.1f ms (rounds %.1f-%.1f)" % (med(c), min(c), max(c)))
+    out()
+    # The highest rate: no --rate, 2 threads.
+    before = len(rcv.conn_spans())
+    hs = Hstrace(["--metrics", "127.0.0.1:0", "--otlp", rcv.url()])
+    t = hs_load(ng.port, ng.ca, "1.3", seconds=a.seconds, concurrency=32, threads=2,
+                request="/")
+    res = hs.stop()
+    recs = hs.records()
+    spans = len(rcv.conn_spans()) - before
+    out("At the highest rate (hs_load, 2 threads, 32 in flight, %g s): %.0f handshakes/s, %d "
+        "NDJSON records, %d connection spans received, Summary otlp_exported=%s "
+        "otlp_dropped=%s lost=%s: **exported / records = %.3f**." % (
+            a.seconds, t["hs_per_s"], recs, spans, res.get("otlp_exported"),
+            res.get("otlp_dropped"), res.get("lost"), spans / max(recs, 1)))
+    summary("OTLP connection spans / NDJSON records at %.0f hs/s" % t["hs_per_s"],
+            "%.3f (%d / %d)" % (spans / max(recs, 1), spans, recs), "1.000")
+    out()
+    rcv.stop()
+    ng.stop()
+
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hstrace-args", default="", metavar="ARGS",
@@ -1405,6 +1477,10 @@ def main():
     p = sub.add_parser("bpftrace")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--seconds", type=float, default=10)
+    p = sub.add_parser("exports")
+    p.add_argument("--rate", type=float, default=500)
+    p.add_argument("--seconds", type=float, default=6)
+    p.add_argument("--rounds", type=int, default=3)
     p = sub.add_parser("accuracy")
     p.add_argument("--conns", type=int, default=10, help="connections per TLS version")
     p = sub.add_parser("all")
@@ -1435,6 +1511,7 @@ def main():
                           variant=[]))
             bench_cpu(ns(rate=500, seconds=5 if q else 6, rounds=3 if q else 5,
                          hits_count=200, gnutls_conns=10 if q else 20))
+            bench_exports(ns(rate=500, seconds=5 if q else 6, rounds=3))
             bench_bulk(ns(mib=1024, rounds=1 if q else 2))
             bench_bpfstats(ns(seconds=5 if q else 10))
             bench_lost(ns(rate=2000, seconds=10 if q else 60, key="ec", chain=False, workers=2,
@@ -1444,7 +1521,7 @@ def main():
         else:
             {"accuracy": bench_accuracy, "throughput": bench_throughput, "bulk": bench_bulk,
              "bpfstats": bench_bpfstats, "cpu": bench_cpu, "uprobes": bench_uprobe_hits,
-             "http": bench_http,
+             "http": bench_http, "exports": bench_exports,
              "lost": bench_lost, "rss": bench_rss, "bpftrace": bench_bpftrace}[a.cmd](a)
         print_summary()
     finally:

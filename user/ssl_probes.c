@@ -115,7 +115,15 @@ struct ssl_probes *ssl_probes_new(struct tracer *t, bool verbose, bool ssl_calls
 	p->verbose = verbose;
 	p->ssl_calls = ssl_calls;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* the scanner's deadlines are CLOCK_MONOTONIC times */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	return p;
 }
 
