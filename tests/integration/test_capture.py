@@ -361,3 +361,22 @@ def test_lost_close_finishes_connection():
             check(int(m.group(1)) >= len(lost_close), "closes_lost below the records", summ)
             return
     check(False, "no closed record was lost in 3 bursts: the path was not exercised")
+
+
+def test_idle_hstrace_sleeps():
+    """With nothing to trace, every thread of hstrace sleeps (the main loop in its poll, the
+    library scanner and the exporters on their condition variables): over 3 s it uses far less
+    than the 3 s of CPU a thread that never sleeps would. A correctness check (a busy loop),
+    not a speed target: the bound is 10 times what an idle hstrace uses here."""
+    hs = H.start_hstrace(["--json", "--port", "1", "--metrics", "127.0.0.1:0", "--otlp",
+                          "http://127.0.0.1:9"])
+    def cpu_s():
+        with open("/proc/%d/stat" % hs.pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    c0 = cpu_s()
+    time.sleep(3.0)
+    used = cpu_s() - c0
+    hs.stop_ok()
+    H.log("idle hstrace: %.2f s of CPU in 3 s" % used)
+    check(used < 0.3, "idle hstrace used %.2f s of CPU in 3 s: a thread does not sleep" % used)
