@@ -84,8 +84,12 @@ static void on_found(const struct ssl_lib *lib, void *ctx)
 	err = tracer_attach_ssl(p->tracer, lib->path, id, p->ssl_calls && lib->has_handshake,
 				lib->has_verify);
 	if (err) {
-		fprintf(stderr, "hstrace: cannot probe %s: %s; tracing continues without it\n",
-			lib->display, strerror(-err));
+		/* Some kernels (Linux 6.18 here) refuse uprobes without CAP_SYS_ADMIN even with
+		 * CAP_BPF + CAP_PERFMON: say which capability would help. */
+		fprintf(stderr, "hstrace: cannot probe %s: %s%s; tracing continues without it\n",
+			lib->display, strerror(-err),
+			err == -EACCES || err == -EPERM ? " (this kernel wants CAP_SYS_ADMIN for "
+							  "uprobes; or use --no-uprobes)" : "");
 		return;
 	}
 	pthread_mutex_lock(&p->lock);

@@ -43,6 +43,27 @@ def test_not_root():
     check(cp.stdout == "", "non-root wrote to stdout: %r" % cp.stdout)
 
 
+def test_capabilities_named():
+    """Without one of the capabilities the BPF programs need, one line names it and exit 1;
+    with them but without CAP_SYS_ADMIN, which this kernel wants for uprobes, tracing starts
+    and the line about each library it cannot probe says which capability would help."""
+    cases = [("-bpf", "CAP_BPF"), ("-perfmon", "CAP_PERFMON"), ("-net_admin", "CAP_NET_ADMIN")]
+    for drop, name in cases:
+        spec = "-sys_admin,%s" % drop
+        prefix = ["setpriv", "--inh-caps=" + spec, "--bounding-set=" + spec, "--"]
+        cp = H.run_hstrace(["--json"], prefix=prefix, timeout=15)
+        check(cp.returncode == 1 and name in cp.stderr and len(cp.stderr.splitlines()) == 1,
+              "without %s: exit %d" % (name, cp.returncode), cp.stderr)
+    prefix = ["setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--"]
+    cp = H.run_hstrace(["--json", "-o", "/dev/null", "--duration", "1"], prefix=prefix,
+                       timeout=30)
+    check(cp.returncode == 0 and "Tracing" in cp.stderr, "without CAP_SYS_ADMIN", cp.stderr)
+    probed = re.search(r"probed in (\d+) librar", cp.stderr)
+    if probed and probed.group(1) == "0":
+        check("CAP_SYS_ADMIN" in cp.stderr and "--no-uprobes" in cp.stderr,
+              "uprobes refused without a word on the capability", cp.stderr)
+
+
 def test_btf_missing():
     cp = H.run_hstrace(["--btf", "/nonexistent/file"], timeout=15)
     lines = cp.stderr.splitlines()
