@@ -6,6 +6,7 @@
 #   make unit       unit tests only (no root)
 #   make demo       a few local TLS 1.2/1.3 connections traced and shown (root)
 #   make bench      benchmarks, results in docs/benchmarks.md (root; BENCH_QUICK=1: shorter)
+#   make soak       hstrace on for SOAK_MINUTES (30) at 500 handshakes/s, good and failing
 #   make fuzz       libFuzzer on the TLS parsers (FUZZ_SECONDS per target, default 60)
 #   make golden     regenerate the report golden files in tests/golden/
 #   make deps       install missing Debian packages with apt-get
@@ -140,6 +141,14 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	tools/bench.sh
+
+# soak: hstrace left on for SOAK_MINUTES under good and failing handshakes (tools/soak.py):
+# RSS flat within 5 %, 0 lost; prints a section for docs/benchmarks.md. By hand, not in CI.
+SOAK_MINUTES ?= 30
+.PHONY: soak
+soak: deps
+	$(MAKE) all
+	$(PYTHON) tools/soak.py --minutes $(SOAK_MINUTES)
 
 # The binary, the systemd unit (ExecStart pointed at $(PREFIX)/sbin/hstrace), the logrotate
 # snippet and the man page (docs/deploy.md). Then, on the host: systemctl daemon-reload.
