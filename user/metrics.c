@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 
 #include "metrics.h"
+#include "present.h"
+#include "tls_parse.h"
 #include "report.h"
 
 /* uthash reports a failed allocation through this macro instead of exiting: every function
@@ -255,37 +257,6 @@ struct metrics_family *metrics_family_find(struct metrics *m, const char *name)
 	return f;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when the byte there starts none. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0; /* overlong, beyond Unicode, or a surrogate */
-	return n;
-}
-
 /* Copies s to dst (room for strlen(s) + 1 bytes), each invalid UTF-8 byte replaced by '?'.
  * Returns the length written (without the NUL). */
 static size_t utf8_clean(char *dst, const char *s)
@@ -294,7 +265,7 @@ static size_t utf8_clean(char *dst, const char *s)
 	size_t len = 0, n;
 
 	while (*p) {
-		n = utf8_seq(p);
+		n = present_utf8_seq_len(p, strnlen((const char *)p, 4));
 		if (!n) {
 			dst[len++] = '?';
 			p++;
@@ -847,20 +818,11 @@ const char *metrics_by_label(enum metrics_by by)
 
 const char *metrics_tls_version(uint16_t version)
 {
-	switch (version) {
-	case 0:
+	const char *name = tls_version_name(version);
+
+	if (!version)
 		return "";
-	case 0x0301:
-		return "1.0";
-	case 0x0302:
-		return "1.1";
-	case 0x0303:
-		return "1.2";
-	case 0x0304:
-		return "1.3";
-	default:
-		return "other";
-	}
+	return name && version >= 0x0301 ? name : "other";
 }
 
 /* Adds the histogram family of phase `phase` (its HELP text, or a generic one). */

@@ -125,32 +125,6 @@ static void arena_free(struct arena *a)
 
 /* ---- strings ---- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (RFC 3629). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return len;
-}
-
 /* A copy of the first bytes of s (up to its NUL, at most max) in the arena, every byte that is
  * not valid UTF-8 replaced by U+FFFD: protobuf strings must be UTF-8, and comm, SNI and ALPN
  * come from processes and peers. */
@@ -163,7 +137,7 @@ static char *utf8_dup(struct arena *a, const char *str, size_t max)
 	if (!out)
 		return NULL;
 	while (i < n) {
-		size_t len = utf8_seq_len(s + i, n - i);
+		size_t len = present_utf8_seq_len(s + i, n - i);
 
 		if (len) {
 			memcpy(out + o, s + i, len);

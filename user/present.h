@@ -34,6 +34,10 @@ char *present_endpoint(const struct timeline *tl, bool local, char *buf, size_t 
  * Returns buf. */
 char *present_printable(const char *s, size_t max, bool ascii, char *buf, size_t len);
 
+/* Length (1-4) of the valid UTF-8 sequence at s[0..n), or 0 when the bytes there start none
+ * (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF). n >= 1. */
+size_t present_utf8_seq_len(const unsigned char *s, size_t n);
+
 /* Nanoseconds to microseconds, rounded to the nearest (half up). */
 static inline uint64_t present_round_us(uint64_t ns)
 {

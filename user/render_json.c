@@ -26,33 +26,6 @@
 
 #define JSON_SCHEMA "hstrace/2"
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (RFC 3629: no
- * overlongs, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return len;
-}
-
 /* The first bytes of s (up to its NUL, at most max <= UTF8_STRING_MAX) as a JSON string. The
  * bytes come from the kernel or the wire (a comm cut at 15 bytes possibly inside a UTF-8
  * sequence, an SNI or ALPN name sent by the peer): every byte that is not valid UTF-8 becomes
@@ -75,7 +48,7 @@ static void utf8_string(struct json_writer *w, const char *str, size_t max)
 	memcpy(buf, s, i);
 	o = i;
 	while (i < n) {
-		size_t len = utf8_seq_len(s + i, n - i);
+		size_t len = present_utf8_seq_len(s + i, n - i);
 
 		if (len) {
 			memcpy(buf + o, s + i, len);

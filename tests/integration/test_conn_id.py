@@ -166,27 +166,3 @@ def test_join_through_nat():
     rep = json.loads(_join([cfile, sfile], "--json"))
     check(rep["join"]["pairs"] == 3, "pairs through NAT", rep)
 
-
-def test_conn_id_tcp_fast_open():
-    """TCP Fast Open: the ClientHello rides on the SYN, so both ends' sequence numbers have moved
-    past their ISNs by it when the connection is established; the id is still the same."""
-    path = "/proc/sys/net/ipv4/tcp_fastopen"
-    old = open(path).read().strip()
-    open(path, "w").write("3")
-    H.add_cleanup(lambda: open(path, "w").write(old), "tcp_fastopen")
-    certs = T.make_certs()
-    srv = T.py_server(certs, ["--fastopen", "--tls", "1.3", "--count", "2"])
-    hs = H.start_hstrace(["--json"])
-    curls = []
-    for i in range(2):
-        cl = T.curl(srv.port, certs, args=["--tcp-fastopen", "-H", "Connection: close"],
-                    name="curl #%d" % i)
-        cl.wait_exit(30)
-        curls.append(cl)
-    srv.wait_exit(15)
-    H.settle()
-    recs = hs.stop_ok()
-    c, s = T.ends(recs, curls[1].pid, srv.port)
-    ch = T.tev(c, "client_hello", "out")
-    check(ch["t_us"] < H.t_us(c, "established"), "the ClientHello went on the SYN", c)
-    check(c.get("conn_id") and c["conn_id"] == s.get("conn_id"), "Fast Open conn_id", [c, s])
