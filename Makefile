@@ -50,7 +50,8 @@ DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	logrotate:logrotate systemd-analyze:systemd groff:groff-base man:man-db \
 	/usr/lib/python3/dist-packages/yaml/__init__.py:python3-yaml \
 	promtool:prometheus \
-	/usr/lib/python3/dist-packages/google/protobuf/__init__.py:python3-protobuf
+	/usr/lib/python3/dist-packages/google/protobuf/__init__.py:python3-protobuf \
+	go:golang-go
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
 LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c user/present.c user/conn_id.c \
@@ -298,6 +299,28 @@ $(OUT)/metrics_bench.o: tools/metrics_bench.c | $(OUT)
 $(OUT)/metrics_bench: $(OUT)/metrics_bench.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+# Programs tests/integration/test_traced_programs.py runs under hstrace: an OpenSSL client
+# linked with libssl.so.3, the same with OpenSSL linked in statically, one under a strict
+# seccomp filter, one that loads libssl with dlopen() and unloads it.
+TRACED_TOOLS := $(OUT)/traced_tls_client $(OUT)/traced_tls_static $(OUT)/seccomp_tls_client \
+	$(OUT)/traced_dlopen_client
+tools: $(TRACED_TOOLS)
+
+$(OUT)/traced_tls_client: tools/traced_tls_client.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -lpthread -o $@
+
+$(OUT)/traced_tls_static: tools/traced_tls_client.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -l:libssl.a -l:libcrypto.a -lpthread -ldl -o $@
+
+$(OUT)/seccomp_tls_client: tools/seccomp_tls_client.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -o $@
+
+$(OUT)/traced_dlopen_client: tools/traced_dlopen_client.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -ldl -o $@
 # ---- tools (end) ----------------------------------------------------------------------------
 
 # ---- report (begin) -------------------------------------------------------------------------
