@@ -51,12 +51,12 @@ DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	/usr/lib/python3/dist-packages/yaml/__init__.py:python3-yaml \
 	promtool:prometheus \
 	/usr/lib/python3/dist-packages/google/protobuf/__init__.py:python3-protobuf \
-	go:golang-go
+	chromium:chromium go:golang-go
 
 # Library code shared by hstrace and the unit tests (no BPF in here).
 LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c user/present.c user/conn_id.c \
 	user/render_text.c user/render_json.c user/filter.c user/report.c user/report_text.c \
-	user/report_json.c user/report_cmd.c user/report_join.c user/ndjson_read.c user/render_timeline.c user/color.c \
+	user/report_json.c user/report_cmd.c user/report_join.c user/report_html.c user/ndjson_read.c user/render_timeline.c user/color.c \
 	user/ssl_libs.c user/metrics.c
 TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/ssl_probes.c user/metrics_http.c \
 	user/output_file.c
@@ -299,6 +299,7 @@ $(OUT)/metrics_bench.o: tools/metrics_bench.c | $(OUT)
 $(OUT)/metrics_bench: $(OUT)/metrics_bench.o $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
 # Programs tests/integration/test_traced_programs.py runs under hstrace: an OpenSSL client
 # linked with libssl.so.3, the same with OpenSSL linked in statically, one under a strict
 # seccomp filter, one that loads libssl with dlopen() and unloads it.
@@ -324,16 +325,17 @@ $(OUT)/traced_dlopen_client: tools/traced_dlopen_client.c | $(OUT)
 # ---- tools (end) ----------------------------------------------------------------------------
 
 # ---- report (begin) -------------------------------------------------------------------------
-#   make golden        rewrite the expected outputs of the golden report tests (tests/golden/cases)
-#                      with build/hstrace; review the diff before committing it
+#   make golden        rewrite the expected outputs of the golden report tests (tests/golden/cases
+#                      and the HTML pages) with build/hstrace; review the diff before committing
 #   make bench-report  `hstrace report` vs jq on 1,000,000 records (tools/bench_report.sh)
 .PHONY: golden bench-report
-golden: $(OUT)/hstrace
+golden: $(OUT)/hstrace $(OUT)/test_report_html
 	@grep -v '^#' tests/golden/cases | while read -r expected fixture args; do \
 		[ -n "$$expected" ] || continue; \
 		echo "  GOLDEN   $$expected"; \
 		$(OUT)/hstrace report $$args $$fixture > $$expected 2>/dev/null || exit 1; \
 	done
+	@echo "  GOLDEN   tests/golden/*.html"; HSTRACE_GOLDEN_UPDATE=1 $(OUT)/test_report_html >/dev/null
 
 bench-report: $(OUT)/hstrace
 	tools/bench_report.sh $(BENCH_REPORT_RECORDS)

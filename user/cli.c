@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "otlp_export.h"
 #include "output_file.h"
+#include "report_html.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,8 @@ enum {
 	OPT_OTLP,
 	OPT_OTLP_QUEUE,
 	OPT_JOIN,
+	OPT_HTML,
+	OPT_WATERFALLS,
 };
 
 static const struct argp_option options[] = {
@@ -369,6 +372,7 @@ static const char report_doc[] =
 	"    hstrace report conns.ndjson             # the whole file\n"
 	"    hstrace report --by sni conns.ndjson.gz # one row block per server name\n"
 	"    hstrace report --json - < conns.ndjson  # one JSON object (docs/report.md)\n"
+	"    hstrace report --html -o report.html conns.ndjson  # one page to attach to a ticket\n"
 	"    hstrace report --join client.ndjson server.ndjson  # both ends of each connection\n"
 	"    hstrace report --join --timeline --top 3 a.ndjson b.ndjson\n";
 
@@ -376,6 +380,12 @@ static const struct argp_option report_options[] = {
 	{ "by", OPT_BY, "KEY", 0, "Group rows by sni, peer, comm, role or port", 0 },
 	{ "top", OPT_TOP, "N", 0, "Show at most N groups, the rest summed (default 10)", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object instead of text (docs/report.md)", 0 },
+	{ "html", OPT_HTML, NULL, 0,
+	  "One self-contained HTML page (tables, histograms, waterfalls; loads nothing)", 0 },
+	{ "waterfalls", OPT_WATERFALLS, "N", 0,
+	  "With --html: draw the N slowest and N failed connections (default 20, 0-1000)", 0 },
+	{ "output", 'o', "FILE", 0, "Write the report to FILE (created with mode 0600, never "
+	  "through a symlink) instead of stdout", 0 },
 	{ "join", OPT_JOIN, NULL, 0,
 	  "Pair the client and server ends of each connection by conn_id across every FILE "
 	  "(one per host or one for both) and report the network's and each side's share", 0 },
@@ -403,6 +413,21 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'j':
 		o->json = true;
+		break;
+	case OPT_HTML:
+		o->html = true;
+		break;
+	case OPT_WATERFALLS:
+		if (parse_ulong(arg, 0, REPORT_HTML_MAX_WATERFALLS, &v))
+			usage_error(state, "invalid --waterfalls (0-%d): %s",
+				    REPORT_HTML_MAX_WATERFALLS, arg);
+		o->waterfalls = v;
+		o->waterfalls_set = true;
+		break;
+	case 'o':
+		if (!*arg)
+			usage_error(state, "empty output file name");
+		o->output = arg;
 		break;
 	case OPT_JOIN:
 		o->join = true;
@@ -439,6 +464,10 @@ static error_t parse_report_opt(int key, char *arg, struct argp_state *state)
 			usage_error(state, "--timeline needs --join");
 		if (o->timeline && o->json)
 			usage_error(state, "--timeline and --json do not go together");
+		if (o->html && (o->json || o->join))
+			usage_error(state, "--html does not go with --%s", o->json ? "json" : "join");
+		if (o->waterfalls_set && !o->html)
+			usage_error(state, "--waterfalls needs --html");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -457,6 +486,7 @@ void cli_parse_report(int argc, char **argv, struct report_cli_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->top = REPORT_DEFAULT_TOP;
+	o->waterfalls = REPORT_HTML_DEFAULT_WATERFALLS;
 	argp_err_exit_status = 2;
 	if (argp_parse(&argp, argc, argv, ARGP_NO_EXIT | ARGP_NO_HELP, NULL, o))
 		exit(2);

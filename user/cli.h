@@ -50,12 +50,16 @@ struct cli_opts {
 	size_t otlp_queue;	 /* --otlp-queue N: connections waiting at most (0: default) */
 };
 
-/* `hstrace report [--by KEY] [--top N] [--json] FILE` */
+/* `hstrace report [--by KEY] [--top N] [--json | --html [--waterfalls N]] [-o OUT] FILE` */
 struct report_cli_opts {
 	const char *path;
 	enum report_by by;
 	size_t top;
 	bool json;
+	bool html;	     /* --html: one self-contained page */
+	size_t waterfalls;   /* --waterfalls N: connections drawn (slowest, failed) */
+	bool waterfalls_set;
+	const char *output;  /* -o FILE; NULL: stdout */
 	bool join;	 /* --join: pair the ends of connections across FILEs by conn_id */
 	bool timeline;	 /* --timeline (with --join): the slowest pairs on one time axis */
 	char **paths;	 /* --join: every FILE (argv entries) */

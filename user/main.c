@@ -181,6 +181,7 @@ static int report_main(int argc, char **argv)
 	struct report_cmd_opts co = {};
 	char name[] = "hstrace report";
 	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	FILE *out = stdout;
 	int i, ret;
 
 	if (!args) {
@@ -195,14 +196,28 @@ static int report_main(int argc, char **argv)
 	co.by = ro.by;
 	co.top = ro.top;
 	co.json = ro.json;
+	co.html = ro.html;
+	co.waterfalls = ro.waterfalls;
+	if (ro.output) {
+		ret = output_file_open(ro.output, OUTPUT_FILE_MODE, true, &out);
+		if (ret) {
+			fprintf(stderr, "hstrace: cannot open %s: %s\n", ro.output, strerror(-ret));
+			free(args);
+			return 1;
+		}
+	}
 	if (ro.join) {
 		struct report_join_opts jo = { .paths = ro.paths, .n_paths = ro.n_paths,
 					       .by = ro.by, .top = ro.top, .json = ro.json,
 					       .timeline = ro.timeline };
 
-		ret = report_join_run(&jo, stdout, stderr);
+		ret = report_join_run(&jo, out, stderr);
 	} else {
-		ret = report_cmd_run(&co, stdout, stderr);
+		ret = report_cmd_run(&co, out, stderr);
+	}
+	if (out != stdout && fclose(out) && !ret) {
+		fprintf(stderr, "hstrace: writing %s failed: %s\n", ro.output, strerror(errno));
+		ret = 1;
 	}
 	free(args);
 	return ret;

@@ -9,6 +9,7 @@
 
 #include "ndjson_read.h"
 #include "report_cmd.h"
+#include "report_html.h"
 
 /* "2, 5, 9" (the first skipped line numbers), with ", ..." when there were more. */
 static void invalid_lines_text(const struct ndjson_stats *st, char *buf, size_t len)
@@ -51,13 +52,17 @@ static struct json_object *input_object(const struct report_cmd_opts *o,
 }
 
 static int write_report(const struct report_cmd_opts *o, const struct report *r,
-			const struct ndjson_stats *st, FILE *out)
+			const struct ndjson_stats *st, const struct report_html_keep *keep,
+			FILE *out)
 {
 	struct report_view v = { .top = o->top, .histograms = true };
+	struct report_html_input hin = { .file = o->path, .st = st };
 	struct json_object *obj, *in;
 	char lines[128];
 	int ret;
 
+	if (o->html)
+		return report_html_write(out, r, &v, &hin, keep);
 	if (o->json) {
 		obj = report_json_object(r, &v);
 		in = obj ? input_object(o, st) : NULL;
@@ -88,6 +93,7 @@ static int add_sample(const struct report_sample *s, void *ctx)
 
 int report_cmd_run(const struct report_cmd_opts *o, FILE *out, FILE *err)
 {
+	struct report_html_keep *keep = NULL;
 	struct ndjson_reader *rd;
 	struct ndjson_stats st;
 	struct report *r;
@@ -95,6 +101,10 @@ int report_cmd_run(const struct report_cmd_opts *o, FILE *out, FILE *err)
 	int n, ret = 1;
 
 	r = report_new(o->by);
+	if (r && o->html && !(keep = report_html_keep_new(o->waterfalls))) {
+		report_free(r);
+		r = NULL;
+	}
 	if (!r) {
 		fprintf(err, "hstrace: out of memory\n");
 		return 1;
@@ -103,10 +113,14 @@ int report_cmd_run(const struct report_cmd_opts *o, FILE *out, FILE *err)
 	if (!rd) {
 		fprintf(err, "hstrace: cannot open %s: %s\n",
 			!strcmp(o->path, "-") ? "standard input" : o->path, strerror(errno));
+		report_html_keep_free(keep);
 		report_free(r);
 		return 1;
 	}
-	n = ndjson_for_each(rd, o->threads, add_sample, r);
+	if (o->html) /* keeps the slowest records' JSON: read on this thread */
+		n = report_html_read(rd, r, keep);
+	else
+		n = ndjson_for_each(rd, o->threads, add_sample, r);
 	ndjson_get_stats(rd, &st);
 	if (n == -ENOMEM) {
 		fprintf(err, "hstrace: out of memory\n");
@@ -134,12 +148,13 @@ int report_cmd_run(const struct report_cmd_opts *o, FILE *out, FILE *err)
 			"(line%s %s)\n", o->path, (unsigned long long)st.invalid, one ? "" : "s",
 			one ? "is" : "are", one ? "" : "s", lines);
 	}
-	if (write_report(o, r, &st, out) || fflush(out)) {
+	if (write_report(o, r, &st, keep, out) || fflush(out)) {
 		fprintf(err, "hstrace: writing the report failed\n");
 		goto out;
 	}
 	ret = 0;
 out:
+	report_html_keep_free(keep);
 	ndjson_close(rd);
 	report_free(r);
 	return ret;

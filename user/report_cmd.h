@@ -15,7 +15,9 @@ struct report_cmd_opts {
 	enum report_by by;
 	size_t top;
 	bool json;
-	unsigned int threads; /* parser threads: 0 one per CPU (at most 8), 1 none */
+	bool html;	      /* one self-contained HTML page (report_html.h) */
+	size_t waterfalls;    /* html: connections drawn, slowest and failed (each) */
+	unsigned int threads; /* parser threads: 0 one per CPU (at most 8), 1 none; html: 1 */
 };
 
 /* Reads o->path, writes the report to out and notes (skipped lines) and errors to err.
