@@ -94,23 +94,20 @@ static void emit_timeline(const struct timeline *tl, void *ctx)
 		return;
 	if (app->otlp && tl->pid == app->self_pid)
 		return; /* the exporter's own requests: exporting them would feed on itself */
+	if (!app->report && app->opts.slow &&
+	    !timeline_slow_or_failed(tl, app->opts.slow_ms * 1000000ULL))
+		return;
+	/* Shown: the metrics and the OTLP export count exactly what the output shows. */
+	app->shown++;
+	if (app->metrics)
+		metrics_observe_timeline(app->metrics, tl); /* -ENOMEM: a series missing */
+	if (app->otlp)
+		otlp_exporter_add(app->otlp, tl); /* never blocks; a full queue counts */
 	if (app->report) {
-		app->shown++;
-		if (app->metrics)
-			metrics_observe_timeline(app->metrics, tl); /* -ENOMEM: a series missing */
-		if (app->otlp)
-			otlp_exporter_add(app->otlp, tl); /* never blocks; a full queue counts */
 		if (report_add_timeline(app->report, tl))
 			app->report_oom = true;
 		return;
 	}
-	if (app->opts.slow && !timeline_slow_or_failed(tl, app->opts.slow_ms * 1000000ULL))
-		return;
-	app->shown++;
-	if (app->metrics)
-		metrics_observe_timeline(app->metrics, tl);
-	if (app->otlp)
-		otlp_exporter_add(app->otlp, tl);
 	if (app->opts.timeline)
 		render_timeline(app->out, tl, &app->tview);
 	else if (app->opts.json)
