@@ -50,8 +50,14 @@ struct seen {
 	UT_hash_handle hh;
 };
 
+/* Files found to hold no OpenSSL are remembered so that later scans skip them; past this many
+ * (a host that keeps building or unpacking new executables), they are forgotten and looked at
+ * again when next seen: memory stays bounded (~100 bytes each). */
+#define SEEN_NEGATIVE_MAX 16384
+
 struct ssl_libs {
 	struct seen *seen;
+	size_t n_negative; /* entries of seen without a library */
 	struct ssl_lib **libs; /* in the order found */
 	size_t n, cap;
 	bool self_known; /* self_mnt/self_root are valid */
@@ -113,6 +119,11 @@ void ssl_libs_free(struct ssl_libs *s)
 size_t ssl_libs_count(const struct ssl_libs *s)
 {
 	return s ? s->n : 0;
+}
+
+size_t ssl_libs_remembered(const struct ssl_libs *s)
+{
+	return s ? HASH_COUNT(s->seen) : 0;
 }
 
 const struct ssl_lib *ssl_libs_get(const struct ssl_libs *s, size_t i)
@@ -331,10 +342,27 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* Forgets every file remembered as holding no OpenSSL. */
+static void forget_negatives(struct ssl_libs *s)
+{
+	struct seen *e, *tmp;
+
+	HASH_ITER(hh, s->seen, e, tmp) {
+		if (e->lib)
+			continue;
+		HASH_DEL(s->seen, e);
+		free(e);
+	}
+	s->n_negative = 0;
+}
+
 static int remember(struct ssl_libs *s, const struct file_id *id, int err, struct ssl_lib *lib)
 {
-	struct seen *e = calloc(1, sizeof(*e));
+	struct seen *e;
 
+	if (!lib && s->n_negative >= SEEN_NEGATIVE_MAX)
+		forget_negatives(s);
+	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	if (lib && s->n == s->cap) {
@@ -358,6 +386,8 @@ static int remember(struct ssl_libs *s, const struct file_id *id, int err, struc
 	}
 	if (lib)
 		s->libs[s->n++] = lib;
+	else
+		s->n_negative++;
 	return 0;
 }
 

@@ -86,6 +86,9 @@ int ssl_libs_scan_all(struct ssl_libs *s, ssl_lib_found_fn cb, void *ctx);
 /* Number of libraries in the set. */
 size_t ssl_libs_count(const struct ssl_libs *s);
 
+/* Files remembered as examined (OpenSSL or not): bounded, see SEEN_NEGATIVE_MAX. */
+size_t ssl_libs_remembered(const struct ssl_libs *s);
+
 /* The i-th library found (in the order found), or NULL when i >= ssl_libs_count(). */
 const struct ssl_lib *ssl_libs_get(const struct ssl_libs *s, size_t i);
 

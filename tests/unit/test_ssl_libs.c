@@ -521,6 +521,30 @@ static void test_rejects_files_without_openssl(void **state)
 	ssl_libs_free(s);
 }
 
+/* Files without OpenSSL are remembered (later scans skip them) up to a bound: past 16,384 they
+ * are forgotten and examined again when seen, so memory stays bounded on a host that keeps
+ * making new executables; a library found is never forgotten. */
+static void test_remembered_bounded(void **state)
+{
+	struct ssl_libs *s = ssl_libs_new();
+	char path[PATH_MAX], name[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 16384 + 10; i++) { /* a new file (inode) each, as a build would make */
+		snprintf(name, sizeof(name), "f%d", i);
+		write_file(tmp_path(path, sizeof(path), name), "x", 1);
+		assert_int_equal(ssl_libs_add_path(s, path, NULL, NULL), -ENOEXEC);
+	}
+	assert_true(ssl_libs_remembered(s) <= 16384);
+	assert_true(ssl_libs_remembered(s) >= 10);
+	for (i = 0; i < 16384 + 10; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		unlink(tmp_path(path, sizeof(path), name));
+	}
+	ssl_libs_free(s);
+}
+
 /* A result for a damaged file: found (it may still hold the symbols) or -ENOEXEC. */
 static void check_damaged(const char *path)
 {
@@ -669,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_scan_pid_deleted_library),
 		cmocka_unit_test(test_scan_pid_gone),
 		cmocka_unit_test(test_rejects_files_without_openssl),
+		cmocka_unit_test(test_remembered_bounded),
 		cmocka_unit_test(test_hostile_files),
 		cmocka_unit_test(test_static_openssl),
 		cmocka_unit_test(test_go_binaries),
