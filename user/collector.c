@@ -412,11 +412,15 @@ static int conn_add_record(struct collector *c, struct conn *conn, const struct 
 		}
 		break;
 	case HS_EV_CLOSED:
-		if (!conn->closed) {
-			conn->closed = true;
-			conn->sk_err = (int16_t)rec->sk_err;
-			DL_APPEND2(c->closed, conn, closed_prev, closed_next);
+		/* The kernel closes a socket once: a second CLOSED record (a corrupt stream) adds
+		 * no second event, which could sort before the others. */
+		if (conn->closed) {
+			add = false;
+			break;
 		}
+		conn->closed = true;
+		conn->sk_err = (int16_t)rec->sk_err;
+		DL_APPEND2(c->closed, conn, closed_prev, closed_next);
 		break;
 	case HS_EV_FIN_IN:
 		/* One FIN, however many state changes followed it (FIN_WAIT1 -> CLOSING, then the
@@ -637,7 +641,10 @@ static void conn_finalise(struct collector *c, struct conn *conn, bool evicted)
 	tl_sort_events(tl, seq);
 	tl_close_last(tl, seq);
 	tl->start_ns = tl->n_events ? tl->events[0].ts_ns : 0;
-	tl->start_wall_ns = (int64_t)tl->start_ns + c->mono_to_wall_ns;
+	/* Saturated: only a corrupt record's time (BPF's is time since boot) could overflow. */
+	if (tl->start_ns > INT64_MAX ||
+	    __builtin_add_overflow((int64_t)tl->start_ns, c->mono_to_wall_ns, &tl->start_wall_ns))
+		tl->start_wall_ns = INT64_MAX;
 	tl_set_addrs(tl, conn);
 	conn_tls_conclude(conn->tls, tl, seq);
 	tl->result = evicted ? RESULT_INCOMPLETE : conn_result(conn, tl);
