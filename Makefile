@@ -7,7 +7,7 @@
 #   make demo       a few local TLS 1.2/1.3 connections traced and shown (root)
 #   make bench      benchmarks, results in docs/benchmarks.md (root; BENCH_QUICK=1: shorter)
 #   make soak       hstrace on for SOAK_MINUTES (30) at 500 handshakes/s, good and failing
-#   make fuzz       libFuzzer on the TLS parsers (FUZZ_SECONDS per target, default 60)
+#   make fuzz       libFuzzer: TLS parsers, collector, NDJSON reader (FUZZ_SECONDS each, default 60)
 #   make golden     regenerate the report golden files in tests/golden/
 #   make deps       install missing Debian packages with apt-get
 #   make install    PREFIX=/usr/local DESTDIR=  (binary, systemd unit, logrotate, man page)

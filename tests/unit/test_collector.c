@@ -646,6 +646,29 @@ static void test_lost_close(void **state)
 	assert_int_equal(stats(f).open, 0);
 }
 
+/* Corrupt streams (fuzz_collector findings, tests/fuzz/regress/): a second CLOSED record adds
+ * no event, so nothing sorts before the connection's first event; a timestamp near 2^64
+ * saturates the wall-clock start instead of overflowing. */
+static void test_corrupt_closed_twice_and_huge_time(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+
+	feed_connect(f, 15, BASE_NS + 42 * US, 100, 3, "x");
+	feed_closed(f, 15, BASE_NS + 34 * US, 0, 0, 0); /* arrives late, and before SYN_SENT */
+	feed_closed(f, 15, BASE_NS + 34 * US, 0, 0, 0);
+	collector_finish(f->c);
+	assert_int_equal(f->n_out, 1);
+	tl = &f->out[0].tl;
+	assert_int_equal(tl->events[tl->n_events - 1].event, HS_EV_CLOSED);
+	assert_int_equal(tl->n_events, 2);
+
+	feed_connect(f, 16, UINT64_MAX - 5, 100, 3, "x");
+	collector_finish(f->c);
+	assert_int_equal(f->n_out, 2);
+	assert_true(f->out[1].tl.start_wall_ns == INT64_MAX);
+}
+
 static void test_incomplete_at_finish(void **state)
 {
 	struct fixture *f = *state;
@@ -1363,6 +1386,7 @@ int main(void)
 		TEST(test_reset_out_after_closed),
 		TEST(test_closed_without_data),
 		TEST(test_lost_close),
+		TEST(test_corrupt_closed_twice_and_huge_time),
 		TEST(test_incomplete_at_finish),
 		TEST(test_out_of_order),
 		TEST(test_equal_timestamps_keep_arrival_order),
