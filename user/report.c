@@ -125,6 +125,28 @@ uint64_t hist_percentile(const struct hist *h, double p)
 	return h->max_us;
 }
 
+bool hist_log2_span(const struct hist *h, uint64_t counts[HIST_LOG2_SLOTS],
+		    struct hist_span *span)
+{
+	struct hist_span sp = { .first = -1, .last = -1 };
+	int i;
+
+	hist_log2(h, counts);
+	for (i = 0; i < HIST_LOG2_SLOTS; i++) {
+		if (!counts[i])
+			continue;
+		if (sp.first < 0)
+			sp.first = i;
+		sp.last = i;
+		if (counts[i] > sp.max)
+			sp.max = counts[i];
+	}
+	if (sp.first < 0)
+		return false;
+	*span = sp;
+	return true;
+}
+
 void hist_log2(const struct hist *h, uint64_t counts[HIST_LOG2_SLOTS])
 {
 	unsigned int b, i, slot;

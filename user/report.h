@@ -61,6 +61,17 @@ uint64_t hist_percentile(const struct hist *h, double p);
  * one slot. */
 void hist_log2(const struct hist *h, uint64_t counts[HIST_LOG2_SLOTS]);
 
+/* The non-empty part of a log2 histogram, as every renderer draws it. */
+struct hist_span {
+	int first, last;  /* first and last non-empty slot */
+	uint64_t max;	  /* the largest count */
+};
+
+/* hist_log2() and the span from its first to its last non-empty slot. Returns false (span
+ * untouched) when the histogram is empty. */
+bool hist_log2_span(const struct hist *h, uint64_t counts[HIST_LOG2_SLOTS],
+		    struct hist_span *span);
+
 /* Frees the blocks; the histogram is empty afterwards. */
 void hist_reset(struct hist *h);
 

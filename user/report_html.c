@@ -486,21 +486,15 @@ static void phase_table(FILE *out, const struct report *r, const struct report_g
 /* One log2 histogram (µs, the text report's buckets) as an SVG bar chart. */
 static void hist_svg(FILE *out, const char *name, const struct hist *h)
 {
-	uint64_t counts[HIST_LOG2_SLOTS], max = 0;
-	int i, first = -1, last = -1, y;
+	uint64_t counts[HIST_LOG2_SLOTS], max;
+	struct hist_span sp;
+	int i, first, last, y;
 
-	hist_log2(h, counts);
-	for (i = 0; i < HIST_LOG2_SLOTS; i++) {
-		if (!counts[i])
-			continue;
-		if (first < 0)
-			first = i;
-		last = i;
-		if (counts[i] > max)
-			max = counts[i];
-	}
-	if (first < 0)
+	if (!hist_log2_span(h, counts, &sp))
 		return;
+	first = sp.first;
+	last = sp.last;
+	max = sp.max;
 	fputs("<figure class=\"hist\" data-phase=\"", out);
 	esc(out, name);
 	fputs("\"><figcaption>", out);

@@ -18,19 +18,13 @@ static struct json_object *log2_array(const struct hist *h)
 {
 	uint64_t counts[HIST_LOG2_SLOTS];
 	struct json_object *arr = json_object_new_array(), *slot;
-	int i, first = -1, last = -1, err = 0;
+	struct hist_span sp = { .first = -1, .last = -2 };
+	int i, err = 0;
 
 	if (!arr)
 		return NULL;
-	hist_log2(h, counts);
-	for (i = 0; i < HIST_LOG2_SLOTS; i++) {
-		if (counts[i]) {
-			if (first < 0)
-				first = i;
-			last = i;
-		}
-	}
-	for (i = first; first >= 0 && i <= last && !err; i++) {
+	hist_log2_span(h, counts, &sp);
+	for (i = sp.first; sp.first >= 0 && i <= sp.last && !err; i++) {
 		slot = json_object_new_object();
 		if (!slot) {
 			err = -ENOMEM;

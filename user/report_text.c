@@ -96,21 +96,15 @@ static void stars(FILE *out, uint64_t val, uint64_t max)
 /* libbpf-tools print_log2_hist() layout, from the first to the last non-empty slot. */
 static void log2_hist(FILE *out, const struct hist *h)
 {
-	uint64_t counts[HIST_LOG2_SLOTS], max = 0;
-	int i, first = -1, last = -1, width;
+	uint64_t counts[HIST_LOG2_SLOTS], max;
+	struct hist_span sp;
+	int i, first, last, width;
 
-	hist_log2(h, counts);
-	for (i = 0; i < HIST_LOG2_SLOTS; i++) {
-		if (!counts[i])
-			continue;
-		if (first < 0)
-			first = i;
-		last = i;
-		if (counts[i] > max)
-			max = counts[i];
-	}
-	if (first < 0)
+	if (!hist_log2_span(h, counts, &sp))
 		return;
+	first = sp.first;
+	last = sp.last;
+	max = sp.max;
 	width = last <= 32 ? 10 : 20;
 	fprintf(out, "%*s%-*s : count    distribution\n", last <= 32 ? 5 : 15, "",
 		last <= 32 ? 19 : 29, "usecs");
