@@ -406,27 +406,37 @@ def test_failures_tls_refused():
     import test_tls_alert as A  # its _check_rejected(): a client that rejects the certificate
     certs = T.make_certs()
     v = Views()
-    runs = {}
-    srv = T.SServer(certs, ["-tls1_3"], name="s_server tls1.3 only")
-    runs["version"] = (srv, T.s_client(srv.port, certs, ["-tls1_2"], name="s_client tls1.2"))
+    # Every server listens before any client connects: a server that has done its one
+    # accept frees its port, which the kernel may give to the next one, and the scenarios
+    # are told apart by server port.
+    srvs = {"version": T.SServer(certs, ["-tls1_3"], name="s_server tls1.3 only")}
     for ver in ("1.2", "1.3"):
-        srv = T.SServer(certs, ["-tls" + ver.replace(".", "_")], cert=certs.expired,
-                        key=certs.expired_key, name="s_server expired " + ver)
-        runs["expired " + ver] = (srv, T.s_client(srv.port, certs, name="s_client exp " + ver))
-        srv = T.SServer(certs, ["-tls" + ver.replace(".", "_")], name="s_server name " + ver)
-        runs["hostname " + ver] = (srv, T.s_client(
-            srv.port, certs, ["-verify_hostname", "wrong.example"], sni="wrong.example",
-            name="s_client name " + ver))
+        srvs["expired " + ver] = T.SServer(certs, ["-tls" + ver.replace(".", "_")],
+                                           cert=certs.expired, key=certs.expired_key,
+                                           name="s_server expired " + ver)
+        srvs["hostname " + ver] = T.SServer(certs, ["-tls" + ver.replace(".", "_")],
+                                            name="s_server name " + ver)
     # HelloRetryRequest, then a rejected certificate: the client's x25519 key share is not
     # accepted, its second ClientHello carries secp384r1, then it rejects the expired
     # certificate.
-    srv = T.SServer(certs, ["-tls1_3", "-groups", "secp384r1"], cert=certs.expired,
-                    key=certs.expired_key, name="s_server secp384r1 expired")
-    runs["hrr"] = (srv, T.s_client(srv.port, certs, ["-groups", "X25519:secp384r1"],
-                                   name="s_client hrr"))
-    srv = T.SServer(certs, ["-tls1_3", "-groups", "secp384r1"], name="s_server secp384r1")
-    runs["group"] = (srv, T.s_client(srv.port, certs, ["-groups", "X25519"],
-                                     name="s_client x25519"))
+    srvs["hrr"] = T.SServer(certs, ["-tls1_3", "-groups", "secp384r1"], cert=certs.expired,
+                            key=certs.expired_key, name="s_server secp384r1 expired")
+    srvs["group"] = T.SServer(certs, ["-tls1_3", "-groups", "secp384r1"],
+                              name="s_server secp384r1")
+    runs = {}
+    runs["version"] = (srvs["version"], T.s_client(srvs["version"].port, certs, ["-tls1_2"],
+                                                   name="s_client tls1.2"))
+    for ver in ("1.2", "1.3"):
+        srv = srvs["expired " + ver]
+        runs["expired " + ver] = (srv, T.s_client(srv.port, certs, name="s_client exp " + ver))
+        srv = srvs["hostname " + ver]
+        runs["hostname " + ver] = (srv, T.s_client(
+            srv.port, certs, ["-verify_hostname", "wrong.example"], sni="wrong.example",
+            name="s_client name " + ver))
+    runs["hrr"] = (srvs["hrr"], T.s_client(srvs["hrr"].port, certs,
+                                           ["-groups", "X25519:secp384r1"], name="s_client hrr"))
+    runs["group"] = (srvs["group"], T.s_client(srvs["group"].port, certs, ["-groups", "X25519"],
+                                               name="s_client x25519"))
     for srv, cl in runs.values():
         cl.wait_exit(30, expect=1)
         srv.wait_exit(15)
@@ -518,12 +528,15 @@ def test_failures_mtls():
     verify = ["-Verify", "1", "-CAfile", certs.ca, "-verify_return_error"]
     client_cert = ["-cert", certs.client_other, "-key", certs.client_other_key]
     runs = {}
-    for ver in ("1.2", "1.3"):
-        for what, args in (("none", []), ("rejected", client_cert)):
-            srv = T.SServer(certs, ["-tls" + ver.replace(".", "_")] + verify,
-                            name="s_server mtls %s" % ver)
-            cl = T.s_client(srv.port, certs, args, name="s_client %s %s" % (what, ver))
-            runs[(what, ver)] = (srv, cl)
+    cases = [(what, args, ver) for ver in ("1.2", "1.3")
+             for what, args in (("none", []), ("rejected", client_cert))]
+    # every server listens before any client connects (ports are not reused: see above)
+    srvs = {(what, ver): T.SServer(certs, ["-tls" + ver.replace(".", "_")] + verify,
+                                   name="s_server mtls %s" % ver) for what, _, ver in cases}
+    for what, args, ver in cases:
+        srv = srvs[(what, ver)]
+        cl = T.s_client(srv.port, certs, args, name="s_client %s %s" % (what, ver))
+        runs[(what, ver)] = (srv, cl)
     for srv, cl in runs.values():
         cl.wait_exit(30, expect=(0, 1))
         srv.wait_exit(15)
@@ -656,26 +669,31 @@ def test_failures_handshake_aborted():
     v = Views()
     ca = ["--ca", str(certs.ca), "--sni", T.SNI]
 
-    # Server killed after reading the ClientHello (a plain TCP server that reads once).
+    # Every server listens before any client connects: one that is done frees its port, which
+    # the kernel may give to the next, and the scenarios are told apart by server port.
     killed_srv = T.plain_server(["--stall"], name="server to kill")
+    srv13 = T.SServer(certs, ["-tls1_3"], name="s_server (client killed)")
+    hang_srvs = {}
+    for how, ver in (("close", "1.2"), ("reset", "1.2"), ("reset", "1.3")):
+        hang_srvs[(how, ver)] = T.py_server(certs, ["--tls", ver, "--after-hello", how],
+                                            name="server %s after hello %s" % (how, ver))
+    noread_srv = T.py_server(certs, ["--no-read"], name="server never reads")
+    noacc_srv = H.start_server(no_accept=True, comm="hs_f_noaccept", name="server never accepts")
+
+    # Server killed after reading the ClientHello (a plain TCP server that reads once).
     killed_srv_cl = T.s_client(killed_srv.port, certs, ["-msg"], name="s_client (server killed)")
 
     # Client killed with the server's flight unread in its socket.
-    srv13 = T.SServer(certs, ["-tls1_3"], name="s_server (client killed)")
     killed_cl = T.py_client(srv13.port, ca + ["--stall-after-hello"], name="client to kill")
 
     # Server sends its first flight, then a FIN (TLS 1.2) / a RST (TLS 1.2 and 1.3).
     hang = {}
-    for how, ver in (("close", "1.2"), ("reset", "1.2"), ("reset", "1.3")):
-        srv = T.py_server(certs, ["--tls", ver, "--after-hello", how],
-                          name="server %s after hello %s" % (how, ver))
+    for (how, ver), srv in hang_srvs.items():
         hang[(how, ver)] = (srv, T.s_client(srv.port, certs, ["-msg"],
                                             name="s_client (%s %s)" % (how, ver)))
 
     # Accepts but never reads / never accepts; the clients give up after 1 s.
-    noread_srv = T.py_server(certs, ["--no-read"], name="server never reads")
     noread_cl = T.py_client(noread_srv.port, ca + ["--timeout", "1"], name="client (no read)")
-    noacc_srv = H.start_server(no_accept=True, comm="hs_f_noaccept", name="server never accepts")
     noacc_cl = T.py_client(noacc_srv.port, ca + ["--timeout", "1"], name="client (no accept)")
 
     killed_srv.wait_line(r"^read \d+ [1-9]\d*$")
