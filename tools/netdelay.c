@@ -36,7 +36,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <sched.h>
@@ -55,6 +59,7 @@
 
 struct pkt {
 	uint64_t due_ns;
+	uint64_t sent_real_ns; /* CLOCK_REALTIME: when it entered the device it was read from */
 	uint64_t nr; /* arrival number in its direction */
 	uint16_t len;
 	unsigned char data[SLOT_BYTES];
@@ -75,11 +80,19 @@ struct line {
 	const char *name;
 	int in_fd;
 	int out_fd;
+	int tap_fd; /* packet socket: the kernel's time of each packet sent into in_fd's device */
 	struct queue q[2]; /* [0] in order, [1] held back by --reorder */
 	uint64_t arrived;  /* packets queued so far: the next pkt.nr */
 	uint64_t max_sent_nr; /* highest nr written so far, +1 (0: none yet) */
 	uint64_t relayed, lost, full, oversize, write_err, held, reordered;
+	uint64_t untimed;     /* no kernel time found: the delay counted from the read */
+	uint64_t late;        /* written more than LATE_NS after its due time */
+	uint64_t late_max_ns; /* the latest write past its due time */
 };
+
+#define LATE_NS 1000000ull
+
+static FILE *trace; /* --trace */
 
 /* What a direction does to each packet. */
 struct shape {
@@ -103,6 +116,14 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* xorshift64*: enough randomness for loss and jitter, reproducible with --seed. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -123,8 +144,40 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 	return (errno || end == s || *end || *out < lo || *out > hi) ? -1 : 0;
 }
 
-/* Opens a new TUN device called dev inside the network namespace ns. Returns its fd or -1. */
-static int tun_in_netns(const char *ns, const char *dev)
+/* A packet socket on device ifindex (of the current network namespace) that receives the
+ * packets the namespace sends into it, each with its kernel time (SO_TIMESTAMPNS). Returns
+ * its fd or -1. */
+static int tap_open(int ifindex)
+{
+	struct sock_filter code[] = {
+		/* keep outgoing packets only: those netdelay writes in are PACKET_HOST */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				   .sll_ifindex = ifindex };
+	int one = 1, rcvbuf = 4 << 20;
+	int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+	return fd;
+}
+
+/* Opens a new TUN device called dev inside the network namespace ns, and in *tap a packet
+ * socket on it (tap_open(), -1 if that failed: the delays then count from netdelay's reads).
+ * Returns the device's fd or -1. */
+static int tun_in_netns(const char *ns, const char *dev, int *tap)
 {
 	char path[4096];
 	struct ifreq ifr;
@@ -157,6 +210,11 @@ static int tun_in_netns(const char *ns, const char *dev)
 				strerror(errno));
 			close(fd);
 			fd = -1;
+		} else {
+			*tap = tap_open((int)if_nametoindex(dev));
+			if (*tap < 0)
+				fprintf(stderr, "netdelay: packet socket on %s in %s: %s (delays "
+					"count from netdelay's reads)\n", dev, ns, strerror(errno));
 		}
 	}
 	if (setns(self, CLONE_NEWNET)) {
@@ -172,6 +230,41 @@ out:
 	if (target >= 0)
 		close(target);
 	return ret;
+}
+
+/* The CLOCK_REALTIME time at which the packet pkt (len bytes, just read from l->in_fd) entered
+ * its device, from l->tap_fd, or 0 if it cannot be found. The tap holds the same packets in
+ * the same order as the device (its copy is taken on the way in), plus any that the device
+ * dropped: entries that do not match are skipped, at most a few per packet. */
+static uint64_t tap_time(struct line *l, const unsigned char *pkt, size_t len)
+{
+	static unsigned char copy[SLOT_BYTES];
+
+	if (l->tap_fd < 0)
+		return 0;
+	for (int tries = 0; tries < 8; tries++) {
+		char ctl[CMSG_SPACE(sizeof(struct timespec))];
+		struct iovec iov = { .iov_base = copy, .iov_len = sizeof(copy) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+				     .msg_controllen = sizeof(ctl) };
+		ssize_t n = recvmsg(l->tap_fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+		struct cmsghdr *c;
+
+		if (n < 0)
+			return 0;
+		if ((size_t)n != len || memcmp(copy, pkt, len))
+			continue;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			}
+		}
+		return 0;
+	}
+	return 0;
 }
 
 /* Reads every packet waiting on l->in_fd into one of its queues (or drops it). */
@@ -200,7 +293,16 @@ static void line_read(struct line *l, const struct shape *sh, unsigned char *buf
 			l->full++;
 			continue;
 		}
-		due = now_ns() + sh->delay_ns;
+		/* Due delay_ns after the packet entered the device (a kernel time), not after
+		 * this read, which may come late. A kernel time more than a second away from
+		 * now is not one this code understands: use the read time. */
+		uint64_t mono = now_ns(), real = real_ns(), sent = tap_time(l, buf, (size_t)n);
+
+		if (!sent || sent > real || real - sent > 1000000000ull) {
+			l->untimed++;
+			sent = real;
+		}
+		due = mono - (real - sent) + sh->delay_ns;
 		if (sh->jitter_ns) {
 			int64_t j = (int64_t)((rng_unit() * 2.0 - 1.0) * (double)sh->jitter_ns);
 
@@ -215,6 +317,7 @@ static void line_read(struct line *l, const struct shape *sh, unsigned char *buf
 		q->last_due_ns = due;
 		p = &q->ring[(q->head + q->count) % q->cap];
 		p->due_ns = due;
+		p->sent_real_ns = sent;
 		p->nr = l->arrived++;
 		p->len = (uint16_t)n;
 		memcpy(p->data, buf, (size_t)n);
@@ -243,10 +346,21 @@ static uint64_t line_flush(struct line *l)
 		p = &q->ring[q->head];
 		if (p->due_ns > now)
 			return p->due_ns;
-		if (write(l->out_fd, p->data, p->len) != p->len)
+		uint64_t written = real_ns();
+
+		if (write(l->out_fd, p->data, p->len) != p->len) {
 			l->write_err++;
-		else
+		} else {
 			l->relayed++;
+			if (trace)
+				fprintf(trace, "%s %llu %llu %u\n", l->name,
+					(unsigned long long)p->sent_real_ns,
+					(unsigned long long)written, p->len);
+		}
+		if (now - p->due_ns > l->late_max_ns)
+			l->late_max_ns = now - p->due_ns;
+		if (now - p->due_ns > LATE_NS)
+			l->late++;
 		/* Overtaken: a packet that arrived after this one has gone out before it. */
 		if (p->nr + 1 < l->max_sent_nr)
 			l->reordered++;
@@ -262,11 +376,14 @@ static void usage(FILE *f)
 	fprintf(f, "usage: netdelay --ns-a NS --ns-b NS [--dev NAME] [--delay-ms MS] "
 		   "[--jitter-ms MS] [--loss PCT]\n"
 		   "                [--reorder PCT] [--reorder-ms MS] [--seed N] [--queue N]\n"
+		   "                [--trace FILE]\n"
 		   "Relays IP packets between a TUN device NAME (default hsdelay0) in each of two\n"
 		   "network namespaces, each way after MS milliseconds (default 20), +- jitter,\n"
 		   "dropping --loss percent at random. Packets stay in order, except that with\n"
 		   "--reorder PCT that percentage is held back --reorder-ms longer (default: a\n"
 		   "quarter of the delay, at least 1 ms) and later packets may overtake them.\n"
+		   "Delays count from when a packet entered its device (kernel time). --trace\n"
+		   "writes \"DIR SENT_NS WRITTEN_NS LEN\" per relayed packet (CLOCK_REALTIME).\n"
 		   "Prints \"ready\", runs until SIGINT/SIGTERM, then one statistics line per\n"
 		   "direction.\n");
 }
@@ -276,6 +393,8 @@ int main(int argc, char **argv)
 	const char *ns_a = NULL, *ns_b = NULL, *dev = "hsdelay0";
 	double delay_ms = 20, jitter_ms = 0, loss = 0, reorder = 0, reorder_ms = -1, queue = 8192;
 	double seed = 1;
+	const char *trace_path = NULL;
+	int tap_a = -1, tap_b = -1;
 	struct shape shape;
 	struct line lines[2];
 	unsigned char *buf;
@@ -314,6 +433,8 @@ int main(int argc, char **argv)
 			bad = parse_double(v, 1, 1e15, &seed);
 		else if (!strcmp(o, "--queue"))
 			bad = parse_double(v, 1, 1 << 20, &queue);
+		else if (!strcmp(o, "--trace"))
+			trace_path = v;
 		else
 			bad = 1;
 		if (bad) {
@@ -353,12 +474,19 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	sigemptyset(&none);
 
-	fd_a = tun_in_netns(ns_a, dev);
-	fd_b = fd_a < 0 ? -1 : tun_in_netns(ns_b, dev);
+	if (trace_path) {
+		trace = fopen(trace_path, "we");
+		if (!trace) {
+			fprintf(stderr, "netdelay: %s: %s\n", trace_path, strerror(errno));
+			return 1;
+		}
+	}
+	fd_a = tun_in_netns(ns_a, dev, &tap_a);
+	fd_b = fd_a < 0 ? -1 : tun_in_netns(ns_b, dev, &tap_b);
 	buf = malloc(READ_BYTES);
 	memset(lines, 0, sizeof(lines));
-	lines[0] = (struct line){ .name = "a->b", .in_fd = fd_a, .out_fd = fd_b };
-	lines[1] = (struct line){ .name = "b->a", .in_fd = fd_b, .out_fd = fd_a };
+	lines[0] = (struct line){ .name = "a->b", .in_fd = fd_a, .out_fd = fd_b, .tap_fd = tap_a };
+	lines[1] = (struct line){ .name = "b->a", .in_fd = fd_b, .out_fd = fd_a, .tap_fd = tap_b };
 	int nomem = 0;
 
 	for (int d = 0; d < 2; d++) {
@@ -428,16 +556,27 @@ int main(int argc, char **argv)
 		struct line *l = &lines[d];
 
 		printf("%s relayed=%llu lost=%llu held=%llu reordered=%llu queue_full=%llu "
-		       "oversize=%llu write_errors=%llu pending=%u\n",
+		       "oversize=%llu write_errors=%llu pending=%u untimed=%llu late=%llu "
+		       "late_max_us=%llu\n",
 		       l->name, (unsigned long long)l->relayed, (unsigned long long)l->lost,
 		       (unsigned long long)l->held, (unsigned long long)l->reordered,
 		       (unsigned long long)l->full, (unsigned long long)l->oversize,
-		       (unsigned long long)l->write_err, l->q[0].count + l->q[1].count);
+		       (unsigned long long)l->write_err, l->q[0].count + l->q[1].count,
+		       (unsigned long long)l->untimed, (unsigned long long)l->late,
+		       (unsigned long long)(l->late_max_ns / 1000));
 		free(l->q[0].ring);
 		free(l->q[1].ring);
 	}
 	free(buf);
 	close(fd_a);
 	close(fd_b);
+	if (tap_a >= 0)
+		close(tap_a);
+	if (tap_b >= 0)
+		close(tap_b);
+	if (trace && fclose(trace)) {
+		perror("netdelay: --trace");
+		return 1;
+	}
 	return 0;
 }

@@ -38,10 +38,13 @@ class Pair:
     """A client and a server namespace, delay_ms apart each way (RTT = 2 * delay_ms), with
     optional jitter, random loss, and reordering (netdelay --reorder reorder_pct, each held
     packet reorder_ms later: None for netdelay's default, a quarter of delay_ms); mtu, when
-    given, is the MTU of both devices (default 1500)."""
+    given, is the MTU of both devices (default 1500). With trace=True netdelay writes down
+    each packet it relays (netdelay --trace), and after down() late_us() tells how much longer
+    than delay_ms a given packet really took: a delay line that runs late (a stalled or
+    paused CPU) makes the imposed delay longer, and the accuracy tests take that out."""
 
     def __init__(self, delay_ms=20.0, jitter_ms=0.0, loss_pct=0.0, reorder_pct=0.0,
-                 reorder_ms=None, mtu=None):
+                 reorder_ms=None, mtu=None, trace=False):
         H.require_root()
         check(NETDELAY.is_file(), "%s not found: build it with `make tools`" % NETDELAY)
         self.name = "hst%d-%d" % (os.getpid(), next(_seq))
@@ -50,6 +53,8 @@ class Pair:
         self.client_ns = self.name + "-c"
         self.server_ns = self.name + "-s"
         self.final_log = ""
+        self.trace_path = H.make_tmpdir() / "netdelay.trace" if trace else None
+        self._trace = None
         self.client_addr = CLIENT_ADDR
         self.server_addr = SERVER_ADDR
         _sh("gc")  # pairs left by a test process that was killed outright
@@ -65,6 +70,8 @@ class Pair:
             args += ["--reorder-ms", reorder_ms]
         if mtu is not None:
             args += ["--mtu", mtu]
+        if self.trace_path:
+            args += ["--trace", self.trace_path]
         cp = _sh(*args)
         check(cp.returncode == 0, "netns_pair.sh up %s failed (%d)" % (self.name, cp.returncode),
               cp.stdout + cp.stderr)
@@ -102,6 +109,33 @@ class Pair:
         check("a->b" in out and "b->a" in out, "no netdelay statistics for pair %s" % self.name,
               self.final_log)
         return out
+
+    def packets(self):
+        """The packets netdelay relayed (trace=True, after down()): [(direction, sent_s,
+        written_s, length)], direction "c>s" or "s>c", times in seconds since the epoch: when
+        the packet entered the sender's device, when netdelay wrote it into the receiver's."""
+        check(self.trace_path is not None, "pair %s was made without trace=True" % self.name)
+        if self._trace is None:
+            check(self.final_log, "packets() before down()")
+            self._trace = []
+            for line in self.trace_path.read_text().splitlines():
+                d, sent, written, length = line.split()
+                self._trace.append(("c>s" if d == "a->b" else "s>c", int(sent) / 1e9,
+                                    int(written) / 1e9, int(length)))
+        return self._trace
+
+    def late_us(self, direction, t, at="sent", window_us=3000):
+        """How much longer than delay_ms (µs) the packet of direction ("c>s", "s>c") took whose
+        sent time (at="sent": when it entered the sender's device) or written time
+        (at="written": when it reached the receiver) is nearest to t (seconds since the
+        epoch); a check fails when no packet is within window_us of t."""
+        k = 1 if at == "sent" else 2
+        best = min((p for p in self.packets() if p[0] == direction),
+                   key=lambda p: abs(p[k] - t), default=None)
+        check(best is not None and abs(best[k] - t) * 1e6 <= window_us,
+              "netdelay relayed no %s packet %s within %d µs of %.6f" % (direction, at,
+                                                                         window_us, t))
+        return (best[2] - best[1]) * 1e6 - self.delay_ms * 1000
 
     def exec_argv(self, side, argv):
         """argv run inside the client ("c") or server ("s") namespace."""
