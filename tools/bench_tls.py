@@ -1250,8 +1250,8 @@ def bench_accuracy(a):
     try:
         with contextlib.redirect_stdout(sys.stderr):  # the harness logs on stdout
             run = A.scenario(capture=True)
-            rt, _, _ = A.round_trip_rows(run)
-            cap, classes, worst, missing = A.capture_rows(run)
+            rt, _ = A.round_trip_rows(run)
+            cap, classes, worst, missing, _ = A.capture_rows(run)
             cu, _ = A.curl_rows(run)
     finally:
         with contextlib.redirect_stdout(sys.stderr):
@@ -1278,8 +1278,8 @@ def bench_accuracy(a):
         (a.conns, A.DELAY_MS, A.RTT_US, a.conns))
     out()
     out("Round trips found by hstrace (a phase less the processing time hstrace measured on "
-        "the two ends and less the time by which netdelay ran late for its packets; the "
-        "imposed round trip is %d µs, the tests allow +-%d for the median):" %
+        "the two ends and less what netdelay added to its packets' delay; the imposed round "
+        "trip is %d µs, the tests allow +-%d):" %
         (A.RTT_US, A.ROUND_TRIP_TOL_US))
     out()
     out(head)
@@ -1287,9 +1287,9 @@ def bench_accuracy(a):
         row(label, rt[label])
     out()
     out("hstrace time - capture time of the packet that carries the event (+ = hstrace "
-        "later), per class and per event (the tests bound the p90 of every class by %d µs and "
-        "every value by %d µs; the p99 below is the quiet-machine figure):" %
-        (A.CAPTURE_P90_US, A.STALL_US))
+        "later), per class and per event (the tests bound the p99 of every class by %d µs, "
+        "of all events by %d µs, less for `in` events how long netdelay's write of the "
+        "packet took):" % (A.KERNEL_P99_US, A.CAPTURE_P99_US))
     out()
     out(head)
     for cls in sorted(classes):

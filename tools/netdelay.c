@@ -26,8 +26,19 @@
  * directions with ppoll(). Each direction queues at most --queue packets (default 8192) in
  * each of its two queues; beyond that packets are dropped and counted.
  *
+ * A packet's delay counts from when its namespace sent it, not from when netdelay got round to
+ * reading it: a packet socket on each device (outgoing packets only) gives the kernel's time
+ * of every packet as it entered the device, so a netdelay that was itself held up (a busy or
+ * paused CPU) still releases the packet on time when it can (packets without that time are
+ * counted as untimed=). What it cannot make up - a packet written after its due time - is
+ * counted per direction (late=, late_max_us=), and --trace FILE writes one line per relayed
+ * packet: "DIR SENT_NS WRITTEN_NS DONE_NS LEN" (DIR a->b or b->a; times CLOCK_REALTIME in ns:
+ * when the packet entered its device, when netdelay began and ended its write to the other
+ * one, the receiving stack having taken it in between), so that a test can tell the delay a
+ * packet really had from the one imposed.
+ *
  *   netdelay --ns-a NS --ns-b NS [--dev NAME] [--delay-ms MS] [--jitter-ms MS] [--loss PCT]
- *            [--reorder PCT] [--reorder-ms MS] [--seed N] [--queue N]
+ *            [--reorder PCT] [--reorder-ms MS] [--seed N] [--queue N] [--trace FILE]
  *
  * NS is a name under /run/netns (ip netns add) or a path to a netns file. netdelay prints
  * "ready" on stdout once both devices exist, relays until SIGINT/SIGTERM, then prints one
@@ -346,16 +357,21 @@ static uint64_t line_flush(struct line *l)
 		p = &q->ring[q->head];
 		if (p->due_ns > now)
 			return p->due_ns;
-		uint64_t written = real_ns();
+		uint64_t written = real_ns(), done;
 
+		/* The receiving namespace's stack takes the packet inside this write() (the
+		 * TUN device hands it to the CPU's backlog, which is processed as the write
+		 * enables softirqs again): written..done brackets when it did. */
 		if (write(l->out_fd, p->data, p->len) != p->len) {
 			l->write_err++;
 		} else {
 			l->relayed++;
+			done = real_ns();
 			if (trace)
-				fprintf(trace, "%s %llu %llu %u\n", l->name,
+				fprintf(trace, "%s %llu %llu %llu %u\n", l->name,
 					(unsigned long long)p->sent_real_ns,
-					(unsigned long long)written, p->len);
+					(unsigned long long)written, (unsigned long long)done,
+					p->len);
 		}
 		if (now - p->due_ns > l->late_max_ns)
 			l->late_max_ns = now - p->due_ns;
@@ -383,7 +399,7 @@ static void usage(FILE *f)
 		   "--reorder PCT that percentage is held back --reorder-ms longer (default: a\n"
 		   "quarter of the delay, at least 1 ms) and later packets may overtake them.\n"
 		   "Delays count from when a packet entered its device (kernel time). --trace\n"
-		   "writes \"DIR SENT_NS WRITTEN_NS LEN\" per relayed packet (CLOCK_REALTIME).\n"
+		   "writes \"DIR SENT_NS WRITTEN_NS DONE_NS LEN\" per relayed packet (CLOCK_REALTIME).\n"
 		   "Prints \"ready\", runs until SIGINT/SIGTERM, then one statistics line per\n"
 		   "direction.\n");
 }

@@ -39,7 +39,7 @@ class Pair:
     optional jitter, random loss, and reordering (netdelay --reorder reorder_pct, each held
     packet reorder_ms later: None for netdelay's default, a quarter of delay_ms); mtu, when
     given, is the MTU of both devices (default 1500). With trace=True netdelay writes down
-    each packet it relays (netdelay --trace), and after down() late_us() tells how much longer
+    each packet it relays (netdelay --trace), and after down() extra_us() tells how much longer
     than delay_ms a given packet really took: a delay line that runs late (a stalled or
     paused CPU) makes the imposed delay longer, and the accuracy tests take that out."""
 
@@ -112,30 +112,35 @@ class Pair:
 
     def packets(self):
         """The packets netdelay relayed (trace=True, after down()): [(direction, sent_s,
-        written_s, length)], direction "c>s" or "s>c", times in seconds since the epoch: when
-        the packet entered the sender's device, when netdelay wrote it into the receiver's."""
+        written_s, done_s, length)], direction "c>s" or "s>c", times in seconds since the
+        epoch: when the packet entered the sender's device (the kernel's time), when netdelay
+        began and ended writing it into the receiver's (whose stack took it in between)."""
         check(self.trace_path is not None, "pair %s was made without trace=True" % self.name)
         if self._trace is None:
             check(self.final_log, "packets() before down()")
             self._trace = []
             for line in self.trace_path.read_text().splitlines():
-                d, sent, written, length = line.split()
+                d, sent, written, done, length = line.split()
                 self._trace.append(("c>s" if d == "a->b" else "s>c", int(sent) / 1e9,
-                                    int(written) / 1e9, int(length)))
+                                    int(written) / 1e9, int(done) / 1e9, int(length)))
         return self._trace
 
-    def late_us(self, direction, t, at="sent", window_us=3000):
-        """How much longer than delay_ms (µs) the packet of direction ("c>s", "s>c") took whose
-        sent time (at="sent": when it entered the sender's device) or written time
-        (at="written": when it reached the receiver) is nearest to t (seconds since the
-        epoch); a check fails when no packet is within window_us of t."""
+    def extra_us(self, direction, t, at="sent", window_us=3000):
+        """(lo, hi): how much longer than delay_ms (µs) the packet of direction ("c>s",
+        "s>c") really took from its sender's device to the receiving stack, which took it
+        between netdelay's start (lo) and end (hi) of writing it. The packet is the one whose
+        time at="sent" (entering the sender's device) or at="written" (netdelay's write) is
+        nearest to t (seconds since the epoch); a check fails when none is within window_us.
+        A delay line that runs late (a stalled or paused CPU) makes lo > 0; a receiving stack
+        held up inside the write makes hi > lo."""
         k = 1 if at == "sent" else 2
         best = min((p for p in self.packets() if p[0] == direction),
                    key=lambda p: abs(p[k] - t), default=None)
         check(best is not None and abs(best[k] - t) * 1e6 <= window_us,
               "netdelay relayed no %s packet %s within %d µs of %.6f" % (direction, at,
                                                                          window_us, t))
-        return (best[2] - best[1]) * 1e6 - self.delay_ms * 1000
+        d = self.delay_ms * 1000
+        return (best[2] - best[1]) * 1e6 - d, (best[3] - best[1]) * 1e6 - d
 
     def exec_argv(self, side, argv):
         """argv run inside the client ("c") or server ("s") namespace."""

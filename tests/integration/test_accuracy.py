@@ -13,8 +13,7 @@ ones, each on its own connection with one GET. hstrace runs in the root namespac
 * test_events_match_packet_capture: tshark captures on the TUN device of each namespace at the
   same time; every wire-visible event of both ends is paired with the packet that carries it
   and hstrace's absolute time (start + t_us) is compared with the packet's capture time. The
-  distribution is printed; CAPTURE_P90_US bounds its 90th percentile and STALL_US every
-  value (justified there).
+  distribution is printed; CAPTURE_P99_US bounds its 99th percentile (justified there).
 * test_client_phases_match_curl: curl's own -w timings (time_connect, time_appconnect,
   time_starttransfer) of the same requests against the client's timeline (CURL_*_US).
 * test_in_events_when_the_application_reads_late: a server that reads the ClientHello 50 ms
@@ -34,19 +33,22 @@ RTT_US = int(2 * DELAY_MS * 1000)
 N_PER_VERSION = 4
 PORT = 4433
 
-# A round trip measured by hstrace, less the processing that hstrace measured on the two ends
-# and less the time by which the delay line ran late for the packets of that round trip
-# (netdelay counts each packet's delay from the kernel's time of its sending and writes down
-# when it really let it go: a paused or busy CPU can hold it up), must lie within RTT_US +-
-# ROUND_TRIP_TOL_US (the issue's "40 ms +- 2 ms"): observed 40.03-40.22 ms with real-time
-# CPU hogs stalling both CPUs 8 ms out of every 30. That is the bound of each row's median. A
-# single value may be later still, by up to STALL_US: on its way from the delay line into the
-# receiving stack a packet can wait for the CPU's softirq work (deferred to ksoftirqd, an
-# ordinary task, when the CPUs are busy), and no clock outside the receiving kernel sees that
-# wait (observed once: +5.9 ms, a server tcp_handshake under those hogs). A phase that counted
-# one round trip too many or too few is 40 ms off and fails either bound.
+# A round trip measured by hstrace, less the processing that hstrace measured on the two ends,
+# must lie within RTT_US +- ROUND_TRIP_TOL_US (the issue's "40 ms +- 2 ms"), RTT_US being the
+# imposed round trip plus what the delay line itself added for those packets: netdelay counts
+# each packet's delay from the kernel's time of its sending and writes down when it wrote the
+# packet into the receiving namespace (whose stack takes it during that write), so a delay line
+# held up by a busy or paused CPU is taken out, and a write held up itself widens the bound by
+# its own length (netns.Pair.extra_us()). The line's remaining lag (waking up, copying) is 0.1-
+# 0.4 ms per round trip. That holds for every tcp_handshake (kernel timestamps on both ends).
+# TLS events are packet times too (hstrace/2), and the processing taken out of the TLS phases
+# is measured between them: 0.5-1.4 ms observed on a quiet machine, up to ~2.5 ms for a TLS 1.2
+# handshake (two round trips) when other work loads the 2 CPUs. They must lie within
+# -ROUND_TRIP_TOL_US .. +TLS_RT_LATE_US (a phase that counted one round trip too many or too few
+# is 40 ms off and still fails). With two real-time CPU hogs stalling both CPUs 8 ms out of
+# every 30, raw round trips reached 51 ms; less what the delay line added, 40.03-40.22 ms.
 ROUND_TRIP_TOL_US = 2000
-STALL_US = 15000
+TLS_RT_LATE_US = 5000
 
 # hstrace time - capture time of the same packet, per class of event (both clocks are
 # CLOCK_REALTIME-based and read by the same kernel; hstrace converts its CLOCK_MONOTONIC stamps):
@@ -58,16 +60,15 @@ STALL_US = 15000
 #   * TLS "in" events by the cgroup ingress program as that packet reaches the socket, after
 #     the tap: observed -68 .. +45 µs (hstrace/1 gave the application's read time here, up to
 #     5.6 ms later on a loaded machine; that time is now app_us).
-# The test bounds each class's 90th percentile by CAPTURE_P90_US = 500 µs, 40x below a real
+# Every class has p99 <= KERNEL_P99_US = 500 µs: room for one scheduling delay of the busy VM
+# (the relay, two tsharks, hstrace and both peers share 2 CPUs), and still 40x below a real
 # error (a wrong packet or event is a round trip, >= 20 ms, off; a wrong clock conversion
-# seconds), and every single difference by STALL_US: the capture stamps a packet written into
-# the receiving namespace as it is queued for that namespace's stack, hstrace as the stack
-# takes it, and between the two the packet can wait for the CPU's softirq work (ksoftirqd, an
-# ordinary task, held up when the 2 CPUs are busy or the VM is paused) - a real wait on that
-# host, not an error, but one no quiet-machine bound survives. make bench reports the p99 on
-# a quiet machine against KERNEL_P99_US and CAPTURE_P99_US (the issue's tighter targets, 50 /
-# 100 µs, are measured there too).
-CAPTURE_P90_US = 500
+# seconds). For an "in" event, what is bounded is the difference less the time netdelay's
+# write of that packet took: the capture stamps a packet as the write queues it for the
+# receiving namespace's stack, hstrace as that stack takes it, later in the same write; a CPU
+# held up in between (a paused VM) delays hstrace's time by as much, which netdelay's trace
+# shows (netns.Pair.extra_us()). The issue's tighter targets (50 / 100 µs) are measured by make
+# bench, not here.
 KERNEL_P99_US = 500
 CAPTURE_P99_US = KERNEL_P99_US
 KERNEL_EVENTS = {"syn_sent", "syn_received", "established", "fin_out", "fin_in", "reset_in",
@@ -80,13 +81,10 @@ KERNEL_EVENTS = {"syn_sent", "syn_received", "established", "fin_out", "fin_in",
 # difference curl - hstrace must lie in [-CURL_EARLY_US, CURL_LATE_US], and its median per
 # timing must be <= CURL_MEDIAN_US. Observed on an idle machine: every difference 66-381 µs;
 # with other test suites loading the 2 CPUs, single wake-ups of curl up to 6.9 ms late, hence
-# 10 ms (a quarter of the round trip) for single values; with real-time CPU hogs stalling both
-# CPUs 8 ms out of every 30 (a paused VM), medians up to 4.1 ms, hence 5 ms for the median.
-# hstrace's own accuracy is bounded tighter against the packet capture above; this test shows
-# that curl's view agrees with it well within a round trip.
+# 10 ms (a quarter of the round trip) for single values.
 CURL_EARLY_US = 500
 CURL_LATE_US = 10000
-CURL_MEDIAN_US = 5000
+CURL_MEDIAN_US = 1000
 # The peers (curl, s_server) run at this nice value so that other work on the machine delays
 # their reads less; hstrace itself runs as usual.
 PEER_NICE = -10
@@ -177,9 +175,9 @@ def dist(values):
                                                         pct(99), v[-1])
 
 
-def p90(values):
+def p99(values):
     v = sorted(values)
-    return v[min(len(v) - 1, int(round(0.90 * (len(v) - 1))))]
+    return v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,70 +189,82 @@ def at(rec, name, dir=None):
 
 
 def check_round_trips(run, ver, c, s):
-    """Returns {name: µs} of the network round trips in one connection, each found by taking
-    out of a client phase the processing time measured by hstrace on the two ends, and the
-    time by which the delay line itself ran late for the packets of that round trip (netdelay's
-    trace: the imposed delay is DELAY_MS only when the delay line keeps time)."""
+    """Returns {name: (µs, lo, hi)} of the network round trips in one connection, each found by
+    taking out of a client phase the processing time measured by hstrace on the two ends; lo..hi
+    is how much longer than the imposed delay the delay line really held the packets of that
+    round trip (netdelay's trace, see netns.Pair.extra_us())."""
     ph_c, ph_s = c["phases_us"], s["phases_us"]
-    late = run.pair.late_us
+    extra = run.pair.extra_us
 
-    def legs(*pairs):
-        """lateness (µs) of the packets sent by the client at the first event and written
-        to it at the second, for each (out event, in event) of the client"""
-        return sum(late("c>s", at(c, *o), "sent") + late("s>c", at(c, *i), "written")
-                   for o, i in pairs)
+    def legs(rec, *pairs):
+        """(lo, hi) summed over the packets of each (sent, received) pair of rec's events:
+        the packet that left rec at the first event and the one that reached it at the
+        second"""
+        mine, theirs = ("c>s", "s>c") if rec["role"] == "client" else ("s>c", "c>s")
+        lo = hi = 0
+        for o, i in pairs:
+            for d, ev_, k in ((mine, o, "sent"), (theirs, i, "written")):
+                x = extra(d, at(rec, *ev_), k)
+                lo, hi = lo + x[0], hi + x[1]
+        return lo, hi
 
     hello = (("client_hello", "out"), ("server_hello", "in"))
-    out = {"client tcp_handshake": ph_c["tcp_handshake"] - legs((("syn_sent",), ("established",))),
-           "server tcp_handshake": ph_s["tcp_handshake"] - (
-               late("s>c", at(s, "syn_received"), "sent")
-               + late("c>s", at(s, "established"), "written"))}
+    out = {"client tcp_handshake": (ph_c["tcp_handshake"],
+                                    *legs(c, (("syn_sent",), ("established",)))),
+           # the server's SYN-ACK leaves as the SYN comes in
+           "server tcp_handshake": (ph_s["tcp_handshake"],
+                                    *legs(s, (("syn_received",), ("established",))))}
     check(ph_c["server_hello_rtt"] >= RTT_US,
           "server_hello_rtt %d µs is shorter than the round trip" % ph_c["server_hello_rtt"], c)
     # ClientHello out -> ServerHello in, less the server's ClientHello in -> ServerHello out.
-    out["server_hello_rtt - server_think"] = (ph_c["server_hello_rtt"] - ph_s["server_think"]
-                                              - legs(hello))
+    out["server_hello_rtt - server_think"] = (ph_c["server_hello_rtt"] - ph_s["server_think"],
+                                              *legs(c, hello))
     if ver == "1.3":
         # client_hello -> client's Finished flight = 1 RTT + server_think + the client's own
         # work between the server's flight (in) and its Finished (out).
         client_work = t(c, "encrypted_handshake", "out") - t(c, "server_hello", "in")
         out["tls1.3 handshake - processing (1 RTT)"] = (
-            ph_c["tls_handshake"] - ph_s["server_think"] - client_work - legs(hello))
+            ph_c["tls_handshake"] - ph_s["server_think"] - client_work, *legs(c, hello))
     else:
         # client_hello -> server's Finished = 2 RTT + server_think + the client's work
         # (ServerHello in -> ClientKeyExchange out) + the server's (ClientKeyExchange in ->
         # its Finished out).
         client_work = t(c, "client_key_exchange", "out") - t(c, "server_hello", "in")
         server_work = t(s, "finished", "out") - t(s, "client_key_exchange", "in")
+        lo, hi = legs(c, hello, (("client_key_exchange", "out"), ("finished", "in")))
         out["tls1.2 (handshake - processing) / 2"] = (
-            ph_c["tls_handshake"] - ph_s["server_think"] - client_work - server_work
-            - legs(hello, (("client_key_exchange", "out"), ("finished", "in")))) // 2
+            (ph_c["tls_handshake"] - ph_s["server_think"] - client_work - server_work) / 2,
+            lo / 2, hi / 2)
     return out
 
 
-def tls_late_us(run, ver, c):
-    """By how much (µs) the delay line ran late for the round trips of c's TLS handshake."""
-    late = run.pair.late_us
+def tls_extra_us(run, ver, c):
+    """How much longer than the imposed delay (µs) the delay line held the packets of the
+    round trips of c's TLS handshake: (lo, hi) as in check_round_trips()."""
+    extra = run.pair.extra_us
     flights = [(("client_hello", "out"), ("server_hello", "in"))]
     if ver != "1.3":
         flights.append((("client_key_exchange", "out"), ("finished", "in")))
-    return sum(late("c>s", at(c, *o), "sent") + late("s>c", at(c, *i), "written")
-               for o, i in flights)
+    lo = hi = 0
+    for o, i in flights:
+        for d, ev_, k in (("c>s", o, "sent"), ("s>c", i, "written")):
+            x = extra(d, at(c, *ev_), k)
+            lo, hi = lo + x[0], hi + x[1]
+    return lo, hi
 
 
 def round_trip_rows(run):
-    """({name: [µs per connection]}, [(name, µs, port) outside -ROUND_TRIP_TOL_US ..
-    +STALL_US], [(name, median µs) outside +- ROUND_TRIP_TOL_US])"""
+    """({name: [µs per connection, less the delay line's extra delay lo]}, [(name, µs, lo, hi,
+    port) outside RTT_US + lo - ROUND_TRIP_TOL_US .. RTT_US + hi + its late bound])"""
     bad = []
     rows = {}
     for ver, w, c, s in run.pairs:
-        for name, v in check_round_trips(run, ver, c, s).items():
-            rows.setdefault(name, []).append(v)
-            if not -ROUND_TRIP_TOL_US <= v - RTT_US <= STALL_US:
-                bad.append((name, int(v), c["local"]["port"]))
-    medians = [(name, int(statistics.median(vals))) for name, vals in rows.items()
-               if abs(statistics.median(vals) - RTT_US) > ROUND_TRIP_TOL_US]
-    return rows, bad, medians
+        for name, (v, lo, hi) in check_round_trips(run, ver, c, s).items():
+            rows.setdefault(name, []).append(int(v - lo))
+            late = ROUND_TRIP_TOL_US if name.endswith("tcp_handshake") else TLS_RT_LATE_US
+            if not RTT_US + lo - ROUND_TRIP_TOL_US <= v <= RTT_US + hi + late:
+                bad.append((name, int(v), int(lo), int(hi), c["local"]["port"]))
+    return rows, bad
 
 
 def test_phases_match_imposed_delay():
@@ -264,18 +274,19 @@ def test_phases_match_imposed_delay():
             ver, c["local"]["port"], c["phases_us"], s["phases_us"]))
     H.log("netdelay: %s" % {k: v for k, v in run.pair.stats().items() if "late" in k
                             or k == "untimed"})
-    rows, bad, medians = round_trip_rows(run)
+    rows, bad = round_trip_rows(run)
     for name, vals in rows.items():
-        H.log("%-40s %s (µs; the imposed round trip is %d)" % (name, dist(vals), RTT_US))
-    check(not medians, "median round trips outside %d +- %d µs: %s"
-          % (RTT_US, ROUND_TRIP_TOL_US, medians))
-    check(not bad, "round trips outside %d µs -%d/+%d: %s"
-          % (RTT_US, ROUND_TRIP_TOL_US, STALL_US, bad))
+        H.log("%-40s %s (µs, less what the delay line added; the imposed round trip is %d)"
+              % (name, dist(vals), RTT_US))
+    check(not bad, "round trips outside their bounds (%d µs + the delay line's extra "
+          "-%d/+%d, TLS +%d): %s" % (RTT_US, ROUND_TRIP_TOL_US, ROUND_TRIP_TOL_US,
+                                     TLS_RT_LATE_US, bad))
     # The version's round-trip count shows directly too: TLS 1.2 takes one RTT more.
     for ver, w, c, s in run.pairs:
-        n = (c["phases_us"]["tls_handshake"] - tls_late_us(run, ver, c)) / RTT_US
-        k = 1 if ver == "1.3" else 2  # plus the two ends' processing: < RTT/2 + a stall
-        check(k <= n < k + 0.5 + STALL_US / RTT_US, "TLS %s tls_handshake is %.2f RTT"
+        lo, hi = tls_extra_us(run, ver, c)
+        n = (c["phases_us"]["tls_handshake"] - lo) / RTT_US
+        want = (1, 1.5) if ver == "1.3" else (2, 2.5)
+        check(want[0] <= n < want[1] + (hi - lo) / RTT_US, "TLS %s tls_handshake is %.2f RTT"
               % (ver, n), c)
 
 
@@ -364,7 +375,8 @@ def start_epoch(rec):
 def capture_rows(run):
     """hstrace time - capture time (µs) of every wire-visible event, first of each kind per
     connection end: ({"<role> <event> <dir>": [µs]}, {class: [µs]}, worst 5, [events that
-    found no packet])."""
+    found no packet], {class: [|µs| less how long netdelay's write of an "in" packet took]})."""
+    excesses = {}
     diffs = {}  # event name -> [µs]
     worst = []
     missing = []
@@ -387,19 +399,25 @@ def capture_rows(run):
                 d_us = (t0 + e["t_us"] / 1e6 - wt) * 1e6
                 label = "%s %s %s" % (rec["role"], e["event"], e.get("dir", ""))
                 diffs.setdefault(label.strip(), []).append(d_us)
-                worst.append((abs(d_us), label, ver, port))
+                held = 0  # how long netdelay's write of an incoming packet took
+                if e.get("dir") == "in":
+                    lo, hi = run.pair.extra_us("s>c" if side == "c" else "c>s", wt, "written")
+                    held = hi - lo
+                excess = max(0.0, abs(d_us) - held)
+                worst.append((excess, abs(d_us), label, ver, port))
                 cls = ("kernel" if e["event"] in KERNEL_EVENTS else
                        "tls out" if e.get("dir") == "out" else "tls in")
                 classes.setdefault(cls, []).append(d_us)
+                excesses.setdefault(cls, []).append(excess)
     worst.sort(reverse=True)
-    return diffs, classes, worst[:5], missing
+    return diffs, classes, worst[:5], missing, excesses
 
 
 def test_events_match_packet_capture():
     run = scenario(capture=True)
     for side in ("c", "s"):
         check(run.frames[side], "tshark captured nothing in namespace %s" % side)
-    diffs, classes, worst, missing = capture_rows(run)
+    diffs, classes, worst, missing, excesses = capture_rows(run)
     everything = [v for vals in diffs.values() for v in vals]
     H.log("hstrace time - capture time, µs (+ = hstrace later), per event:")
     for label in sorted(diffs):
@@ -408,22 +426,20 @@ def test_events_match_packet_capture():
         H.log("  %-36s %s" % ("class: " + cls, dist(classes[cls])))
     H.log("  %-36s %s" % ("ALL", dist(everything)))
     H.log("  %-36s %s" % ("ALL |diff|", dist([abs(v) for v in everything])))
-    H.log("largest: %s" % worst)
+    H.log("largest (|diff| less netdelay's write, |diff|, event): %s" % worst)
     check(not missing, "events with no matching packet in the capture: %s" % missing)
     kinds = {l.split()[1] for l in diffs}
     for want in ("syn_sent", "syn_received", "established", "client_hello", "server_hello",
                  "certificate", "finished", "encrypted_handshake", "app_data", "fin_out"):
         check(want in kinds, "no %s event was compared with the capture" % want, sorted(diffs))
     for cls in ("kernel", "tls out", "tls in"):
-        q = p90([abs(v) for v in classes[cls]])
-        check(q <= CAPTURE_P90_US, "%s events: p90 |hstrace - capture| = %d µs > %d µs"
-              % (cls, q, CAPTURE_P90_US))
-    q = p90([abs(v) for v in everything])
-    check(q <= CAPTURE_P90_US, "p90 |hstrace - capture| = %d µs > %d µs" % (q, CAPTURE_P90_US))
-    check(worst[0][0] <= STALL_US, "an event %d µs from its packet (> %d µs)"
-          % (worst[0][0], STALL_US), worst)
+        q = p99(excesses[cls])
+        check(q <= KERNEL_P99_US, "%s events: p99 |hstrace - capture| = %d µs > %d µs"
+              % (cls, q, KERNEL_P99_US))
+    q = p99([v for vals in excesses.values() for v in vals])
+    check(q <= CAPTURE_P99_US, "p99 |hstrace - capture| = %d µs > %d µs" % (q, CAPTURE_P99_US))
     # A record is taken when its packet arrived, never much before the capture saw it.
-    check(min(classes["tls in"]) >= -CAPTURE_P90_US, "a TLS in event is %d µs earlier than its "
+    check(min(classes["tls in"]) >= -KERNEL_P99_US, "a TLS in event is %d µs earlier than its "
           "packet" % -min(classes["tls in"]))
     # The application read each record after it arrived.
     for ver, w, c, s in run.pairs:
@@ -502,23 +518,28 @@ def tcp_run(pair, count, send=100, parallel=1):
 def test_netdelay_jitter_and_loss():
     # Jitter: 10 ms +- 5 ms each way, so each handshake takes 10..30 ms (two one-way trips)
     # plus the line's own overhead, and they differ. netdelay's trace gives each packet's
-    # real delay: every tcp_handshake must match the two of its SYN and SYN-ACK as the round
-    # trips of test_phases_match_imposed_delay match the imposed delay.
+    # real delay: every tcp_handshake must match the two of its SYN and SYN-ACK within
+    # ROUND_TRIP_TOL_US, as in test_phases_match_imposed_delay.
     pair = N.Pair(10.0, jitter_ms=5.0, trace=True)
     recs = tcp_run(pair, 12)
     pair.down()
     check(len(recs) == 12, "expected 12 client records, got %d" % len(recs), recs)
     hs = sorted(r["phases_us"]["tcp_handshake"] for r in recs)
     H.log("tcp_handshake with 10 +- 5 ms each way: %s" % hs)
-    check(10000 <= hs[0], "tcp_handshake under 10 ms with 10 +- 5 ms each way: %s" % hs)
     check(hs[-1] - hs[0] >= 2000, "jitter of +-5 ms left the handshakes within 2 ms: %s" % hs)
-    off = sorted(int(r["phases_us"]["tcp_handshake"] - 20000
-                     - pair.late_us("c>s", at(r, "syn_sent"), "sent")
-                     - pair.late_us("s>c", at(r, "established"), "written")) for r in recs)
-    H.log("tcp_handshake - the two packets' delays, µs: %s" % off)
-    check(-ROUND_TRIP_TOL_US <= off[0] and off[-1] <= STALL_US
-          and abs(statistics.median(off)) <= ROUND_TRIP_TOL_US,
-          "tcp_handshake apart from the delays netdelay gave its packets: %s" % off)
+    bad = []
+    for r in recs:
+        syn = pair.extra_us("c>s", at(r, "syn_sent"), "sent")
+        synack = pair.extra_us("s>c", at(r, "established"), "written")
+        lo, hi = 20000 + syn[0] + synack[0], 20000 + syn[1] + synack[1]
+        v = r["phases_us"]["tcp_handshake"]
+        H.log("tcp_handshake %d µs, its SYN and SYN-ACK held %d..%d µs" % (v, lo, hi))
+        check(10000 - 1 <= lo, "netdelay held a SYN and SYN-ACK %d µs with 10 +- 5 ms each way"
+              % lo)
+        if not lo - ROUND_TRIP_TOL_US <= v <= hi + ROUND_TRIP_TOL_US:
+            bad.append((v, int(lo), int(hi)))
+    check(not bad, "tcp_handshake (µs) apart from the delays netdelay gave its packets: %s"
+          % bad)
 
     # Loss: a third of the packets each way are dropped. A lost SYN or SYN-ACK costs the
     # client a SYN retransmission after the kernel's initial 1 s timeout, which hstrace
@@ -548,9 +569,9 @@ SLOW_READ_S = 0.05
 def test_in_events_when_the_application_reads_late():
     """The server accepts at once but waits SLOW_READ_S before its handshake (a busy event
     loop): the ClientHello sits unread that long. Its event keeps its arrival time (within
-    STALL_US of the capture), its app_us is the late read, and hello_read_wait shows
-    the wait; the client's timeline does not change."""
-    pair = N.Pair(DELAY_MS)
+    KERNEL_P99_US of the capture, as test_events_match_packet_capture counts it), its app_us is
+    the late read, and hello_read_wait shows the wait; the client's timeline does not change."""
+    pair = N.Pair(DELAY_MS, trace=True)
     certs = T.make_certs()
     cap = N.Capture(pair, "s", PORT)
     hs = H.start_hstrace(["--json"])
@@ -571,6 +592,7 @@ def test_in_events_when_the_application_reads_late():
     recs = hs.stop_ok()
     cap.stop()
     frames = cap.frames()
+    pair.down()
     servers = [T.checked(r) for r in recs if r["role"] == "server"
                and r["local"] == {"addr": pair.server_addr, "port": PORT}]
     check(len(servers) == n, "expected %d server records" % n, recs)
@@ -583,12 +605,15 @@ def test_in_events_when_the_application_reads_late():
         wait = s["phases_us"].get("hello_read_wait")
         H.log("server port %d: client_hello t_us - capture = %d µs; read %s µs later"
               % (s["peer"]["port"], d_us, wait))
-        check(abs(d_us) <= STALL_US, "client_hello %d µs from its packet" % d_us, s)
+        lo, hi = pair.extra_us("c>s", frame, "written")
+        check(abs(d_us) - (hi - lo) <= KERNEL_P99_US, "client_hello %d µs from its packet "
+              "(netdelay's write of it took %d µs)" % (d_us, hi - lo), s)
         # The server read the ClientHello SLOW_READ_S after accept() returned, and the wait
-        # is from its arrival to that read: somewhat less than SLOW_READ_S, since the
-        # ClientHello comes a little after the accept (curl's own work after the TCP
-        # handshake, ~1.5 ms here, more when the CPUs are busy).
+        # is from its arrival to that read: SLOW_READ_S less the time from the accept to the
+        # ClientHello's arrival (curl's own work after the TCP handshake, ~1.5 ms here, more
+        # when the CPUs are busy).
+        after_accept = ch["t_us"] - t(s, "accepted")
         check(wait is not None and ch["app_us"] - t(s, "accepted") >= SLOW_READ_S * 1e6 - 500
-              and 0 < wait <= SLOW_READ_S * 1e6 + STALL_US
+              and SLOW_READ_S * 1e6 - after_accept - 500 <= wait <= SLOW_READ_S * 1e6 + 20000
               and abs(ch["app_us"] - ch["t_us"] - wait) <= 1,
               "hello_read_wait %r for a %g s late read" % (wait, SLOW_READ_S), s)
