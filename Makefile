@@ -57,7 +57,8 @@ DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collector_tls.c user/collector_ssl.c user/tls_parse.c user/timeline.c user/present.c user/conn_id.c \
 	user/render_text.c user/render_json.c user/filter.c user/report.c user/report_text.c \
 	user/report_json.c user/report_cmd.c user/report_join.c user/report_html.c user/ndjson_read.c user/render_timeline.c user/color.c \
-	user/ssl_libs.c user/metrics.c
+	user/report_html_keep.c user/report_html_waterfall.c user/ssl_libs.c user/metrics_registry.c \
+	user/metrics.c
 TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/ssl_probes.c user/metrics_http.c \
 	user/output_file.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c))
@@ -412,7 +413,10 @@ $(OTLP_GEN)/%.pb-c.o: $(OTLP_GEN)/%.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUT)/otlp.o $(OUT)/otlp_export.o $(OUT)/test_otlp.o: $(OTLP_GEN)/.stamp
-$(OUT)/hstrace: $(OUT)/otlp.o $(OUT)/otlp_export.o $(OTLP_PB_OBJS)
-$(OUT)/test_otlp: $(OUT)/otlp.o $(OTLP_PB_OBJS)
+# The request builders (otlp.h): shared helpers (otlp_int.h), span ids, traces, metrics.
+OTLP_OBJS    := $(OUT)/otlp_common.o $(OUT)/otlp_ids.o $(OUT)/otlp_spans.o $(OUT)/otlp_metrics.o
+
+$(OTLP_OBJS) $(OUT)/otlp_export.o $(OUT)/test_otlp.o: $(OTLP_GEN)/.stamp
+$(OUT)/hstrace: $(OTLP_OBJS) $(OUT)/otlp_export.o $(OTLP_PB_OBJS)
+$(OUT)/test_otlp: $(OTLP_OBJS) $(OTLP_PB_OBJS)
 # ---- otlp (end) -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 /*
  * metrics_bench - what --metrics costs hstrace: the time metrics_observe_timeline() takes per
  * connection end (on the ring-buffer thread), and the time a scrape holds the registry's lock
- * to render it (user/metrics.c). No BPF, no root, no network.
+ * to render it (user/metrics.c, user/metrics_registry.c). No BPF, no root, no network.
  *
  *   build/metrics_bench [-n CONNS] [-s NAMES] [-b sni|comm|port|none] [-r ROUNDS]
  *

@@ -1,18 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * metrics.h - hstrace's Prometheus metrics: a small registry of counters, gauges and
- * histograms, and the hstrace families built on it (docs/metrics.md).
+ * metrics.h - hstrace's Prometheus metrics (docs/metrics.md): its families, built on the
+ * generic registry of metrics_registry.h, and the --metrics [ADDR:]PORT argument.
  *
  * Plain C, no I/O: the caller feeds finished timelines and counters, and asks for the text
- * exposition format (version 0.0.4) in a buffer; user/metrics_http.c serves that buffer. A
- * registry has its own mutex: every public function may be called from any thread (the
- * ring-buffer thread observes, the HTTP threads render), and each call holds the lock only
- * for its own work.
- *
- * The registry, generic part: a family has a name, a HELP text, a type and fixed label names;
- * its series are created on first use, one per distinct tuple of label values, and are
- * rendered sorted by their label values. Label values are stored as given, made valid UTF-8
- * (an invalid byte becomes '?') and escaped when rendered (`\` `"` and newline).
+ * exposition format with metrics_render() (metrics_registry.h); user/metrics_http.c serves it.
+ * Every function here may be called from any thread (the ring-buffer thread observes, the
+ * HTTP threads render): each update holds the registry's lock for its whole work, so a
+ * scrape sees a connection end counted in all of its families or in none.
  */
 #ifndef HSTRACE_METRICS_H
 #define HSTRACE_METRICS_H
@@ -22,91 +17,8 @@
 #include <stdint.h>
 #include <sys/socket.h> /* AF_INET, AF_INET6 */
 
+#include "metrics_registry.h"
 #include "timeline.h"
-
-struct metrics;
-struct metrics_family;
-
-enum metrics_type {
-	METRICS_COUNTER = 0,
-	METRICS_GAUGE,
-	METRICS_HISTOGRAM,
-};
-
-#define METRICS_MAX_LABELS 4
-
-/* Returns a new, empty registry, or NULL (ENOMEM). */
-struct metrics *metrics_registry_new(void);
-
-/*
- * Adds a family to m. name must match [a-zA-Z_:][a-zA-Z0-9_:]*, label names
- * [a-zA-Z_][a-zA-Z0-9_]* (at most METRICS_MAX_LABELS); name, help and label names are copied.
- * A histogram needs its upper bucket bounds (strictly increasing, in the unit its values are
- * observed in; copied) and `divisor`, how many of those units make one unit of the exposition
- * (1e9 for nanoseconds shown as seconds); counters and gauges ignore bounds and divisor.
- * Returns the family (owned by m), or NULL with errno EINVAL (bad name, labels, bounds or
- * divisor), EEXIST (name taken) or ENOMEM.
- */
-struct metrics_family *metrics_family_add(struct metrics *m, const char *name, const char *help,
-					  enum metrics_type type, const char *const *labels,
-					  size_t n_labels, const uint64_t *bounds, size_t n_bounds,
-					  double divisor);
-
-/* Returns the family called name, or NULL. */
-struct metrics_family *metrics_family_find(struct metrics *m, const char *name);
-
-/*
- * Creates the series of label values `values` (one per label name of the family; NULL means
- * "") if it does not exist yet, with value 0: for series that should be visible before their
- * first event. Returns 0, or -ENOMEM.
- */
-int metrics_series_touch(struct metrics_family *f, const char *const *values);
-
-/* Adds v (>= 0) to a counter's series, creating it. Returns 0, -EINVAL (not a counter, v < 0)
- * or -ENOMEM. */
-int metrics_counter_add(struct metrics_family *f, const char *const *values, double v);
-
-/* Sets a counter's (a total kept elsewhere, e.g. the ring buffer's losses) or a gauge's series
- * to v. Returns 0, -EINVAL (a histogram) or -ENOMEM. */
-int metrics_value_set(struct metrics_family *f, const char *const *values, double v);
-
-/* Counts one observation of v (in the family's unit) in a histogram's series: in the first
- * bucket whose bound is >= v (Prometheus `le`), or only in +Inf above the last bound. Returns
- * 0, -EINVAL (not a histogram) or -ENOMEM. */
-int metrics_histogram_observe(struct metrics_family *f, const char *const *values, uint64_t v);
-
-/*
- * Renders every family in the order they were added, in the Prometheus text format 0.0.4:
- * `# HELP`, `# TYPE`, then the series sorted by label values (a histogram: its cumulative
- * `_bucket` lines, `_sum` and `_count`). A family without series gets its HELP and TYPE lines
- * only. On success *text is a NUL-terminated buffer the caller must free(), *len its length;
- * returns 0, or -ENOMEM (*text untouched).
- */
-int metrics_render(struct metrics *m, char **text, size_t *len);
-
-/* Frees the registry and everything in it. Accepts NULL. */
-void metrics_free(struct metrics *m);
-
-/*
- * A capped set of label values: the first `max` distinct values are kept, later ones are
- * replaced by "other" (as the report folds groups beyond its cap). Not locked by itself: the
- * hstrace layer below uses it under the registry's lock.
- */
-struct metrics_cap;
-
-/* Returns a new set keeping at most max values (max >= 1), or NULL (EINVAL, ENOMEM). */
-struct metrics_cap *metrics_cap_new(size_t max);
-
-/* Returns value itself when it is kept (already, or now, while fewer than max are kept), else
- * "other"; NULL when the value could not be stored (out of memory: the caller should count it
- * as "other" too). A kept value's text stays valid until metrics_cap_free(). */
-const char *metrics_cap_get(struct metrics_cap *c, const char *value);
-
-/* Number of values kept. */
-size_t metrics_cap_count(const struct metrics_cap *c);
-
-/* Frees the set. Accepts NULL. */
-void metrics_cap_free(struct metrics_cap *c);
 
 /* ---- hstrace's families (docs/metrics.md) ---- */
 
@@ -138,7 +50,9 @@ extern const char *const metrics_phase_names[];
 /*
  * Returns a registry with every hstrace family (connections, one histogram per documented
  * phase, alerts, record counters, build info, process CPU and RSS), or NULL (ENOMEM). Without
- * a `by` label, hstrace_connections_total has a zero series for each role and result.
+ * a `by` label, hstrace_connections_total has a zero series for each role and result. The
+ * functions below need such a registry (not one from metrics_registry_new()); render and free
+ * it with metrics_render() and metrics_free().
  */
 struct metrics *metrics_new(const struct metrics_opts *opts);
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * test_metrics.c - the Prometheus registry (user/metrics.c): the exposition text of a small
- * registry (golden), histogram bucket placement at the bounds, label value escaping and UTF-8
- * repair, the capped --metrics-by label with its "other" overflow, hstrace's families fed
- * with timelines, and the --metrics / --metrics-by argument parsers.
+ * test_metrics.c - the Prometheus registry (user/metrics_registry.c) and hstrace's families
+ * (user/metrics.c): the exposition text of a small registry (golden), histogram bucket
+ * placement at the bounds, label value escaping and UTF-8 repair, the capped --metrics-by
+ * label with its "other" overflow, hstrace's families fed with timelines, and the --metrics /
+ * --metrics-by argument parsers.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
- * test_otlp.c - OTLP requests built from synthetic timelines (user/otlp.c), unpacked again with
- * protobuf-c and checked field by field: span tree, times, attributes, events, status, and the
- * cumulative metrics (counters, histogram buckets).
+ * test_otlp.c - OTLP requests built from synthetic timelines (user/otlp_spans.c,
+ * user/otlp_metrics.c), unpacked again with protobuf-c and checked field by field: span tree,
+ * times, attributes, events, status, and the cumulative metrics (counters, histogram buckets).
  */
 #include <setjmp.h>
 #include <stdarg.h>
