@@ -124,6 +124,14 @@ struct collector {
 	uint64_t seq;		   /* next event sequence number */
 	struct collector_stats stats;
 
+	/* Lost-close notes that found no connection yet (collector_lost_close()), tried again by
+	 * collector_retry_lost_closes(); allocated on first use. */
+	struct lost_close {
+		uint64_t cookie, ts_ns;
+		unsigned int tries;
+	} *pending;
+	size_t n_pending;
+
 	/* Emission builds the timeline here; the arrays always have room for every event the
 	 * connection with the most can produce (conn_reserve()), so emission cannot fail. */
 	struct timeline out;
@@ -856,7 +864,9 @@ malformed:
 	return -EINVAL;
 }
 
-int collector_lost_close(struct collector *c, uint64_t cookie, uint64_t ts_ns)
+/* Closes the connection of cookie at ts_ns as its lost CLOSED record would have. Returns 0,
+ * -ENOENT (not tracked), -ENOMEM. */
+static int apply_lost_close(struct collector *c, uint64_t cookie, uint64_t ts_ns)
 {
 	struct hs_tcp_rec rec = { .hdr = { .kind = HS_REC_TCP, .cookie = cookie, .ts_ns = ts_ns },
 				  .event = HS_EV_CLOSED };
@@ -873,6 +883,48 @@ int collector_lost_close(struct collector *c, uint64_t cookie, uint64_t ts_ns)
 	conn->close_lost = true;
 	c->stats.closes_lost++;
 	return 0;
+}
+
+int collector_lost_close(struct collector *c, uint64_t cookie, uint64_t ts_ns)
+{
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	err = apply_lost_close(c, cookie, ts_ns);
+	if (err != -ENOENT)
+		return err;
+	if (!c->pending) {
+		c->pending = calloc(COLLECTOR_LOST_CLOSE_PENDING, sizeof(*c->pending));
+		if (!c->pending)
+			return -ENOMEM;
+	}
+	if (c->n_pending == COLLECTOR_LOST_CLOSE_PENDING) {
+		c->stats.unmatched++;
+		return -ENOENT;
+	}
+	c->pending[c->n_pending++] = (struct lost_close){ cookie, ts_ns, 0 };
+	return -EAGAIN;
+}
+
+void collector_retry_lost_closes(struct collector *c)
+{
+	size_t i = 0;
+
+	if (!c)
+		return;
+	while (i < c->n_pending) {
+		struct lost_close *p = &c->pending[i];
+		int err = apply_lost_close(c, p->cookie, p->ts_ns);
+
+		if (err == -ENOENT && ++p->tries <= COLLECTOR_LOST_CLOSE_TRIES) {
+			i++;
+			continue;
+		}
+		if (err == -ENOENT)
+			c->stats.unmatched++; /* its connection's start was lost too */
+		*p = c->pending[--c->n_pending];
+	}
 }
 
 int collector_handle(struct collector *c, const void *data, size_t size)
@@ -944,6 +996,9 @@ void collector_finish(struct collector *c)
 {
 	if (!c)
 		return;
+	collector_retry_lost_closes(c);
+	c->stats.unmatched += c->n_pending; /* notes that never found their connection */
+	c->n_pending = 0;
 	while (c->conns)
 		conn_emit(c, c->conns, false);
 }
@@ -964,6 +1019,7 @@ void collector_free(struct collector *c)
 	DL_FOREACH_SAFE(c->conns, conn, tmp)
 		conn_free(conn);
 	cookie_table_free(&c->table);
+	free(c->pending);
 	free(c->ev_buf);
 	free(c->seq_buf);
 	free(c);

@@ -56,12 +56,23 @@ struct collector *collector_new(const struct collector_opts *opts);
  * applied (all three counted, never fatal). */
 int collector_handle(struct collector *c, const void *data, size_t size);
 
+/* How many lost-close notes wait for their connection, and for how many retries. */
+#define COLLECTOR_LOST_CLOSE_PENDING 4096
+#define COLLECTOR_LOST_CLOSE_TRIES 10
+
 /* The connection with this cookie closed at ts_ns (CLOCK_MONOTONIC), but its CLOSED record was
  * lost (tracer_take_lost_closes()): closes it as that record would have, marked close_lost
  * (its final counters and socket error are unknown), so it is emitted after the grace period
- * instead of staying open until the end. Returns 0, -ENOENT (not tracked: its start was lost
- * too, or it was already emitted), -ENOMEM. */
+ * instead of staying open until the end. A note can come before its connection's first record
+ * (still being written by another CPU when the ring buffer was drained): then it is kept, and
+ * collector_retry_lost_closes() tries it again. Returns 0 (closed, or closed already),
+ * -EAGAIN (kept), -ENOENT (no room to keep it: counted as unmatched), -ENOMEM. */
 int collector_lost_close(struct collector *c, uint64_t cookie, uint64_t ts_ns);
+
+/* Tries the kept lost-close notes again, e.g. once per pass over the ring buffer. A note that
+ * still finds no connection after COLLECTOR_LOST_CLOSE_TRIES tries is dropped and counted as
+ * unmatched (its connection's start was lost too); collector_finish() counts the ones left. */
+void collector_retry_lost_closes(struct collector *c);
 
 /* Emits every closed connection whose CLOSED event is older than now_ns - grace_ns.
  * now_ns is CLOCK_MONOTONIC. */

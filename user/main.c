@@ -220,44 +220,16 @@ static int report_main(int argc, char **argv)
 	return ret;
 }
 
-/*
- * Lost CLOSED records (tracer_take_lost_closes()). A note can be read before its connection's
- * first record (still being written by another CPU when the ring buffer was drained): such a
- * note waits here and is tried again on the next passes, then dropped (a connection whose start
- * was lost too is not tracked at all).
- */
-#define LOST_CLOSE_PENDING 4096
-#define LOST_CLOSE_TRIES 10
-
-struct lost_close {
-	uint64_t cookie, ts_ns;
-	unsigned int tries;
-};
-
-static struct lost_close pending_closes[LOST_CLOSE_PENDING];
-static size_t n_pending_closes;
-
 static void on_lost_close(uint64_t cookie, uint64_t ts_ns, void *ctx)
 {
-	if (collector_lost_close(ctx, cookie, ts_ns) == -ENOENT &&
-	    n_pending_closes < LOST_CLOSE_PENDING)
-		pending_closes[n_pending_closes++] = (struct lost_close){ cookie, ts_ns, 1 };
+	collector_lost_close(ctx, cookie, ts_ns); /* counted by the collector whatever it returns */
 }
 
-/* Applies the pending notes that now find their connection, and the new ones. */
+/* Lost CLOSED records (tracer_take_lost_closes()): the notes kept from earlier passes, then the
+ * new ones. */
 static void take_lost_closes(struct tracer *tracer, struct collector *coll)
 {
-	size_t i = 0;
-
-	while (i < n_pending_closes) {
-		struct lost_close *p = &pending_closes[i];
-
-		if (collector_lost_close(coll, p->cookie, p->ts_ns) != -ENOENT ||
-		    ++p->tries > LOST_CLOSE_TRIES)
-			*p = pending_closes[--n_pending_closes];
-		else
-			i++;
-	}
+	collector_retry_lost_closes(coll);
 	tracer_take_lost_closes(tracer, on_lost_close, coll);
 }
 

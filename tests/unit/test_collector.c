@@ -628,7 +628,7 @@ static void test_lost_close(void **state)
 	r.bytes_sent = 10;
 	r.bytes_received = 20;
 	assert_int_equal(feed(f, &r), 0);
-	assert_int_equal(collector_lost_close(f->c, 99, BASE_NS + 2 * MS), -ENOENT);
+	assert_int_equal(collector_lost_close(f->c, 99, BASE_NS + 2 * MS), -EAGAIN); /* kept */
 	assert_int_equal(collector_lost_close(f->c, 14, BASE_NS + 3 * MS), 0);
 	assert_int_equal(collector_lost_close(f->c, 14, BASE_NS + 4 * MS), 0); /* once */
 	collector_flush(f->c, BASE_NS + 3 * MS);
@@ -644,6 +644,36 @@ static void test_lost_close(void **state)
 	assert_int_equal(stats(f).closes_lost, 1);
 	assert_int_equal(stats(f).incomplete, 0);
 	assert_int_equal(stats(f).open, 0);
+	/* the note for 99 finds nothing in COLLECTOR_LOST_CLOSE_TRIES retries: unmatched */
+	for (int i = 0; i < COLLECTOR_LOST_CLOSE_TRIES; i++)
+		collector_retry_lost_closes(f->c);
+	assert_int_equal(stats(f).unmatched, 0);
+	collector_retry_lost_closes(f->c);
+	assert_int_equal(stats(f).unmatched, 1);
+	collector_finish(f->c);
+	assert_int_equal(stats(f).unmatched, 1);
+}
+
+/* A lost-close note read before its connection's first record (another CPU was still writing
+ * it) is kept, and closes the connection once that record is in. Notes that never find theirs
+ * are counted as unmatched at the end. */
+static void test_lost_close_before_its_connection(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(collector_lost_close(f->c, 16, BASE_NS + 5 * MS), -EAGAIN);
+	assert_int_equal(collector_lost_close(f->c, 17, BASE_NS + 5 * MS), -EAGAIN);
+	collector_retry_lost_closes(f->c);
+	feed_connect(f, 16, BASE_NS, 100, 3, "curl");
+	feed_ok(f, 16, HS_EV_ESTABLISHED, BASE_NS + MS);
+	collector_retry_lost_closes(f->c);
+	assert_int_equal(stats(f).closes_lost, 1);
+	collector_flush(f->c, BASE_NS + 5 * MS + GRACE_NS + 1);
+	assert_int_equal(f->n_out, 1);
+	assert_true(f->out[0].tl.close_lost);
+	assert_int_equal(stats(f).unmatched, 0);
+	collector_finish(f->c); /* 17 never came */
+	assert_int_equal(stats(f).unmatched, 1);
 }
 
 /* Corrupt streams (fuzz_collector findings, tests/fuzz/regress/): a second CLOSED record adds
@@ -1386,6 +1416,7 @@ int main(void)
 		TEST(test_reset_out_after_closed),
 		TEST(test_closed_without_data),
 		TEST(test_lost_close),
+		TEST(test_lost_close_before_its_connection),
 		TEST(test_corrupt_closed_twice_and_huge_time),
 		TEST(test_incomplete_at_finish),
 		TEST(test_out_of_order),
