@@ -283,13 +283,24 @@ static void line_read(struct line *l, const struct shape *sh, unsigned char *buf
 {
 	for (int i = 0; i < 256; i++) {
 		ssize_t n = read(l->in_fd, buf, READ_BYTES);
-		uint64_t due;
+		uint64_t due, mono, real, sent;
 		struct queue *q;
 		struct pkt *p;
 		int hold;
 
 		if (n <= 0)
 			return;
+		/* Due delay_ns after the packet entered the device (a kernel time), not after
+		 * this read, which may come late. Taken for every packet, dropped ones too, so
+		 * that the tap stays in step with the device. A kernel time more than a second
+		 * away from now is not one this code understands: then the read time. */
+		mono = now_ns();
+		real = real_ns();
+		sent = tap_time(l, buf, (size_t)n);
+		if (!sent || sent > real || real - sent > 1000000000ull) {
+			l->untimed++;
+			sent = real;
+		}
 		if (sh->loss > 0 && rng_unit() * 100.0 < sh->loss) {
 			l->lost++;
 			continue;
@@ -303,15 +314,6 @@ static void line_read(struct line *l, const struct shape *sh, unsigned char *buf
 		if (q->count == q->cap) {
 			l->full++;
 			continue;
-		}
-		/* Due delay_ns after the packet entered the device (a kernel time), not after
-		 * this read, which may come late. A kernel time more than a second away from
-		 * now is not one this code understands: use the read time. */
-		uint64_t mono = now_ns(), real = real_ns(), sent = tap_time(l, buf, (size_t)n);
-
-		if (!sent || sent > real || real - sent > 1000000000ull) {
-			l->untimed++;
-			sent = real;
 		}
 		due = mono - (real - sent) + sh->delay_ns;
 		if (sh->jitter_ns) {
