@@ -72,6 +72,7 @@ struct tls_obs {
 	uint64_t seq;	      /* arrival sequence number */
 	uint32_t len;	      /* record / handshake message body bytes */
 	uint32_t rec_seq;     /* stream offset of the record it is in */
+	uint32_t rec_len;     /* body bytes of that record, 0 unknown */
 	uint8_t what : 2;     /* HS_TLS_RECORD or HS_TLS_HANDSHAKE */
 	uint8_t dir : 2;      /* DIR_OUT or DIR_IN */
 	uint8_t hrr : 1;      /* a ServerHello that is a HelloRetryRequest */
@@ -117,6 +118,8 @@ struct conn_tls {
 	struct tls_rec_end ends[ENDS_MAX];
 	size_t n_ends;
 	uint64_t desync_ns;	   /* when the framing of a direction was lost first, 0 never */
+	uint32_t rec_at[3];	   /* the last record header seen, by direction: its offset */
+	uint32_t rec_len[3];	   /* and body bytes (0 none yet) */
 	uint32_t n_data[3];	   /* type-23 records logged, by enum tl_dir */
 	uint64_t more_bytes[3];	   /* type-23 records counted, not logged: application data */
 	uint32_t more_records[3];
@@ -259,8 +262,11 @@ static void obs_push(struct conn_tls *tls, const struct hs_tls_rec *rec, uint8_t
 	o->hrr = hrr;
 	if (rec->what == HS_TLS_HANDSHAKE) {
 		o->type = rec->hs_type;
+		if (tls->rec_len[dir] && tls->rec_at[dir] == rec->seq)
+			o->rec_len = tls->rec_len[dir];
 		return;
 	}
+	o->rec_len = rec->len;
 	o->type = rec->content_type;
 	if (rec->content_type == CT_ALERT && rec->data_len >= 2) {
 		o->alert_level = rec->data[0];
@@ -411,6 +417,8 @@ int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t 
 		obs_push(tls, rec, dir, seq, parsed && hello.hrr);
 	switch (rec->what) {
 	case HS_TLS_RECORD:
+		tls->rec_at[dir] = rec->seq;
+		tls->rec_len[dir] = rec->len;
 		if (rec->content_type == CT_CHANGE_CIPHER_SPEC) {
 			tls->ccs[dir] = true;
 		} else if (rec->content_type == CT_APPLICATION_DATA && !log) {
@@ -482,11 +490,20 @@ int conn_tls_add_io(struct conn_tls **tlsp, const struct hs_io_rec *rec)
 	return 0;
 }
 
+/* Stream offset just past the record that o is in; just past its header when the record's
+ * length is unknown (a handshake message whose record header was not seen). */
+static uint32_t obs_record_end(const struct tls_obs *o)
+{
+	return o->rec_seq + 5 + (o->rec_len ? o->rec_len : 1);
+}
+
 /*
  * When the application wrote or read each logged record: the first of its calls in that
- * direction that moved bytes past the record's header (a record is written whole; OpenSSL
- * reads a header, then the body). Unknown (0) without such a call: the application never
- * read it, or the kernel has no socket-call tracepoints.
+ * direction that moved the record's last byte. A record read in several calls (OpenSSL reads
+ * a header, then the body, which may come in parts) was read when the last part was: before
+ * that the application could not use it, and a partial read can come before the record's
+ * last packet arrived (its t_us). Unknown (0) without such a call: the application never read
+ * it, or the kernel has no socket-call tracepoints.
  *
  * The rules order the log by call_ns: the application's time, else the packet's, but a
  * record the application never read no earlier than the records before it in the stream that
@@ -524,13 +541,13 @@ static void obs_app_times(struct conn_tls *tls)
 	}
 	for (i = 0; i < tls->n_obs; i++) {
 		struct tls_obs *o = &tls->obs[i];
-		uint32_t hdr_end = o->rec_seq + 5;
+		uint32_t rec_end = obs_record_end(o);
 		const struct dir_call *calls = by_dir[o->dir];
 		size_t n = n_dir[o->dir];
 		uint64_t app_ns = 0;
 
 		for (j = 0; j < n; j++) {
-			if ((int32_t)(calls[j].seq_end - hdr_end) > 0 &&
+			if ((int32_t)(calls[j].seq_end - rec_end) >= 0 &&
 			    (!app_ns || calls[j].ts_ns < app_ns))
 				app_ns = calls[j].ts_ns;
 		}

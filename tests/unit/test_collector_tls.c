@@ -1215,6 +1215,62 @@ static void test_record_end_in_later_packet(void **state)
 }
 
 /*
+ * A record read in parts: OpenSSL reads its header, then the body as it arrives. A read that
+ * took only the first packets of a record came before the record was complete (its t_us); the
+ * record was read by the call that took its last byte. Seen under a stalled CPU: a 4,515-byte
+ * record whose last segment came 618 µs after the first part was read.
+ */
+static void test_record_read_in_parts(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	struct hs_tls_rec r;
+	uint32_t ch_len, sh_len, in, data_at;
+	const struct hello ch12 = { .sni = "example.com" };
+	const struct hello sh12 = { .server = true, .cipher = 0xc02f };
+
+	server_open(f, 10, 0);
+	ch_len = hello(f, 10, 1000, IN, &ch12);
+	/* the ClientHello: header read at once, the body in two parts */
+	app_io(f, 10, 1010, IN, 5);
+	app_io(f, 10, 1020, IN, 5 + 4 + ch_len / 2);
+	app_io(f, 10, 1030, IN, 5 + 4 + ch_len);
+	sh_len = hello(f, 10, 1100, OUT, &sh12);
+	app_io(f, 10, 1090, OUT, 5 + 4 + sh_len);
+	in = 5 + 4 + ch_len;
+	in = rec_at(f, 10, 2000, IN, 22, 70, in);
+	in = rec_at(f, 10, 2000, IN, 20, 1, in);
+	in = rec_at(f, 10, 2000, IN, 22, 40, in);
+	app_io(f, 10, 2010, IN, in);
+	/* a request of 4,515 bytes whose header came at 3000 and last byte at 3618 */
+	data_at = in;
+	in = rec_at(f, 10, 3000, IN, 23, 4510, in);
+	app_io(f, 10, 3005, IN, data_at + 5);
+	app_io(f, 10, 3010, IN, data_at + 1448);
+	r = tls_new(10, T(3618), HS_TLS_RECORD_END, IN);
+	r.seq = data_at;
+	assert_int_equal(tls_feed(f, &r), 0);
+	app_io(f, 10, 3620, IN, in);
+	tcp_close(f, 10, 5000);
+
+	tl = finish_one(f);
+	assert_int_equal(tls_event(tl, 0)->event, TL_EV_CLIENT_HELLO);
+	assert_int_equal(tls_event(tl, 0)->app_ns, T(1030));
+	assert_int_equal(phase_us(tl, "hello_read_wait"), 30);
+	{
+		const struct tl_event *data = NULL;
+		size_t i;
+
+		for (i = 0; i < tl->n_events; i++)
+			if (tl->events[i].event == TL_EV_APP_DATA)
+				data = &tl->events[i];
+		assert_non_null(data);
+		assert_int_equal(data->ts_ns, T(3618));
+		assert_int_equal(data->app_ns, T(3620));
+	}
+}
+
+/*
  * Framing lost (a segment lost or reordered where the rules cannot skip it), as seen under
  * loss: nothing after the loss is guessed. A TLS 1.3 client whose incoming stream was lost
  * before the ServerHello does not know the version: its own encrypted records (the Finished)
@@ -2437,6 +2493,7 @@ int main(void)
 		TEST(test_tls13_server),
 		TEST(test_tls13_server_wire_vs_app_times),
 		TEST(test_app_times_partial),
+		TEST(test_record_read_in_parts),
 		TEST(test_record_end_in_later_packet),
 		TEST(test_desync_no_guess),
 		TEST(test_tls13_server_request_in_finished_read),
