@@ -27,12 +27,31 @@ static __always_inline bool app_caught_up(const struct sk_state *s, int d)
 	       (__s32)(s->app_end[d & 1] - (s->next[d & 1] - s->base[d & 1])) >= 0;
 }
 
+/*
+ * Did a read that took the incoming stream from offset old to end take the last byte of a
+ * record? User space wants, per record, the call that did (its app_us); a read of a header
+ * alone, or of part of a body, tells it nothing, and OpenSSL makes one of those per record.
+ * The bytes read have arrived, so the framing (st) has seen them: its current record is the
+ * last whose header was whole, at rec_seq, ending at rec_seq + 5 + rec_len. Ends of records
+ * before it are not remembered: a read from before rec_seq counts (it took that record's
+ * start, so maybe an earlier end). From rec_seq on, only the current record's end can lie in
+ * the read; no record after it is complete yet.
+ */
+static __always_inline bool read_ends_record(const struct tls_stream *st, __u32 old, __u32 end)
+{
+	__u32 rec_end = st->rec_seq + 5 + st->rec_len;
+
+	if ((__s32)(st->rec_seq - old) > 0)
+		return true;
+	return (__s32)(rec_end - old) > 0 && (__s32)(end - rec_end) >= 0;
+}
+
 /* Reports how far the application has moved stream d (D_OUT: written, D_IN: read). */
 static __always_inline void report_app_progress(struct sock *sk, struct sk_state *s, int d)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	struct hs_io_rec *r;
-	__u32 end;
+	__u32 end, old;
 
 	if (!s->known[d & 1] || app_caught_up(s, d))
 		return;
@@ -42,9 +61,12 @@ static __always_inline void report_app_progress(struct sock *sk, struct sk_state
 		end = BPF_CORE_READ(tp, copied_seq) - s->base[D_IN];
 	if (end == s->app_end[d & 1]) /* nothing moved (MSG_PEEK, a zero-length call) */
 		return;
+	old = s->app_end[d & 1];
 	s->app_end[d & 1] = end;
 	if (app_caught_up(s, D_OUT) && app_caught_up(s, D_IN))
 		s->flags |= SKF_CALLS_DONE;
+	if (d == D_IN && !read_ends_record(&s->dir[D_IN], old, end))
+		return;
 	r = rec_reserve(HS_REC_IO, sizeof(*r), s->cookie);
 	if (!r)
 		return;
