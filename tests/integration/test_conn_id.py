@@ -69,11 +69,13 @@ def test_conn_id_same_on_both_ends_20000():
           "report --join", j)
 
 
-def _pair_run(pair, nat=False, count=3):
+def _pair_run(pair, nat=False, count=3, hs_args=(), hstraces=None):
     """TLS 1.3 connections from the client namespace to s_server in the server namespace,
     traced by two hstrace instances (the server's end and the client's end, as two hosts
     would), and with nat the client connecting to an address and port that nftables in its
-    namespace rewrites. Returns (client file, server file, both hstraces' records)."""
+    namespace rewrites. hs_args are added to both hstraces' arguments; a dict hstraces gets
+    them as "client" and "server". Returns (client file, server file, both hstraces'
+    records)."""
     certs = T.make_certs()
     srv = pair.proc("s", "s_server", [
         "openssl", "s_server", "-accept", "%s:%d" % (pair.server_addr, PORT),
@@ -98,8 +100,10 @@ def _pair_run(pair, nat=False, count=3):
         check(cp.returncode == 0, "route to the NAT address", cp.stderr)
     d = H.make_tmpdir()
     sfile, cfile = d / "server.ndjson", d / "client.ndjson"
-    hs_s = H.start_hstrace(["--json", "-o", str(sfile), "-p", str(srv.pid)])
-    hs_c = H.start_hstrace(["--json", "-o", str(cfile), "--comm", "curl"])
+    hs_s = H.start_hstrace(["--json", "-o", str(sfile), "-p", str(srv.pid), *hs_args])
+    hs_c = H.start_hstrace(["--json", "-o", str(cfile), "--comm", "curl", *hs_args])
+    if hstraces is not None:
+        hstraces.update(client=hs_c, server=hs_s)
     for i in range(count):
         c = pair.proc("c", "curl #%d" % i, [
             "curl", "-sS", "--max-time", "10", "--cacert", certs.ca, "--tlsv1.3",
@@ -189,3 +193,123 @@ def test_join_through_nat():
     rep = json.loads(_join([cfile, sfile], "--json"))
     check(rep["join"]["pairs"] == 3, "pairs through NAT", rep)
 
+
+
+def _tcp_ext(pair, side):
+    """The TcpExt counters of the client ("c") or server ("s") namespace of pair, from its own
+    /proc/net/netstat (the counters are per network namespace)."""
+    cp = subprocess.run(pair.exec_argv(side, ["cat", "/proc/net/netstat"]), capture_output=True,
+                        text=True, timeout=30)
+    check(cp.returncode == 0, "reading /proc/net/netstat in the namespace", cp.stderr)
+    lines = cp.stdout.splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:") and values.startswith("TcpExt:"):
+            return dict(zip(names.split()[1:], map(int, values.split()[1:])))
+    raise AssertionError("no TcpExt counters in /proc/net/netstat\n" + cp.stdout)
+
+
+def _ns_sysctl(pair, side, key, value=None):
+    """Sets (with value) and reads back a sysctl inside one namespace of pair."""
+    if value is not None:
+        cp = subprocess.run(pair.exec_argv(side, ["sysctl", "-qw", "%s=%s" % (key, value)]),
+                            capture_output=True, text=True, timeout=30)
+        check(cp.returncode == 0, "sysctl -w %s=%s" % (key, value), cp.stderr)
+    cp = subprocess.run(pair.exec_argv(side, ["sysctl", "-n", key]), capture_output=True,
+                        text=True, timeout=30)
+    check(cp.returncode == 0, "sysctl -n %s" % key, cp.stderr)
+    return cp.stdout.strip()
+
+
+def test_conn_id_syn_cookies():
+    """The server's namespace answers every SYN with a SYN cookie (net.ipv4.tcp_syncookies=2):
+    its ISN is the cookie, which the client sees as well, so both ends (each traced by its own
+    hstrace) still carry one conn_id, distinct per connection, and report --join pairs them.
+    The kernel's own counters prove that the connections were made through cookies: one cookie
+    sent per SYN and one valid cookie received per connection (docs/json.md conn_id)."""
+    n = 5
+    pair = N.Pair(2.0)
+    check(_ns_sysctl(pair, "s", "net.ipv4.tcp_syncookies", 2) == "2",
+          "tcp_syncookies=2 in the server's namespace")
+    before = _tcp_ext(pair, "s")
+    cfile, sfile, crecs, srecs = _pair_run(pair, count=n)
+    after = _tcp_ext(pair, "s")
+    delta = {k: after[k] - before.get(k, 0) for k in ("SyncookiesSent", "SyncookiesRecv",
+                                                       "SyncookiesFailed")}
+    H.log("server namespace TcpExt: %s" % delta)
+    # Every SYN was answered with a cookie (a SYN retransmission would get one more) and every
+    # connection was established by checking one: with tcp_syncookies=2 the listener keeps no
+    # request socket, so no connection can be made otherwise.
+    check(delta["SyncookiesSent"] >= n and delta["SyncookiesRecv"] == n
+          and delta["SyncookiesFailed"] == 0,
+          "the server's kernel did not make the %d connections through SYN cookies" % n, delta)
+    cl = [r for r in crecs if r["role"] == "client" and r["peer"]["port"] == PORT]
+    sv = [r for r in srecs if r["role"] == "server" and r["local"]["port"] == PORT]
+    check(len(cl) == n and len(sv) == n, "%d client and %d server ends for %d connections"
+          % (len(cl), len(sv), n), crecs + srecs)
+    for r in cl + sv:
+        check(r["result"] == "ok" and (r.get("tls") or {}).get("handshake_done") is True,
+              "a TLS handshake that did not complete", r)
+        check(re.fullmatch(r"[0-9a-f]{16}", r.get("conn_id", "")), "%s conn_id" % r["role"], r)
+    ids = [r["conn_id"] for r in cl]
+    check(len(set(ids)) == n, "%d distinct conn_ids among %d connections" % (len(set(ids)), n),
+          cl)
+    check({r["conn_id"] for r in sv} == set(ids), "server ends' conn_ids differ from the "
+          "clients'", cl + sv)
+    srv_by_id = {r["conn_id"]: r for r in sv}
+    for c in cl:
+        s = srv_by_id[c["conn_id"]]
+        check(s["peer"]["port"] == c["local"]["port"], "conn_id joins two different "
+              "connections", [c, s])
+    j = json.loads(_join([cfile, sfile], "--json"))["join"]
+    check(j["pairs"] == n and j["unpaired_clients"] == 0 and j["unpaired_servers"] == 0,
+          "report --join", j)
+
+
+def test_otlp_two_hosts():
+    """Client and server in two namespaces 5 ms apart, each end traced by its own hstrace,
+    both exporting with --otlp to one receiver (tools/otlp_receiver.py), as two hosts
+    reporting to one backend would: each connection's two connection spans, computed apart
+    from conn_id alone, land in one trace, the server's a child of the client's, with each
+    end's phase spans under its own connection span (docs/otlp.md Traces)."""
+    import test_otlp as O
+    n = 3
+    rcv = O.start_receiver()
+    pair = N.Pair(5.0)
+    hs = {}
+    cfile, sfile, crecs, srecs = _pair_run(pair, count=n, hs_args=["--otlp", rcv.url()],
+                                           hstraces=hs)
+    cl = [r for r in crecs if r["role"] == "client" and r["peer"]["port"] == PORT]
+    sv = [r for r in srecs if r["role"] == "server" and r["local"]["port"] == PORT]
+    check(len(cl) == n and len(sv) == n and len(crecs) == n and len(srecs) == n,
+          "each hstrace saw its own %d ends and nothing else" % n, crecs + srecs)
+    check({r["conn_id"] for r in cl} == {r["conn_id"] for r in sv}
+          and len({r["conn_id"] for r in cl}) == n, "conn_ids", cl + sv)
+    # Each process delivered its own ends, nothing dropped (counted by each, after its flush
+    # at exit).
+    for role, recs in (("client", crecs), ("server", srecs)):
+        s = O.otlp_summary(hs[role])
+        check(s["otlp_dropped"] == 0 and s["otlp_exported"] == len(recs),
+              "%s hstrace: Summary %s for %d records" % (role, s, len(recs)),
+              hs[role].stderr())
+    # The receiver's spans are exactly both files' records, each with its phase spans, and
+    # both ends of every connection in one trace, the server's connection span a child of
+    # the client's (check_against_ndjson() checks those links for every paired conn_id).
+    check(O.check_against_ndjson(rcv, crecs + srecs) == 2 * n,
+          "not every connection's two ends were found in one trace")
+    roots = O.roots_by_cookie(rcv)
+    spans = rcv.spans()
+    for c in cl:
+        s = [r for r in sv if r["conn_id"] == c["conn_id"]][0]
+        cs, ss = roots[str(c["cookie"])], roots[str(s["cookie"])]
+        check(cs.trace_id == ss.trace_id and not cs.parent_span_id
+              and ss.parent_span_id == cs.span_id and cs.kind == O.CLIENT
+              and ss.kind == O.SERVER,
+              "conn_id %s: the server's connection span is not a child of the client's in "
+              "one trace" % c["conn_id"], str(cs), str(ss))
+        trace = [sp for _, sp in spans if sp.trace_id == cs.trace_id]
+        check(len(trace) == 2 + len(c["phases"]) + len(s["phases"]),
+              "conn_id %s: %d spans in its trace, expected both connection spans and their "
+              "%d + %d phase spans" % (c["conn_id"], len(trace), len(c["phases"]),
+                                       len(s["phases"])), [str(sp) for sp in trace])
+    rep = json.loads(_join([cfile, sfile], "--json"))
+    check(rep["join"]["pairs"] == n, "pairs", rep)
