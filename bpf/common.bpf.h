@@ -191,6 +191,37 @@ struct {
 } first_segments SEC(".maps");
 
 /*
+ * When a server connection's SYN reached this host: the ingress program sees every SYN that
+ * comes to a listening socket (the connection's own socket is created only by the handshake's
+ * last ACK) and notes it here, by addresses and ports; the connection's -> ESTABLISHED takes
+ * the note when its ISN matches (a retransmitted SYN keeps the first one's time), and deletes
+ * it. Notes of handshakes that never complete are evicted (LRU). Without a note (hstrace
+ * started after the SYN; evicted under a SYN flood) user space derives the time from the
+ * SYN-ACK's round trip instead.
+ */
+struct syn_key {
+	__u32 peer[4];	  /* IPv4 as ::ffff:a.b.c.d, as a dual-stack socket has it */
+	__u32 local[4];
+	__u16 peer_port;  /* network order */
+	__u16 local_port; /* host order */
+};
+
+struct syn_note {
+	__u64 ts_ns;
+	__u32 seq;	  /* the SYN's sequence number: the client's ISN */
+	__u32 _pad;
+};
+
+#define SYN_NOTES 16384
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SYN_NOTES);
+	__type(key, struct syn_key);
+	__type(value, struct syn_note);
+} syn_notes SEC(".maps");
+
+/*
  * Early segments: an incoming segment that arrives before bytes in front of it which the
  * framing needs (a record header, a certificate length) is kept here, per connection, until
  * the missing bytes come; then its bytes are fed from here, with its own arrival time. At

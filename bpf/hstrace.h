@@ -74,6 +74,7 @@ struct hs_tcp_rec {
 	__u32 srtt_us;	 /* smoothed RTT in µs at this event (first sample = SYN/SYN-ACK RTT) */
 	__u64 bytes_sent;     /* payload bytes sent, retransmits included (tcp_sock.bytes_sent) */
 	__u64 bytes_received; /* payload bytes received, in order (SYN/FIN not counted) */
+	__u64 syn_ns;	 /* HS_EV_ESTABLISHED of a server: when the peer's SYN arrived, 0 unknown */
 	__u32 isn_local; /* HS_EV_ESTABLISHED only: this end's initial sequence number (its SYN's) */
 	__u32 isn_peer;	 /* ... and the peer's, as both ends saw them (see user/conn_id.h) */
 	__u8 saddr[HS_ADDR_LEN]; /* local address; IPv4 in the first 4 bytes, network order */

@@ -196,6 +196,36 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
  * TCP Fast Open SYN included); a client's bytes_acked also counts its SYN, a server child's
  * starts after it (the child is born with its SYN-ACK acknowledged).
  */
+/* When the SYN of server connection sk arrived, as the ingress program noted it (struct
+ * syn_key), if its ISN is the connection's; 0 unknown. The note is deleted. */
+static __always_inline __u64 take_syn_note(const struct sock *sk, __u32 isn_peer)
+{
+	struct syn_key key = {};
+	struct syn_note *note;
+	__u64 ts = 0;
+
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
+		struct in6_addr peer = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+		struct in6_addr local = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+
+		__builtin_memcpy(key.peer, &peer, 16);
+		__builtin_memcpy(key.local, &local, 16);
+	} else {
+		key.peer[2] = key.local[2] = bpf_htonl(0xffff);
+		key.peer[3] = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		key.local[3] = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	}
+	key.peer_port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	key.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	note = bpf_map_lookup_elem(&syn_notes, &key);
+	if (!note)
+		return 0;
+	if (note->seq == isn_peer)
+		ts = note->ts_ns;
+	bpf_map_delete_elem(&syn_notes, &key);
+	return ts;
+}
+
 static __always_inline void emit_established(const struct sock *sk, __u64 cookie, bool client)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
@@ -206,6 +236,8 @@ static __always_inline void emit_established(const struct sock *sk, __u64 cookie
 	r->isn_local = BPF_CORE_READ(tp, snd_una) - (__u32)BPF_CORE_READ(tp, bytes_acked) -
 		       (client ? 0 : 1);
 	r->isn_peer = BPF_CORE_READ(tp, rcv_nxt) - (__u32)BPF_CORE_READ(tp, bytes_received) - 1;
+	if (!client)
+		r->syn_ns = take_syn_note(sk, r->isn_peer);
 	bpf_ringbuf_submit(r, rb_wakeup());
 }
 

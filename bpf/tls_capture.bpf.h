@@ -355,16 +355,48 @@ static __always_inline bool tcp_header(struct __sk_buff *skb, __u32 *ip_len, str
 	return bpf_skb_load_bytes(skb, *ip_len, th, sizeof(*th)) == 0;
 }
 
-/* A segment with payload that came to a listening socket (see struct first_segment): frames
- * it into the per-CPU slot. */
-static __always_inline void capture_first_segment(struct __sk_buff *skb)
+/* A SYN that came to a listening socket: notes when (struct syn_key). */
+static __always_inline void note_syn(struct __sk_buff *skb, const struct tcphdr *th)
+{
+	struct syn_key key = {};
+	struct syn_note note = {}, *old;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		key.peer[2] = key.local[2] = bpf_htonl(0xffff);
+		if (bpf_skb_load_bytes(skb, 12, &key.peer[3], 4) ||
+		    bpf_skb_load_bytes(skb, 16, &key.local[3], 4))
+			return;
+	} else if (bpf_skb_load_bytes(skb, 8, key.peer, 16) ||
+		   bpf_skb_load_bytes(skb, 24, key.local, 16)) {
+		return;
+	}
+	key.peer_port = th->source;
+	key.local_port = bpf_ntohs(th->dest);
+	note.seq = bpf_ntohl(th->seq);
+	old = bpf_map_lookup_elem(&syn_notes, &key);
+	if (old && old->seq == note.seq)
+		return; /* a retransmitted SYN: the first one started the handshake */
+	note.ts_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&syn_notes, &key, &note, BPF_ANY);
+}
+
+/* A segment that came to a listening socket: a SYN is noted (note_syn()); a segment with
+ * payload (see struct first_segment) is framed into the per-CPU slot. */
+static __always_inline void capture_at_listener(struct __sk_buff *skb)
 {
 	struct first_segment *first;
 	struct tlsf_io io = {};
 	struct tcphdr th;
 	__u32 ip_len, off, zero = 0;
 
-	if (!tcp_header(skb, &ip_len, &th) || th.rst || th.syn || !th.ack)
+	if (!tcp_header(skb, &ip_len, &th) || th.rst)
+		return;
+	if (th.syn) {
+		if (!th.ack)
+			note_syn(skb, &th);
+		return;
+	}
+	if (!th.ack)
 		return;
 	off = ip_len + th.doff * 4;
 	if (off >= skb->len)
@@ -413,7 +445,7 @@ static __always_inline void capture_packet(struct __sk_buff *skb, int d)
 	if (!bsk || bsk->protocol != IPPROTO_TCP)
 		return;
 	if (d == D_IN && bsk->state == HS_TCP_LISTEN) {
-		capture_first_segment(skb);
+		capture_at_listener(skb);
 		return;
 	}
 	s = bpf_sk_storage_get(&sk_states, bsk, 0, 0);

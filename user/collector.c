@@ -79,6 +79,9 @@ struct conn {
 	uint32_t isn_server;
 	uint32_t srtt_us;		 /* latest by record time: a late record does not override */
 	uint32_t est_srtt_us;		 /* srtt of the earliest ESTABLISHED: SYN-ACK RTT (server) */
+	uint32_t est_syn_us;		 /* server: its SYN came this long before the earliest
+					  * ESTABLISHED, plus 1 (0 unknown); µs, so a SYN-ACK
+					  * retransmitted for minutes fits */
 	int16_t sk_err;			 /* of the first CLOSED record (an errno value) */
 	uint16_t lport;
 	uint16_t rport;
@@ -409,8 +412,12 @@ static int conn_add_record(struct collector *c, struct conn *conn, const struct 
 			conn->syn_retransmits++;
 		break;
 	case HS_EV_ESTABLISHED:
-		if (!conn_earliest_ev(conn, HS_EV_ESTABLISHED, &est_ts) || ts < est_ts)
+		if (!conn_earliest_ev(conn, HS_EV_ESTABLISHED, &est_ts) || ts < est_ts) {
 			conn->est_srtt_us = rec->srtt_us;
+			conn->est_syn_us = rec->syn_ns && rec->syn_ns <= ts &&
+						   (ts - rec->syn_ns) / 1000 < UINT32_MAX ?
+					   (uint32_t)((ts - rec->syn_ns) / 1000) + 1 : 0;
+		}
 		if (!conn->have_isn && (rec->isn_local || rec->isn_peer)) {
 			bool client = conn->role == ROLE_CLIENT;
 
@@ -516,27 +523,31 @@ static void tl_remove_events(struct timeline *tl, uint64_t *seq, unsigned int ev
 }
 
 /*
- * The server's SYN_RECV record comes with the final ACK, not with the SYN. The srtt of the
- * earliest ESTABLISHED record is the SYN-ACK round trip, so the SYN arrived that long before
- * it. Without that sample the time is unknown and the event is dropped.
+ * The server's SYN_RECV record comes with the final ACK, not with the SYN. The SYN's own
+ * arrival, noted by the packet program on the listening socket, comes with the earliest
+ * ESTABLISHED record (est_syn_us). Without it, the srtt of that record is the SYN-ACK round
+ * trip, so the SYN arrived about that long before it: the event is then marked derived. Without
+ * either the time is unknown and the event is dropped.
  */
 static void tl_derive_syn_recv(struct timeline *tl, uint64_t *seq, const struct conn *conn)
 {
-	uint64_t rtt_ns, ts, est_ts = 0;
+	uint64_t back_ns, ts, est_ts = 0;
+	bool derived = !conn->est_syn_us;
 	size_t i;
 
 	if (tl->role != ROLE_SERVER || !conn_earliest_ev(conn, HS_EV_ESTABLISHED, &est_ts))
 		return;
-	if (!conn->est_srtt_us) {
+	if (!conn->est_syn_us && !conn->est_srtt_us) {
 		tl_remove_events(tl, seq, HS_EV_SYN_RECV);
 		return;
 	}
-	rtt_ns = (uint64_t)conn->est_srtt_us * 1000;
-	ts = est_ts > rtt_ns ? est_ts - rtt_ns : 0;
+	back_ns = derived ? (uint64_t)conn->est_srtt_us * 1000
+			  : (uint64_t)(conn->est_syn_us - 1) * 1000;
+	ts = est_ts > back_ns ? est_ts - back_ns : 0;
 	for (i = 0; i < tl->n_events; i++) {
 		if (tl->events[i].event == HS_EV_SYN_RECV) {
 			tl->events[i].ts_ns = ts;
-			tl->events[i].derived = true;
+			tl->events[i].derived = derived;
 		}
 	}
 }

@@ -348,6 +348,9 @@ static size_t read_tcp(struct input *in, void *buf, size_t cookie_idx)
 		rec->isn_local = 0x11111111u * (uint32_t)(cookie_idx + 1);
 		rec->isn_peer = ~rec->isn_local;
 	}
+	/* a server's SYN time: any value, also after the record's own */
+	if (rec->event == HS_EV_ESTABLISHED && (b & 2))
+		rec->syn_ns = in_u8(in) * 7919000ULL;
 	return sizeof(*rec);
 }
 

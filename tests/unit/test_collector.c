@@ -358,6 +358,63 @@ static void test_client_ok(void **state)
 	assert_int_equal(st.evicted, 0);
 }
 
+/*
+ * The SYN's arrival as the packet program noted it comes with the ESTABLISHED record: the
+ * event takes it, not derived, whatever the RTT sample says (under SYN cookies the kernel's
+ * first sample comes from the echoed timestamp, up to 63 ms too long).
+ */
+static void test_server_syn_received_noted(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t est = BASE_NS + 10 * MS + 2000;
+	const struct timeline *tl;
+	struct hs_tcp_rec r;
+
+	r = rec_new(3, HS_EV_SYN_RECV, BASE_NS + 10 * MS);
+	r.sport = 8443;
+	r.dport = 51001;
+	assert_int_equal(feed(f, &r), 0);
+	r = rec_new(3, HS_EV_ESTABLISHED, est);
+	r.sport = 8443;
+	r.dport = 51001;
+	r.srtt_us = 41000; /* a cookie's timestamp-based sample */
+	r.syn_ns = est - 4321 * US - 999; /* µs: the part below one is dropped */
+	assert_int_equal(feed(f, &r), 0);
+	r = rec_new(3, HS_EV_CLOSED, est + 22 * MS);
+	r.sport = 8443;
+	r.dport = 51001;
+	assert_int_equal(feed(f, &r), 0);
+
+	/* A SYN time after the ESTABLISHED record's own is not believed: derived instead. */
+	r = rec_new(4, HS_EV_SYN_RECV, BASE_NS + 10 * MS);
+	r.sport = 8443;
+	r.dport = 51002;
+	assert_int_equal(feed(f, &r), 0);
+	r = rec_new(4, HS_EV_ESTABLISHED, est);
+	r.sport = 8443;
+	r.dport = 51002;
+	r.srtt_us = 250;
+	r.syn_ns = est + 1;
+	assert_int_equal(feed(f, &r), 0);
+	r = rec_new(4, HS_EV_CLOSED, est + 22 * MS);
+	r.sport = 8443;
+	r.dport = 51002;
+	assert_int_equal(feed(f, &r), 0);
+
+	collector_finish(f->c);
+	assert_int_equal(f->n_out, 2);
+	tl = &f->out[0].tl;
+	assert_int_equal(tl->role, ROLE_SERVER);
+	assert_int_equal(tl->events[0].event, HS_EV_SYN_RECV);
+	assert_false(tl->events[0].derived);
+	assert_int_equal(tl->events[0].ts_ns, est - 4321 * US);
+	assert_int_equal(phase(tl, "tcp_handshake"), 4321 * US);
+	tl = &f->out[1].tl;
+	assert_int_equal(tl->events[0].event, HS_EV_SYN_RECV);
+	assert_true(tl->events[0].derived);
+	assert_int_equal(tl->events[0].ts_ns, est - 250 * US);
+}
+
 static void test_server_derived_syn_received(void **state)
 {
 	static const unsigned int want[] = {
@@ -1407,6 +1464,7 @@ int main(void)
 		TEST(test_phase_get),
 		TEST(test_new_invalid),
 		TEST(test_client_ok),
+		TEST(test_server_syn_received_noted),
 		TEST(test_server_derived_syn_received),
 		TEST(test_server_no_rtt_sample),
 		TEST(test_server_never_established),
