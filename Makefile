@@ -334,7 +334,8 @@ $(OUT)/traced_dlopen_client: tools/traced_dlopen_client.c | $(OUT)
 # ---- report (begin) -------------------------------------------------------------------------
 #   make golden        rewrite the expected outputs of the golden report tests (tests/golden/cases
 #                      and the HTML pages) with build/hstrace; review the diff before committing
-#   make bench-report  `hstrace report` vs jq on 1,000,000 records (tools/bench_report.sh)
+#   make bench-report  `hstrace report` (text, JSON, HTML) vs jq on 1,000,000 records
+#                      (tools/bench_report.sh)
 .PHONY: golden bench-report
 golden: $(OUT)/hstrace $(OUT)/test_report_html
 	@grep -v '^#' tests/golden/cases | while read -r expected fixture args; do \

@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
-# bench_report.sh - `hstrace report` on 1,000,000 NDJSON records, side by side with jq
-# computing just the p50 of one phase on the same file. Prints a markdown section (time and
-# peak RSS from /usr/bin/time -v) on stdout; `make bench-report` runs it.
+# bench_report.sh - `hstrace report` on 1,000,000 NDJSON records (text, --by sni, --json, and
+# the --html page, plain and --by sni), side by side with jq computing just the p50 of one phase
+# on the same file. Prints a markdown section (time and peak RSS from /usr/bin/time -v, and the
+# size of each output) on stdout; `make bench-report` runs it.
 #
 #   tools/bench_report.sh [RECORDS]        (default 1000000; no root needed)
 #   BENCH_REPORT_FILE=/var/tmp/r.ndjson tools/bench_report.sh   keep and reuse the input
@@ -208,6 +209,8 @@ measure() {
 }
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# kib NAME: size of $dir/NAME.out in KiB
+kib() { awk -v b="$(wc -c < "$dir/$1.out")" 'BEGIN { printf "%.1f", b / 1024 }'; }
 
 # warm the page cache so both read the file from memory
 cat "$file" > /dev/null
@@ -217,6 +220,15 @@ set -- $(measure report_by $hstrace report --by sni "$file")
 rb_s=$1 rb_kib=$2
 set -- $(measure report_json $hstrace report --json "$file")
 rj_s=$1 rj_kib=$2
+# the page: one thread (it keeps the slowest records' JSON), default 20 + 20 waterfalls
+set -- $(measure report_html $hstrace report --html "$file")
+rh_s=$1 rh_kib=$2
+set -- $(measure report_html_by $hstrace report --html --by sni "$file")
+rhb_s=$1 rhb_kib=$2
+# the page of the file's first 1,000 records, for its size: it should not grow with the file
+head -n 1000 "$file" > "$dir/small.ndjson"
+$hstrace report --html "$dir/small.ndjson" > "$dir/small_html.out"
+$hstrace report --html --by sni "$dir/small.ndjson" > "$dir/small_html_by.out"
 # jq, streaming (not slurping): keep only the phase values, sort, take the middle one
 set -- $(measure jq jq -n "[inputs | .phases_us.$phase // empty] | sort | .[length / 2 | floor]" "$file")
 j_s=$1 j_kib=$2
@@ -231,12 +243,21 @@ echo "hstrace/2 records ($size MiB, plain NDJSON, in the page cache). Wall time 
 echo "from \`/usr/bin/time -v\`. jq computes only the p50 of \`$phase\`, streaming"
 echo "(\`jq -n '[inputs | .phases_us.$phase // empty] | sort | .[length / 2 | floor]'\`)."
 echo
-echo "| command | wall time (s) | peak RSS (MiB) |"
-echo "|---|---:|---:|"
-printf '| `hstrace report FILE` | %s | %s |\n' "$r_s" "$(mib $r_kib)"
-printf '| `hstrace report --by sni FILE` | %s | %s |\n' "$rb_s" "$(mib $rb_kib)"
-printf '| `hstrace report --json FILE` | %s | %s |\n' "$rj_s" "$(mib $rj_kib)"
-printf '| `jq` p50 of one phase | %s | %s |\n' "$j_s" "$(mib $j_kib)"
+echo "| command | wall time (s) | peak RSS (MiB) | output (KiB) |"
+echo "|---|---:|---:|---:|"
+printf '| `hstrace report FILE` | %s | %s | %s |\n' "$r_s" "$(mib $r_kib)" "$(kib report)"
+printf '| `hstrace report --by sni FILE` | %s | %s | %s |\n' "$rb_s" "$(mib $rb_kib)" \
+	"$(kib report_by)"
+printf '| `hstrace report --json FILE` | %s | %s | %s |\n' "$rj_s" "$(mib $rj_kib)" \
+	"$(kib report_json)"
+printf '| `hstrace report --html FILE` | %s | %s | %s |\n' "$rh_s" "$(mib $rh_kib)" \
+	"$(kib report_html)"
+printf '| `hstrace report --html --by sni FILE` | %s | %s | %s |\n' "$rhb_s" \
+	"$(mib $rhb_kib)" "$(kib report_html_by)"
+printf '| `jq` p50 of one phase | %s | %s | %s |\n' "$j_s" "$(mib $j_kib)" "$(kib jq)"
+echo
+echo "The page of the same file's first 1,000 records: $(kib small_html) KiB"
+echo "($(kib small_html_by) KiB with \`--by sni\`)."
 echo
 echo "p50 of \`$phase\`: hstrace $p50_report µs, jq (exact) $p50_jq µs. Load average at the end:"
 echo "$(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (other work on the machine slows both sides)."

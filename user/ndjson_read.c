@@ -106,6 +106,15 @@ static const char *string_member(struct json_object *o, const char *key)
 	return v ? json_object_get_string(v) : NULL;
 }
 
+/* true when member key of o (o may be NULL) is the JSON value true: how a record carries its
+ * marks, which hstrace writes only when true. */
+static bool true_member(struct json_object *o, const char *key)
+{
+	struct json_object *v = o ? member(o, key, json_type_boolean) : NULL;
+
+	return v && json_object_get_boolean(v);
+}
+
 /* An integer member in [0, max]; -1 when absent or out of range. */
 static int64_t int_member(struct json_object *o, const char *key, int64_t max)
 {
@@ -123,7 +132,7 @@ static int64_t int_member(struct json_object *o, const char *key, int64_t max)
 
 int ndjson_sample_from_json(struct json_object *obj, struct report_sample *s)
 {
-	struct json_object *local, *peer, *phases, *tls, *alert, *desc;
+	struct json_object *local, *peer, *phases, *tls, *alert, *desc, *tcp;
 	const char *schema;
 	int64_t lport, rport;
 
@@ -165,7 +174,11 @@ int ndjson_sample_from_json(struct json_object *obj, struct report_sample *s)
 		}
 	}
 
+	/* the marks of events hstrace lost (docs/json.md), counted by the report */
+	tcp = member(obj, "tcp", json_type_object);
+	s->close_lost = true_member(tcp, "close_lost");
 	tls = member(obj, "tls", json_type_object);
+	s->desync = true_member(tls, "desync");
 	if (tls) {
 		s->sni = string_member(tls, "sni");
 		alert = member(tls, "alert", json_type_object);

@@ -257,6 +257,7 @@ void report_reset(struct report *r)
 	memset(&r->total, 0, sizeof(r->total));
 	strcpy(r->total.key, "all");
 	r->conns = 0;
+	memset(&r->lost, 0, sizeof(r->lost));
 	r->phases_dropped = 0;
 	r->other_conns = 0;
 }
@@ -398,6 +399,9 @@ int report_add(struct report *r, const struct report_sample *s)
 	if (s->alert)
 		alert_idx = intern(r->alert_names, &r->n_alerts, REPORT_MAX_ALERTS, s->alert);
 	r->conns++;
+	r->lost.close_lost += s->close_lost;
+	r->lost.desync += s->desync;
+	r->lost.conns += s->close_lost || s->desync;
 	err = group_add(&r->total, phase_idx, result_idx, alert_idx, s);
 	if (r->by == REPORT_BY_NONE)
 		return err;
@@ -431,6 +435,8 @@ int report_add_timeline(struct report *r, const struct timeline *tl)
 	if (tl->tls.seen && tl->tls.has_alert)
 		s.alert = report_alert_text(tl->tls.alert_level, tl->tls.alert_desc, alert,
 					    sizeof(alert));
+	s.close_lost = tl->close_lost;
+	s.desync = tl->tls.seen && tl->tls.desync; /* as the JSON output writes them */
 	for (i = 0; i < tl->n_phases && i < TL_MAX_PHASES && s.n_phases < REPORT_MAX_SAMPLE_PHASES;
 	     i++) {
 		const struct tl_phase *ph = &tl->phases[i];

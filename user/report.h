@@ -100,6 +100,8 @@ struct report_sample {
 	unsigned int port;    /* service port: a client's peer port, a server's local port */
 	const char *result;   /* "ok", "refused", ... */
 	const char *alert;    /* alert description ("bad_certificate"; "encrypted"), or NULL */
+	bool close_lost;      /* tcp.close_lost: its closed record was lost (docs/json.md) */
+	bool desync;	      /* tls.desync: the TLS record framing was lost in a direction */
 	size_t n_phases;
 	struct {
 		const char *name;
@@ -115,9 +117,19 @@ struct report_group {
 	struct hist phases[REPORT_MAX_PHASES];	  /* by report phase index */
 };
 
+/* Connections whose record says hstrace missed some of their events (the marks hstrace writes
+ * into a record, docs/json.md). Records lost whole are not in a file: the capturing hstrace
+ * counts them (its Summary line's lost=, hstrace_records_lost_total). */
+struct report_lost {
+	uint64_t conns;	     /* connections with at least one mark */
+	uint64_t close_lost; /* ... with tcp.close_lost */
+	uint64_t desync;     /* ... with tls.desync */
+};
+
 struct report {
 	enum report_by by;
 	uint64_t conns;
+	struct report_lost lost; /* over every connection */
 	uint64_t phases_dropped; /* phase values whose name came after REPORT_MAX_PHASES others */
 	uint64_t other_conns;	 /* connections whose group key came after REPORT_MAX_GROUPS */
 	size_t n_phases, n_results, n_alerts;

@@ -338,6 +338,25 @@ static void skipped_lines(FILE *out, const struct ndjson_stats *st)
 		fputs(", ...", out);
 }
 
+/* The connections whose record carries a mark of lost events (the report's count, as in the
+ * text and JSON reports), and where the records lost whole are counted instead. */
+static void lost_row(FILE *out, const struct report_lost *l)
+{
+	fprintf(out, "<tr><th>Lost events</th><td id=\"lost\" data-n=\"%llu\" "
+		"data-close-lost=\"%llu\" data-desync=\"%llu\"><span%s>%llu connection%s marked "
+		"(<code>tcp.close_lost</code> %llu, <code>tls.desync</code> %llu)</span><br>"
+		"<small>A mark says hstrace missed some of that connection's events: its "
+		"<code>closed</code> record (close time right, last counters and error not), or "
+		"the TLS record framing of a direction (later records there are missing). Records "
+		"lost whole in the kernel's ring buffer are not in the file: the hstrace that "
+		"wrote it counts them (<code>lost=</code> on its <code>Summary:</code> line, the "
+		"metric <code>hstrace_records_lost_total</code>).</small></td></tr>\n",
+		(unsigned long long)l->conns, (unsigned long long)l->close_lost,
+		(unsigned long long)l->desync, l->conns ? " class=\"fail\"" : "",
+		(unsigned long long)l->conns, l->conns == 1 ? "" : "s",
+		(unsigned long long)l->close_lost, (unsigned long long)l->desync);
+}
+
 static void header(FILE *out, const struct report *r, const struct report_html_input *in,
 		   const struct report_html_keep *k)
 {
@@ -384,6 +403,7 @@ static void header(FILE *out, const struct report *r, const struct report_html_i
 		sep = ", ";
 	}
 	fputs(*sep ? "</td></tr>\n" : "none</td></tr>\n", out);
+	lost_row(out, &r->lost);
 	if (r->by != REPORT_BY_NONE)
 		fprintf(out, "<tr><th>Grouped by</th><td>%s</td></tr>\n", report_by_name(r->by));
 	if (r->phases_dropped)

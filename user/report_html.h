@@ -7,8 +7,8 @@
  * same code as the text and JSON reports). Besides them the page draws waterfalls of a few
  * connections: while the file is read, a struct report_html_keep holds the N slowest records
  * (by `total`, else `tls_handshake`, else `tcp_handshake`) and the N slowest of each failure
- * result, in bounded heaps, so a 1,000,000-record file makes a page no larger than a
- * 100-record one.
+ * result, in bounded heaps, so a 1,000,000-record file makes a page about the size of a
+ * 1,000-record one (200 and 195 KiB, docs/report.md).
  * Everything that comes from the input (names, addresses, the file name) goes through
  * report_html_escape(). See docs/report.md.
  */
@@ -72,9 +72,10 @@ struct report_html_input {
 };
 
 /*
- * Writes the page: header (input, time range, connections, results, skipped lines), the
- * per-phase percentile table and log2 histograms, failures by result and alert, the --by
- * groups (v->top of them, the rest summed), and the waterfalls of k's records (k may be NULL).
+ * Writes the page: header (input, time range, connections, results, skipped lines, the
+ * connections marked with lost events: r->lost), the per-phase percentile table and log2
+ * histograms, failures by result and alert, the --by groups (v->top of them, the rest summed),
+ * and the waterfalls of k's records (k may be NULL).
  * Returns 0, or -ENOMEM / -EIO.
  */
 int report_html_write(FILE *out, const struct report *r, const struct report_view *v,

@@ -55,6 +55,7 @@ struct end {
 	char peer[PRESENT_ENDPOINT_LEN];
 	unsigned int peer_port;
 	uint32_t pid;
+	bool close_lost, desync; /* its record's marks of lost events */
 	size_t file; /* index of the FILE it came from: one file, one hstrace, one clock */
 };
 
@@ -163,6 +164,8 @@ static int end_fill(struct end *e, const struct report_sample *s, struct json_ob
 	present_printable(s->comm ? s->comm : "?", JOIN_NAME_LEN, false, e->comm,
 			  sizeof(e->comm));
 	e->pid = (uint32_t)int_of(obj, "pid", 0);
+	e->close_lost = s->close_lost;
+	e->desync = s->desync;
 	if (json_object_object_get_ex(obj, "local", &ep))
 		snprintf(e->local, sizeof(e->local), strchr(str_of(ep, "addr") ?: "", ':') ?
 			 "[%s]:%" PRId64 : "%s:%" PRId64, str_of(ep, "addr") ?: "?",
@@ -343,6 +346,8 @@ static void pair_sample(const struct pair *p, struct report_sample *s)
 	s->port = c->peer_port;
 	s->result = strcmp(c->result, "ok") ? c->result : sv->result;
 	s->alert = c->alert[0] ? c->alert : sv->alert[0] ? sv->alert : NULL;
+	s->close_lost = c->close_lost || sv->close_lost; /* a pair is marked when an end is */
+	s->desync = c->desync || sv->desync;
 	if (v.how == ALIGN_HELLO)
 		put(s, "network_hello_rtt", (uint64_t)v.network_us);
 	else if (v.how == ALIGN_SYN)

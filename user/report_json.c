@@ -167,6 +167,25 @@ static int add_groups(struct json_object *o, const struct report *r, const struc
 	return err;
 }
 
+/* {"connections", "close_lost", "desync"}: the connections whose record carries a mark of
+ * events hstrace lost (struct report_lost) */
+static struct json_object *lost_object(const struct report_lost *l)
+{
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	err = json_add_u64(o, "connections", l->conns);
+	err = err ?: json_add_u64(o, "close_lost", l->close_lost);
+	err = err ?: json_add_u64(o, "desync", l->desync);
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 struct json_object *report_json_object(const struct report *r, const struct report_view *v)
 {
 	struct json_object *o = json_object_new_object();
@@ -181,6 +200,7 @@ struct json_object *report_json_object(const struct report *r, const struct repo
 		err = json_object_object_add(o, "by", NULL) ? -ENOMEM : 0;
 	err = err ?: group_members(o, r, &r->total, true);
 	err = err ?: json_add_u64(o, "phases_dropped", r->phases_dropped);
+	err = err ?: json_add(o, "lost_marks", lost_object(&r->lost));
 	if (!err && r->by != REPORT_BY_NONE)
 		err = add_groups(o, r, v);
 	if (err) {

@@ -168,6 +168,10 @@ int report_text_write(FILE *out, const struct report *r, const struct report_vie
 	fprintf(out, "Connections: %llu (ok %llu, failed %llu)\n", (unsigned long long)r->conns,
 		(unsigned long long)(t->conns - report_group_failed(r, t)),
 		(unsigned long long)report_group_failed(r, t));
+	if (r->lost.conns)
+		fprintf(out, "Connections with lost events: %llu (tcp.close_lost %llu, tls.desync "
+			"%llu)\n", (unsigned long long)r->lost.conns,
+			(unsigned long long)r->lost.close_lost, (unsigned long long)r->lost.desync);
 	if (r->phases_dropped)
 		fprintf(out, "Phase values dropped (more than %d phase names): %llu\n",
 			REPORT_MAX_PHASES, (unsigned long long)r->phases_dropped);

@@ -7,9 +7,14 @@ opened in headless Chromium (Debian `chromium`): its DOM holds the same numbers 
 connections the documented rule chooses, the hostile strings as text and no script element;
 Chromium logs no console message (the page's Content-Security-Policy would report any
 blocked request or script there) with every request pointed at a closed proxy port. The
+header's count of connections marked with lost events (tcp.close_lost, tls.desync) is that of
+`report --json` and of the records. `report --html -` reads standard input (the traced file,
+and fixtures with known marks, plain and gzip): the page says so and is the page of the file
+but for its name. The
 screenshot is kept as build/report.png, with the page and its NDJSON (build/report.html,
 build/report.ndjson; docs/report-html.png and tests/golden/html.ndjson were made from them)."""
 
+import gzip
 import json
 import os
 import re
@@ -231,6 +236,73 @@ def check_static(html):
           "the page has no Content-Security-Policy default-src 'none'")
 
 
+def lost_marks(recs):
+    """The marks of lost events the records carry (docs/json.md: tcp.close_lost, tls.desync,
+    written only when true), counted here: {"connections", "close_lost", "desync"}."""
+    close = [(r.get("tcp") or {}).get("close_lost") is True for r in recs]
+    desync = [(r.get("tls") or {}).get("desync") is True for r in recs]
+    return {"connections": sum(c or d for c, d in zip(close, desync)),
+            "close_lost": sum(close), "desync": sum(desync)}
+
+
+def check_lost_row(dom, rep, recs):
+    """The header's lost-events row holds the counts of `report --json` (lost_marks) and of the
+    records themselves, and says where records lost whole are counted."""
+    td = dom.find("td", id="lost")
+    got = {"connections": int(td.attrs["data-n"]), "close_lost": int(td.attrs["data-close-lost"]),
+           "desync": int(td.attrs["data-desync"])}
+    check(got == rep["lost_marks"] == lost_marks(recs),
+          "lost events: page %s, report --json %s, the records %s"
+          % (got, rep["lost_marks"], lost_marks(recs)))
+    text = td.text()
+    check(text.startswith("%d connection" % got["connections"]), "lost row text %r" % text)
+    for words in ("lost=", "Summary:", "hstrace_records_lost_total", "not in the file"):
+        check(words in text, "the lost row does not say %r" % words, text)
+
+
+def check_stdin_page(path, args=()):
+    """`hstrace report --html [args] -` with path on standard input: the page says it came from
+    standard input, holds the connections (and records, lost marks) of `report --json` on the
+    same file, and is the page `report --html [args] PATH` makes but for the file's name.
+    Returns the page's DOM."""
+    recs = [json.loads(l) for l in open(path) if l.strip()]
+    cmd = [str(H.hstrace_path()), "report", "--html", *args, "-"]
+    H.log("$ %s < %s" % (" ".join(cmd), path))
+    with open(path, "rb") as f:
+        cp = subprocess.run(cmd, stdin=f, capture_output=True, text=True, timeout=30)
+    check(cp.returncode == 0 and cp.stderr == "", "report --html -: status %d" % cp.returncode,
+          cp.stderr)
+    html = cp.stdout
+    check_static(html)
+    by_path = H.run_hstrace(["report", "--html", *args, str(path)])
+    check(by_path.returncode == 0, "report --html %s: status %d" % (path, by_path.returncode),
+          by_path.stderr)
+    check(html.count("standard input") == 2 and
+          html.replace("standard input", str(path)) == by_path.stdout,
+          "the page of standard input differs from the page of %s beyond its name" % path)
+    cp = H.run_hstrace(["report", "--json", str(path)])
+    check(cp.returncode == 0, "report --json status %d" % cp.returncode, cp.stderr)
+    rep = json.loads(cp.stdout)
+
+    dom, _ = parse_dom(html)
+    check(dom.find("td", id="file").text() == "standard input", "the page does not say "
+          "standard input: %r" % dom.find("td", id="file").text())
+    title = dom.find("head").find_all("title")  # the others are SVG tooltips
+    check(len(title) == 1 and title[0].text() == "hstrace report: standard input",
+          "the page's title is not of standard input")
+    conns = dom.find("td", id="conns")
+    check(int(conns.attrs["data-n"]) == rep["connections"] == len(recs),
+          "connections: page %s, report --json %d, file %d"
+          % (conns.attrs["data-n"], rep["connections"], len(recs)))
+    check(int(conns.attrs["data-failed"]) == rep["failed"], "failed connections differ")
+    lines = dom.find("td", id="lines")
+    check(int(lines.attrs["data-records"]) == rep["input"]["records"] == len(recs) and
+          int(lines.attrs["data-skipped"]) == rep["input"]["skipped"],
+          "records/skipped: page %s, report --json %s" % (lines.attrs, rep["input"]))
+    check_lost_row(dom, rep, recs)
+    return dom
+
+
 def run_traffic(tmp):
     """Real traffic to one s_server port, traced with --port; returns (ndjson path, records)."""
     certs = TP.make_certs()
@@ -288,6 +360,7 @@ def test_report_html_real_traffic():
     check(starts.get("script", 0) == 0, "the rendered DOM has a <script> element", dom_text)
     check(dom.find("td", id="conns").attrs["data-n"] == str(len(recs)) == str(rep["connections"]),
           "connections in the header")
+    check_lost_row(dom, rep, recs)
 
     # the same numbers as --json: totals, groups, histograms, results and alerts
     check(phase_rows(dom.find("table", id="phases")) == json_rows(rep["phases"]),
@@ -336,6 +409,9 @@ def test_report_html_real_traffic():
     check(any(EVIL_COMM + "[" in h for h in heads), "the hostile comm is not shown as text",
           heads)
 
+    # the same file on standard input
+    check_stdin_page(ndjson, ["--by", "sni"])
+
     # fewer waterfalls: the choice follows the documented rule
     cp = H.run_hstrace(["report", "--html", "--waterfalls", "2", str(ndjson)])
     check(cp.returncode == 0, "--waterfalls 2 status %d" % cp.returncode, cp.stderr)
@@ -352,6 +428,33 @@ def test_report_html_real_traffic():
     check(SCREENSHOT.is_file() and SCREENSHOT.stat().st_size > 20000 and
           SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no screenshot at %s" % SCREENSHOT)
     check(not console_lines(err), "console messages while taking the screenshot", err[-3000:])
+
+
+def test_report_html_stdin():
+    """`hstrace report --html -` reads standard input: recorded real traffic
+    (tests/golden/html.ndjson) and a file whose records carry known marks of lost events
+    (tests/golden/lost.ndjson: tcp.close_lost on 2 records, tls.desync on 2, 3 connections
+    marked); gzip data on standard input too."""
+    golden = H.REPO / "tests" / "golden"
+    dom = check_stdin_page(golden / "html.ndjson")
+    check(dom.find("td", id="lost").attrs["data-n"] == "0", "marks in html.ndjson?")
+    dom = check_stdin_page(golden / "lost.ndjson", ["--waterfalls", "3"])
+    td = dom.find("td", id="lost")
+    check((td.attrs["data-n"], td.attrs["data-close-lost"], td.attrs["data-desync"]) ==
+          ("3", "2", "2"), "lost.ndjson: expected 3 connections marked (2 close_lost, "
+          "2 desync), the page says %s" % td.attrs)
+
+    tmp = H.make_tmpdir()
+    gz = tmp / "lost.ndjson.gz"
+    gz.write_bytes(gzip.compress((golden / "lost.ndjson").read_bytes()))
+    with open(gz, "rb") as f:
+        cp = subprocess.run([str(H.hstrace_path()), "report", "--html", "-"], stdin=f,
+                            capture_output=True, text=True, timeout=30)
+    check(cp.returncode == 0, "report --html - (gzip): status %d" % cp.returncode, cp.stderr)
+    dom, _ = parse_dom(cp.stdout)
+    check(dom.find("td", id="file").text() == "standard input" and
+          dom.find("td", id="conns").attrs["data-n"] == "5" and
+          dom.find("td", id="lost").attrs["data-n"] == "3", "gzip on standard input")
 
 
 def test_report_html_injection():

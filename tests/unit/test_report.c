@@ -775,6 +775,218 @@ static void test_report_json_consistent(void **state)
 	report_free(r);
 }
 
+/* ---- marks of lost events ---- */
+
+/* REC with `from` replaced by `to` (once), parsed into *s; returns the object (put it). */
+static struct json_object *rec_variant(const char *from, const char *to,
+				       struct report_sample *s)
+{
+	char text[sizeof(REC) + 256];
+	const char *at = strstr(REC, from);
+	struct json_object *o;
+
+	assert_non_null(at);
+	snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - REC), REC, to, at + strlen(from));
+	o = json_tokener_parse(text);
+	assert_non_null(o);
+	assert_int_equal(ndjson_sample_from_json(o, s), 0);
+	return o;
+}
+
+/* Runs report_cmd_run() on o; returns what it wrote (free() it). */
+static char *run_report(const struct report_cmd_opts *o)
+{
+	char *out_buf = NULL;
+	size_t out_len = 0;
+	FILE *out = open_memstream(&out_buf, &out_len);
+
+	assert_non_null(out);
+	assert_int_equal(report_cmd_run(o, out, stderr), 0);
+	fclose(out);
+	return out_buf;
+}
+
+/* lost_marks of a JSON report: connections, close_lost, desync */
+static void json_lost(const char *text, uint64_t got[3])
+{
+	static const char *const keys[3] = { "connections", "close_lost", "desync" };
+	struct json_object *o = json_tokener_parse(text), *lm, *x;
+	int i;
+
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "lost_marks", &lm));
+	for (i = 0; i < 3; i++) {
+		assert_true(json_object_object_get_ex(lm, keys[i], &x));
+		assert_true(json_object_is_type(x, json_type_int));
+		got[i] = (uint64_t)json_object_get_int64(x);
+	}
+	json_object_put(o);
+}
+
+/* The marks a record carries of events hstrace lost (tcp.close_lost, tls.desync: only the value
+ * true, as hstrace writes them) are read from NDJSON and from a live timeline, counted by
+ * report_add(), and the text, JSON and HTML reports of one file (read with and without parser
+ * threads) give the same counts; report --join marks a pair when an end is marked. */
+static void test_report_lost_marks(void **state)
+{
+	static const struct {
+		const char *from, *to;
+		bool close_lost, desync;
+	} variants[] = {
+		{ "\"tcp\":{}", "\"tcp\":{\"close_lost\":true}", true, false },
+		{ "\"tcp\":{}", "\"tcp\":{\"close_lost\":false}", false, false },
+		{ "\"tcp\":{}", "\"tcp\":{\"close_lost\":1}", false, false },
+		{ "\"tcp\":{}", "\"close_lost\":true,\"tcp\":{}", false, false }, /* not in tcp */
+		{ "\"tls\":{", "\"tls\":{\"desync\":true,", false, true },
+		{ "\"tls\":{", "\"tls\":{\"desync\":\"true\",", false, false },
+		{ "\"tls\":{", "\"tcp\":{\"desync\":true},\"tls\":{", false, false },
+		{ "\"tcp\":{}", "\"tcp\":{\"close_lost\":true,\"error\":\"x\"}", true, false },
+	};
+	struct report_view v = { .top = 10, .histograms = true };
+	struct report *r = report_new(REPORT_BY_NONE);
+	char dir[] = "/tmp/hstrace-lost-XXXXXX", path[64], line[64], *text;
+	struct report_cmd_opts o = { .path = path, .top = 10 };
+	struct report_sample s;
+	struct json_object *obj;
+	struct timeline tl = {};
+	uint64_t got[3];
+	unsigned int i, n_close = 0, n_desync = 0, n_any = 0, t;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(r);
+	for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		obj = rec_variant(variants[i].from, variants[i].to, &s);
+		if (s.close_lost != variants[i].close_lost || s.desync != variants[i].desync)
+			fail_msg("%s: close_lost %d desync %d", variants[i].to, s.close_lost,
+				 s.desync);
+		json_object_put(obj);
+	}
+
+	/* report_add(): one of each, one with both, one with none */
+	sample(&s, "a", "ok", 100);
+	s.close_lost = true;
+	assert_int_equal(report_add(r, &s), 0);
+	s.close_lost = false;
+	s.desync = true;
+	assert_int_equal(report_add(r, &s), 0);
+	s.close_lost = true;
+	assert_int_equal(report_add(r, &s), 0);
+	s.close_lost = s.desync = false;
+	assert_int_equal(report_add(r, &s), 0);
+	assert_int_equal(r->lost.conns, 3);
+	assert_int_equal(r->lost.close_lost, 2);
+	assert_int_equal(r->lost.desync, 2);
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	assert_int_equal(report_text_write(f, r, &v), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "Connections: 4 (ok 4, failed 0)\n"
+				     "Connections with lost events: 3 (tcp.close_lost 2, "
+				     "tls.desync 2)\n"));
+	free(text);
+	report_reset(r);
+	assert_int_equal(r->lost.conns + r->lost.close_lost + r->lost.desync, 0);
+
+	/* live: as the JSON line of the timeline would say (desync only inside tls) */
+	tl.role = ROLE_CLIENT;
+	tl.result = RESULT_OK;
+	tl.ip_version = 4;
+	tl.close_lost = true;
+	tl.tls.desync = true; /* tls.seen false: no tls object, no mark */
+	assert_int_equal(report_add_timeline(r, &tl), 0);
+	tl.close_lost = false;
+	tl.tls.seen = true;
+	assert_int_equal(report_add_timeline(r, &tl), 0);
+	assert_int_equal(r->lost.conns, 2);
+	assert_int_equal(r->lost.close_lost, 1);
+	assert_int_equal(r->lost.desync, 1);
+	report_free(r);
+
+	/* a file: every 7th record close_lost, every 11th desync; the three outputs agree */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/lost.ndjson", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (i = 1; i <= 3000; i++) {
+		bool c = i % 7 == 0, d = i % 11 == 0;
+		char tcp[64], tls[64];
+		const char *at_tcp = strstr(REC, "\"tcp\":{}"), *at_tls = strstr(REC, "\"tls\":{");
+
+		snprintf(tcp, sizeof(tcp), "\"tcp\":{%s}", c ? "\"close_lost\":true" : "");
+		snprintf(tls, sizeof(tls), "\"tls\":{%s", d ? "\"desync\":true," : "");
+		fprintf(f, "%.*s%s%.*s%s%s\n", (int)(at_tcp - REC), REC, tcp,
+			(int)(at_tls - (at_tcp + 8)), at_tcp + 8, tls, at_tls + 7);
+		n_close += c;
+		n_desync += d;
+		n_any += c || d;
+	}
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(n_any, 428 + 272 - 38); /* 3000/7, 3000/11, 3000/77 */
+	for (t = 1; t <= 3; t += 2) {
+		o.threads = t;
+		o.json = true;
+		text = run_report(&o);
+		json_lost(text, got);
+		assert_int_equal(got[0], n_any);
+		assert_int_equal(got[1], n_close);
+		assert_int_equal(got[2], n_desync);
+		free(text);
+		o.json = false;
+		text = run_report(&o);
+		snprintf(line, sizeof(line), "\nConnections with lost events: %u "
+			 "(tcp.close_lost %u, ", n_any, n_close);
+		assert_non_null(strstr(text, line));
+		free(text);
+	}
+	o.html = true;
+	o.waterfalls = 2;
+	text = run_report(&o);
+	snprintf(line, sizeof(line), "id=\"lost\" data-n=\"%u\" data-close-lost=\"%u\" "
+		 "data-desync=\"%u\"", n_any, n_close, n_desync);
+	assert_non_null(strstr(text, line));
+	free(text);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* report --join: a pair is marked when one of its ends is. */
+static void test_report_join_lost_marks(void **state)
+{
+	static const char ends[] =
+		"{\"schema\":\"hstrace/2\",\"start\":\"2026-12-03T10:14:02.000000Z\","
+		"\"role\":\"client\",\"result\":\"ok\",\"conn_id\":\"0123456789abcdef\","
+		"\"local\":{\"port\":41000},\"peer\":{\"port\":443},\"phases_us\":{},"
+		"\"events\":[],\"tcp\":{}}\n"
+		"{\"schema\":\"hstrace/2\",\"start\":\"2026-12-03T10:14:02.000020Z\","
+		"\"role\":\"server\",\"result\":\"ok\",\"conn_id\":\"0123456789abcdef\","
+		"\"local\":{\"port\":443},\"peer\":{\"port\":41000},\"phases_us\":{},"
+		"\"events\":[],\"tcp\":{\"close_lost\":true},\"tls\":{\"desync\":true}}\n";
+	char path[] = "/tmp/hstrace-join-lost-XXXXXX", *path_ptrs[1] = { path };
+	struct report_join_opts o = { .paths = path_ptrs, .n_paths = 1, .top = 1, .json = true };
+	char *out_buf = NULL;
+	size_t out_len = 0;
+	uint64_t got[3];
+	FILE *out;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, ends, false);
+	out = open_memstream(&out_buf, &out_len);
+	assert_int_equal(report_join_run(&o, out, stderr), 0);
+	fclose(out);
+	unlink(path);
+	json_lost(out_buf, got);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 1);
+	assert_int_equal(got[2], 1);
+	free(out_buf);
+}
+
 static void test_report_text_empty(void **state)
 {
 	struct report *r = report_new(REPORT_BY_NONE);
@@ -826,6 +1038,8 @@ int main(void)
 		cmocka_unit_test(test_report_join_huge_event_time),
 		cmocka_unit_test(test_report_names_printable),
 		cmocka_unit_test(test_report_json_consistent),
+		cmocka_unit_test(test_report_lost_marks),
+		cmocka_unit_test(test_report_join_lost_marks),
 		cmocka_unit_test(test_report_text_empty),
 		cmocka_unit_test(test_report_by_parse),
 	};

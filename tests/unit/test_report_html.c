@@ -41,6 +41,8 @@ static const struct golden golden[] = {
 	{ "tests/golden/html_by_comm.html", "tests/golden/html.ndjson", REPORT_BY_COMM, 1, 2 },
 	/* records written before the "phases" array: phases listed without bars */
 	{ "tests/golden/v2.html", "tests/golden/v2.ndjson", REPORT_BY_NONE, 10, 20 },
+	/* v2.ndjson with marks of lost events (tests/golden/cases): the header counts them */
+	{ "tests/golden/lost.html", "tests/golden/lost.ndjson", REPORT_BY_NONE, 10, 20 },
 };
 
 static char *read_all(const char *path, size_t *len)
