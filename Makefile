@@ -60,7 +60,7 @@ LIB_SRCS := user/json_build.c user/cookie_table.c user/collector.c user/collecto
 	user/report_html_keep.c user/report_html_waterfall.c user/ssl_libs.c user/metrics_registry.c \
 	user/metrics.c
 TOOL_SRCS := user/main.c user/cli.c user/tracer.c user/ssl_probes.c user/metrics_http.c \
-	user/output_file.c
+	user/output_file.c user/process_usage.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUT)/%,$(wildcard tests/unit/test_*.c))
 
 LIB_OBJS  := $(patsubst user/%.c,$(OUT)/%.o,$(LIB_SRCS))

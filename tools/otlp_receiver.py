@@ -206,6 +206,13 @@ class Receiver:
         with self._cv:
             return [r.msg for r in self.requests if r.path == path and r.status == 200]
 
+    def history(self):
+        """Every request answered so far as (path, status, t_start, t_end), in the order they
+        were answered; times are time.monotonic() when the request's headers had been read and when
+        its answer was about to be sent."""
+        with self._cv:
+            return [(r.path, r.status, r.t_start, r.t_end) for r in self.requests]
+
     def statuses(self, path=None):
         with self._cv:
             return [r.status for r in self.requests if path is None or r.path == path]

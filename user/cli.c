@@ -105,8 +105,8 @@ static const struct argp_option options[] = {
 	  "(ADDR default 127.0.0.1; 0.0.0.0 or [::] for every interface; PORT 0: any free "
 	  "port, printed at start). See docs/metrics.md", 3 },
 	{ "metrics-by", OPT_METRICS_BY, "KEY", 0,
-	  "Add one label to the connection and phase metrics: sni (server_name), comm or port; "
-	  "at most 100 distinct values, the rest \"other\"", 3 },
+	  "Add one label to the connection and phase metrics (--metrics, --otlp): sni "
+	  "(server_name), comm or port; at most 100 distinct values, the rest \"other\"", 3 },
 	{ "otlp", OPT_OTLP, "URL", 0,
 	  "Also export the connections shown as OpenTelemetry traces and metrics (OTLP/HTTP "
 	  "protobuf) to URL/v1/traces and URL/v1/metrics, e.g. http://127.0.0.1:4318. See "
@@ -313,8 +313,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				    "--slow selects connections to show; reports count them all");
 		if ((o->by || o->top_set) && !o->interval_s && !o->report)
 			usage_error(state, "--by and --top need -i SEC or --report");
-		if (o->metrics_by && !o->metrics)
-			usage_error(state, "--metrics-by needs --metrics [ADDR:]PORT");
+		if (o->metrics_by && !o->metrics && !o->otlp_url)
+			usage_error(state, "--metrics-by needs --metrics [ADDR:]PORT or --otlp URL");
 		if (o->output_mode_set && !o->output)
 			usage_error(state, "--output-mode needs -o FILE");
 		break;

@@ -282,18 +282,22 @@ static int start_uprobes(struct app *app, struct tracer *tracer)
  * buffer wakes it earlier. Library scans run on their own thread (ssl_probes.h). */
 #define POLL_TIMEOUT_MS 100
 
-/* --metrics: the Summary line's record counters, as they are now. */
-static void metrics_update_records(struct app *app, uint64_t lost)
+/* --metrics and --otlp: the Summary line's record counters, as they are now (lost: the ring
+ * buffer's count the caller read), and for --metrics the OTLP exporter's counters. */
+static void update_records(struct app *app, uint64_t lost)
 {
 	struct collector_stats st;
+	struct otlp_export_stats ost;
 
-	if (!app->metrics)
+	if (!app->metrics && !app->otlp)
 		return;
 	collector_get_stats(app->coll, &st);
+	if (app->otlp)
+		otlp_exporter_set_records(app->otlp, lost, st.unmatched, st.dropped, st.malformed);
+	if (!app->metrics)
+		return;
 	metrics_set_records(app->metrics, lost, st.unmatched, st.dropped, st.malformed);
 	if (app->otlp) {
-		struct otlp_export_stats ost;
-
 		otlp_exporter_get_stats(app->otlp, &ost);
 		metrics_set_otlp(app->metrics, ost.exported, ost.dropped);
 	}
@@ -330,7 +334,9 @@ static int start_metrics(struct app *app)
 static int start_otlp(struct app *app)
 {
 	struct otlp_export_opts oo = { .url = app->opts.otlp_url,
-				       .queue_max = app->opts.otlp_queue };
+				       .queue_max = app->opts.otlp_queue,
+				       .metrics = { .by = app->opts.metrics_by,
+						    .version = HSTRACE_VERSION } };
 	int err;
 
 	app->self_pid = (uint32_t)getpid();
@@ -512,7 +518,7 @@ int main(int argc, char **argv)
 		/* Connections whose CLOSED record was lost would stay open until the end. */
 		if (lost)
 			take_lost_closes(tracer, app.coll);
-		metrics_update_records(&app, lost);
+		update_records(&app, lost);
 		if (lost != lost_reported) {
 			fprintf(stderr, "hstrace: %llu records lost so far (ring buffer full)\n",
 				(unsigned long long)lost);
@@ -537,12 +543,15 @@ int main(int argc, char **argv)
 	collector_finish(app.coll);
 	if (app.report)
 		print_report(&app, true);
+	/* The final counts, read once: the last OTLP metrics and the Summary line agree. */
+	lost = tracer_lost(tracer);
+	update_records(&app, lost);
 	if (app.otlp) {
 		fflush(app.out);
 		otlp_exporter_stop(app.otlp); /* sends what is left: 5 s at most */
+		update_records(&app, lost);   /* the exporter's final counters, for --metrics */
 	}
-	metrics_update_records(&app, tracer_lost(tracer));
-	print_summary(&app, tracer_lost(tracer));
+	print_summary(&app, lost);
 	ret = 0;
 cleanup:
 	ssl_probes_free(app.probes);

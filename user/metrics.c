@@ -291,13 +291,12 @@ static struct metrics_family *phase_family(struct hstrace_families *h, const cha
 	return *err ? NULL : h->phases[h->n_phases - 1].f;
 }
 
-/* The value of the `by` label for tl, capped. */
-static const char *by_value(struct hstrace_families *h, const struct timeline *tl, char *buf,
-			    size_t len)
+const char *metrics_by_value(enum metrics_by by, struct metrics_cap *cap,
+			     const struct timeline *tl, char *buf, size_t len)
 {
 	const char *v = "", *capped;
 
-	switch (h->by) {
+	switch (by) {
 	case METRICS_BY_SNI:
 		if (tl->tls.seen && tl->tls.sni[0]) {
 			snprintf(buf, len, "%.*s", (int)sizeof(tl->tls.sni), tl->tls.sni);
@@ -318,8 +317,8 @@ static const char *by_value(struct hstrace_families *h, const struct timeline *t
 		return NULL;
 	}
 	if (!*v)
-		return v; /* unknown: never capped */
-	capped = metrics_cap_get(h->cap, v);
+		return ""; /* unknown: never capped */
+	capped = metrics_cap_get(cap, v);
 	return capped ? capped : "other";
 }
 
@@ -334,7 +333,7 @@ int metrics_observe_timeline(struct metrics *m, const struct timeline *tl)
 	int err = 0, e;
 
 	metrics_lock(m);
-	by = by_value(h, tl, by_buf, sizeof(by_buf));
+	by = metrics_by_value(h->by, h->cap, tl, by_buf, sizeof(by_buf));
 	values[0] = role;
 	values[1] = tl_result_name(tl->result);
 	values[2] = by;

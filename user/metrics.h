@@ -38,6 +38,17 @@ int metrics_by_parse(const char *s, enum metrics_by *by);
 /* Returns the label name of by ("server_name", "comm", "port"), NULL for METRICS_BY_NONE. */
 const char *metrics_by_label(enum metrics_by by);
 
+/*
+ * Returns the value of the `by` label for tl, as the Prometheus families and the OTLP metrics
+ * (otlp.h) both label it: "" when unknown (no SNI, no owner; never capped), the value itself
+ * while cap keeps it (metrics_cap_get()), else "other" (also when it could not be stored);
+ * NULL for METRICS_BY_NONE. The text is built in buf (len bytes; sizeof(tl->tls.sni) + 1 holds
+ * any value whole), but what is returned never points into buf: it lives in cap or is static.
+ * cap is not locked here: the caller holds the lock that guards it.
+ */
+const char *metrics_by_value(enum metrics_by by, struct metrics_cap *cap,
+			     const struct timeline *tl, char *buf, size_t len);
+
 struct metrics_opts {
 	enum metrics_by by;
 	size_t max_values; /* cap on distinct values of the `by` label (0: the default, 100) */

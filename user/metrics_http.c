@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "metrics_http.h"
+#include "process_usage.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -39,21 +39,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
  * be read stays as it was). */
 static void update_process(struct metrics *m)
 {
-	struct rusage ru;
-	unsigned long size, resident;
-	double cpu = -1, rss = -1;
-	FILE *f;
+	double cpu, rss;
 
-	if (!getrusage(RUSAGE_SELF, &ru))
-		cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	f = fopen("/proc/self/statm", "re");
-	if (f) {
-		if (fscanf(f, "%lu %lu", &size, &resident) == 2)
-			rss = (double)resident * (double)sysconf(_SC_PAGESIZE);
-		fclose(f);
-	}
-	if (cpu >= 0 && rss >= 0)
+	if (!process_usage_read(&cpu, &rss))
 		metrics_set_process(m, cpu, rss);
 }
 

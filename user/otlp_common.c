@@ -217,8 +217,13 @@ Resource *otlp_make_resource(struct otlp_arena *a, const struct otlp_resource *r
 	opentelemetry__proto__resource__v1__resource__init(r);
 	otlp_attr_str(&at, "service.name", SERVICE_NAME);
 	otlp_attr_str(&at, "service.version", SCOPE_VERSION);
-	if (res && res->host_name && res->host_name[0])
+	if (res && res->host_name && res->host_name[0]) {
 		otlp_attr_str(&at, "host.name", res->host_name);
+		/* one hstrace per host: the OTel -> Prometheus translation makes it the `instance`
+		 * label (service.name makes `job`), so each host's series stay apart and the
+		 * dashboard's instance variable has values, as with a scrape */
+		otlp_attr_str(&at, "service.instance.id", res->host_name);
+	}
 	otlp_attrs_finish(&at, &r->n_attributes, &r->attributes);
 	return r;
 }

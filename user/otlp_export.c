@@ -23,6 +23,7 @@
 
 #include "otlp.h"
 #include "otlp_export.h"
+#include "process_usage.h"
 
 #define MS 1000000ULL
 #define SEC 1000000000ULL
@@ -55,6 +56,7 @@ struct otlp_exporter {
 	bool stopping;
 	bool stopped; /* otlp_exporter_stop() returned */
 	struct otlp_export_stats st;
+	uint64_t rec_lost, rec_unmatched, rec_dropped, rec_malformed; /* _set_records() */
 
 	atomic_ullong deadline_ns; /* CLOCK_MONOTONIC end of the exit flush; 0 until stopping */
 
@@ -315,13 +317,22 @@ static void send_pending(struct otlp_exporter *e)
  * receiver accepted them, or they cannot be encoded. */
 static bool send_metrics(struct otlp_exporter *e)
 {
-	struct otlp_self_stats self = { .exported = e->st.exported, .dropped = e->st.dropped };
+	struct otlp_self_stats self = {
+		.exported = e->st.exported,
+		.dropped = e->st.dropped,
+		.records_lost = e->rec_lost,
+		.records_unmatched = e->rec_unmatched,
+		.records_dropped = e->rec_dropped,
+		.records_malformed = e->rec_malformed,
+	};
 	enum send_result res;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int err;
 
 	pthread_mutex_unlock(&e->lock);
+	/* read at each send, as the Prometheus endpoint reads them at each scrape */
+	self.process_known = !process_usage_read(&self.cpu_seconds, &self.rss_bytes);
 	pthread_mutex_lock(&e->mlock);
 	err = otlp_encode_metrics(&e->res, e->metrics, &self, e->start_unix_ns, unix_ns(), &buf,
 				  &len);
@@ -464,7 +475,7 @@ int otlp_exporter_start(const struct otlp_export_opts *opts, struct otlp_exporte
 	e->start_unix_ns = unix_ns();
 	atomic_init(&e->deadline_ns, 0);
 
-	e->metrics = otlp_metrics_new();
+	e->metrics = otlp_metrics_new(&e->o.metrics);
 	if (!e->metrics) {
 		free(e);
 		return -ENOMEM;
@@ -573,6 +584,17 @@ int otlp_exporter_add(struct otlp_exporter *e, const struct timeline *tl)
 		pthread_cond_signal(&e->cond);
 	pthread_mutex_unlock(&e->lock);
 	return 0;
+}
+
+void otlp_exporter_set_records(struct otlp_exporter *e, uint64_t lost, uint64_t unmatched,
+			       uint64_t dropped, uint64_t malformed)
+{
+	pthread_mutex_lock(&e->lock);
+	e->rec_lost = lost;
+	e->rec_unmatched = unmatched;
+	e->rec_dropped = dropped;
+	e->rec_malformed = malformed;
+	pthread_mutex_unlock(&e->lock);
 }
 
 void otlp_exporter_stop(struct otlp_exporter *e)

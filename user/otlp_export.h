@@ -9,8 +9,8 @@
  * and returns, without I/O and with a lock held for a few microseconds at most. The exporter
  * thread sends batches (up to batch_spans spans, or what is queued after batch_delay), retries
  * on connection errors, 429, 502, 503 and 504 with exponential backoff (honouring Retry-After),
- * and sends the metrics every metrics_interval. otlp_exporter_stop() sends what is left within
- * flush_timeout.
+ * and sends the metrics every metrics_interval (with hstrace's record counters, CPU time and
+ * memory as of then). otlp_exporter_stop() sends what is left within flush_timeout.
  */
 #ifndef HSTRACE_OTLP_EXPORT_H
 #define HSTRACE_OTLP_EXPORT_H
@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
 #include "timeline.h"
 
 #define OTLP_DEFAULT_QUEUE 2048 /* connections */
@@ -32,6 +33,8 @@ struct otlp_export_opts {
 	uint64_t flush_timeout_ns;    /* otlp_exporter_stop() waits at most this long (0: 5 s) */
 	uint64_t request_timeout_ns;  /* one HTTP request at most (0: 10 s) */
 	uint64_t backoff_max_ns;      /* longest wait between retries (0: 5 s) */
+	struct metrics_opts metrics;  /* the --metrics-by label and the build info's version, as
+				       * for the Prometheus endpoint (otlp_metrics_new()) */
 };
 
 /* The exporter's counters, in connections (each is 1 + its phases spans). */
@@ -61,6 +64,12 @@ int otlp_exporter_start(const struct otlp_export_opts *opts, struct otlp_exporte
  * blocks on I/O. Returns 0, -ENOSPC when the queue is full (counted in dropped_full), or
  * -ENOMEM (counted the same way). After otlp_exporter_stop(), returns -ESHUTDOWN. */
 int otlp_exporter_add(struct otlp_exporter *e, const struct timeline *tl);
+
+/* Sets the record counters sent with the metrics (the Summary line's lost, unmatched, dropped
+ * and malformed, as metrics_set_records() sets them for the Prometheus endpoint). The final
+ * metrics carry the values set before otlp_exporter_stop(). */
+void otlp_exporter_set_records(struct otlp_exporter *e, uint64_t lost, uint64_t unmatched,
+			       uint64_t dropped, uint64_t malformed);
 
 /* Sends what is queued and the final metrics, waiting at most flush_timeout; what is still
  * unsent then is counted in unsent. Joins the thread. Safe to call twice; accepts NULL. */

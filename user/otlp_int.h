@@ -85,8 +85,9 @@ void otlp_attrs_finish(struct otlp_attrs *at, size_t *n, KeyValue ***kv);
 
 /* ---- resource, scope, packing ---- */
 
-/* Returns the Resource sent with every request (service.name, service.version, host.name from
- * res when set; res may be NULL), or NULL when out of memory. */
+/* Returns the Resource sent with every request (service.name, service.version; host.name and
+ * service.instance.id from res's host name when set; res may be NULL), or NULL when out of
+ * memory. */
 Resource *otlp_make_resource(struct otlp_arena *a, const struct otlp_resource *res);
 
 /* Returns the InstrumentationScope of every request (hstrace and its version), or NULL when

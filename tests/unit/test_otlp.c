@@ -21,6 +21,7 @@
 
 #include "hstrace.h"
 #include "conn_id.h"
+#include "metrics.h"
 #include "otlp.h"
 #include "timeline.h"
 
@@ -45,6 +46,9 @@ typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
 #define VALUE_ARRAY OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE
 #define DATA_SUM OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM
 #define DATA_HISTOGRAM OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM
+#define DATA_GAUGE OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE
+#define VALUE_AS_INT OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT
+#define VALUE_AS_DOUBLE OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE
 
 #define BASE 1000000000000ULL	      /* CLOCK_MONOTONIC of the first event */
 #define WALL 1764700000000000000LL    /* its wall-clock time */
@@ -209,6 +213,9 @@ static void test_trace_tree(void **state)
 		assert_string_equal(attr_s(r->attributes, r->n_attributes, "service.name"),
 				    "hstrace");
 		assert_string_equal(attr_s(r->attributes, r->n_attributes, "host.name"),
+				    "testhost");
+		/* the Prometheus `instance` label on the OTLP -> Prometheus path */
+		assert_string_equal(attr_s(r->attributes, r->n_attributes, "service.instance.id"),
 				    "testhost");
 	}
 	assert_int_equal(req->resource_spans[0]->n_scope_spans, 1);
@@ -418,11 +425,19 @@ static void test_metrics(void **state)
 {
 	struct tl_event ev[8], ev2[3], ev3[8];
 	struct timeline tl, tl2, tl3;
-	struct otlp_metrics *m = otlp_metrics_new();
-	struct otlp_self_stats self = { .exported = 5, .dropped = 2 };
+	struct metrics_opts mo = { .version = "9.9-test" };
+	struct otlp_metrics *m = otlp_metrics_new(&mo);
+	struct otlp_self_stats self = { .exported = 5, .dropped = 2, .records_lost = 11,
+					.records_unmatched = 12, .records_dropped = 13,
+					.records_malformed = 14, .process_known = true,
+					.cpu_seconds = 1.25, .rss_bytes = 4096000 };
+	static const char *const records[] = { "hstrace.records.lost", "hstrace.records.unmatched",
+						"hstrace.records.dropped",
+						"hstrace.records.malformed" };
+	const Opentelemetry__Proto__Metrics__V1__NumberDataPoint *d;
 	struct otlp_resource res = { .host_name = "testhost" };
 	const Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
-	const Metric *conns, *total, *tlsh, *alerts;
+	const Metric *conns, *total, *tlsh, *alerts, *info, *cpu, *rss;
 	MetricsRequest *req;
 	uint8_t *buf;
 	size_t len, i;
@@ -462,6 +477,7 @@ static void test_metrics(void **state)
 		const char *role = attr_s(d->attributes, d->n_attributes, "role");
 		const char *result = attr_s(d->attributes, d->n_attributes, "result");
 
+		assert_int_equal(d->n_attributes, 2); /* no --metrics-by label */
 		assert_int_equal(d->start_time_unix_nano, 100);
 		assert_int_equal(d->time_unix_nano, 200);
 		if (!strcmp(role, "client") && !strcmp(result, "ok"))
@@ -518,6 +534,252 @@ static void test_metrics(void **state)
 	assert_int_equal(find_metric(req, "hstrace.otlp.dropped")->sum->data_points[0]->as_int, 2);
 	assert_int_equal(find_metric(req, "hstrace.otlp.exported")->sum->data_points[0]->as_int,
 			 5);
+
+	/* The record counters (hstrace_records_*_total): monotonic cumulative int sums, one point
+	 * without attributes each. */
+	for (i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+		const Metric *r = find_metric(req, records[i]);
+
+		assert_non_null(r);
+		assert_string_equal(r->unit, "{record}");
+		assert_int_equal(r->data_case, DATA_SUM);
+		assert_true(r->sum->is_monotonic);
+		assert_int_equal(r->sum->aggregation_temporality, CUMULATIVE);
+		assert_int_equal(r->sum->n_data_points, 1);
+		d = r->sum->data_points[0];
+		assert_int_equal(d->n_attributes, 0);
+		assert_int_equal(d->value_case, VALUE_AS_INT);
+		assert_int_equal(d->as_int, 11 + i);
+		assert_int_equal(d->start_time_unix_nano, 100);
+		assert_int_equal(d->time_unix_nano, 200);
+	}
+	/* hstrace_build_info: a gauge of 1 with the version. */
+	info = find_metric(req, "hstrace.build_info");
+	assert_non_null(info);
+	assert_int_equal(info->data_case, DATA_GAUGE);
+	assert_string_equal(info->unit, ""); /* no unit: no suffix in Prometheus */
+	assert_int_equal(info->gauge->n_data_points, 1);
+	d = info->gauge->data_points[0];
+	assert_int_equal(d->value_case, VALUE_AS_INT);
+	assert_int_equal(d->as_int, 1);
+	assert_int_equal(d->n_attributes, 1);
+	assert_string_equal(attr_s(d->attributes, d->n_attributes, "version"), "9.9-test");
+	/* hstrace_process_cpu_seconds_total: a monotonic sum in s; the RSS: a gauge in By. */
+	cpu = find_metric(req, "hstrace.process.cpu");
+	assert_non_null(cpu);
+	assert_string_equal(cpu->unit, "s");
+	assert_int_equal(cpu->data_case, DATA_SUM);
+	assert_true(cpu->sum->is_monotonic);
+	assert_int_equal(cpu->sum->aggregation_temporality, CUMULATIVE);
+	assert_int_equal(cpu->sum->n_data_points, 1);
+	assert_int_equal(cpu->sum->data_points[0]->value_case, VALUE_AS_DOUBLE);
+	assert_true(cpu->sum->data_points[0]->as_double == 1.25);
+	rss = find_metric(req, "hstrace.process.resident_memory");
+	assert_non_null(rss);
+	assert_string_equal(rss->unit, "By");
+	assert_int_equal(rss->data_case, DATA_GAUGE);
+	assert_int_equal(rss->gauge->n_data_points, 1);
+	assert_int_equal(rss->gauge->data_points[0]->value_case, VALUE_AS_INT);
+	assert_int_equal(rss->gauge->data_points[0]->as_int, 4096000);
+	assert_int_equal(rss->gauge->data_points[0]->time_unix_nano, 200);
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+		req, NULL);
+
+	/* CPU and memory that could not be read are left out; the rest is still sent. */
+	self.process_known = false;
+	assert_int_equal(otlp_encode_metrics(&res, m, &self, 100, 300, &buf, &len), 0);
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+		NULL, len, buf);
+	free(buf);
+	assert_non_null(req);
+	assert_null(find_metric(req, "hstrace.process.cpu"));
+	assert_null(find_metric(req, "hstrace.process.resident_memory"));
+	assert_non_null(find_metric(req, "hstrace.records.malformed"));
+	assert_non_null(find_metric(req, "hstrace.build_info"));
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+		req, NULL);
+	otlp_metrics_free(m);
+}
+
+/* The Prometheus sample line "name{labels} value" holding v, in text. */
+static void assert_prom_sample(const char *text, const char *series, uint64_t v)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want), "\n%s %llu\n", series, (unsigned long long)v);
+	if (!strstr(text, want))
+		fail_msg("no sample %s in:\n%s", want + 1, text);
+}
+
+/* The label set text {role="client",result="ok",server_name="x"} of a point's attributes,
+ * in the Prometheus family's label order; an attribute left out is the empty value. */
+static void prom_labels(KeyValue **kv, size_t n, const char *const *names, size_t n_names,
+			char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	for (i = 0; i < n_names; i++) {
+		const char *v = attr_s(kv, n, names[i]);
+
+		off += (size_t)snprintf(buf + off, len - off, "%s%s=\"%s\"", i ? "," : "{",
+					names[i], v ? v : "");
+	}
+	snprintf(buf + off, len - off, "}");
+}
+
+/*
+ * --metrics-by sni with a cap of 3 (the Prometheus test's sequence, test_metrics.c): the first
+ * 3 server names get their own series, later ones are summed as "other", a connection without
+ * SNI has no server_name attribute and does not use up the cap. Every point equals the sample
+ * of the same labels on the Prometheus endpoint fed the same connections.
+ */
+static void test_metrics_by_sni_capped(void **state)
+{
+	struct metrics_opts mo = { .by = METRICS_BY_SNI, .max_values = 3, .version = "t" };
+	struct otlp_metrics *m = otlp_metrics_new(&mo);
+	struct metrics *prom = metrics_new(&mo);
+	static const char *const conn_labels[] = { "role", "result", "server_name" };
+	static const char *const hist_labels[] = { "role", "tls_version", "server_name" };
+	const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm;
+	const Metric *conns, *tlsh;
+	struct tl_event ev[8];
+	struct timeline tl;
+	MetricsRequest *req;
+	char labels[512], series[768], *text;
+	uint8_t *buf;
+	size_t len, i, j, n_checked = 0;
+	int k;
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(prom);
+	tls_client(&tl, ev);
+	tl.tls.seen = false; /* no TLS seen: no server_name, no tls_version */
+	tl.tls.version = 0;
+	assert_int_equal(otlp_metrics_add(m, &tl), 0);
+	assert_int_equal(metrics_observe_timeline(prom, &tl), 0);
+	tl.tls.seen = true;
+	tl.tls.version = 0x0303;
+	for (k = 0; k < 8; k++) {
+		/* s0 .. s6, then s1 again (kept before the cap: still its own) */
+		snprintf(tl.tls.sni, sizeof(tl.tls.sni), "s%d.example", k < 7 ? k : 1);
+		assert_int_equal(otlp_metrics_add(m, &tl), 0);
+		assert_int_equal(metrics_observe_timeline(prom, &tl), 0);
+	}
+	assert_int_equal(otlp_encode_metrics(NULL, m, NULL, 1, 2, &buf, &len), 0);
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+		NULL, len, buf);
+	free(buf);
+	assert_non_null(req);
+	assert_int_equal(metrics_render(prom, &text, &len), 0);
+
+	conns = find_metric(req, "hstrace.connections");
+	assert_non_null(conns);
+	/* "", s0, s1, s2, other: no zero series without the label (as Prometheus) */
+	assert_int_equal(conns->sum->n_data_points, 5);
+	for (i = 0; i < conns->sum->n_data_points; i++) {
+		const Opentelemetry__Proto__Metrics__V1__NumberDataPoint *d =
+			conns->sum->data_points[i];
+		const char *sni = attr_s(d->attributes, d->n_attributes, "server_name");
+
+		assert_string_equal(attr_s(d->attributes, d->n_attributes, "role"), "client");
+		assert_string_equal(attr_s(d->attributes, d->n_attributes, "result"), "ok");
+		if (!sni)
+			assert_int_equal(d->as_int, 1);
+		else if (!strcmp(sni, "other"))
+			assert_int_equal(d->as_int, 4);
+		else if (!strcmp(sni, "s1.example"))
+			assert_int_equal(d->as_int, 2);
+		else
+			assert_true((!strcmp(sni, "s0.example") || !strcmp(sni, "s2.example")) &&
+				    d->as_int == 1);
+		prom_labels(d->attributes, d->n_attributes, conn_labels, 3, labels,
+			    sizeof(labels));
+		snprintf(series, sizeof(series), "hstrace_connections_total%s", labels);
+		assert_prom_sample(text, series, (uint64_t)d->as_int);
+		n_checked++;
+	}
+	tlsh = find_metric(req, "hstrace.tls_handshake.duration");
+	assert_non_null(tlsh);
+	assert_int_equal(tlsh->histogram->n_data_points, 5);
+	for (i = 0; i < tlsh->histogram->n_data_points; i++) {
+		const Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p =
+			tlsh->histogram->data_points[i];
+		const char *sni = attr_s(p->attributes, p->n_attributes, "server_name");
+
+		assert_true(!sni == !attr_s(p->attributes, p->n_attributes, "tls_version"));
+		assert_int_equal(p->count, sni && !strcmp(sni, "other") ? 4
+					   : sni && !strcmp(sni, "s1.example") ? 2 : 1);
+	}
+	/* Every histogram point's count is the Prometheus _count of the same labels. */
+	sm = req->resource_metrics[0]->scope_metrics[0];
+	for (i = 0; i < sm->n_metrics; i++) {
+		const Metric *h = sm->metrics[i];
+		char fam[128];
+
+		if (h->data_case != DATA_HISTOGRAM)
+			continue;
+		assert_int_equal(sscanf(h->name, "hstrace.%100[a-z_].duration", fam), 1);
+		for (j = 0; j < h->histogram->n_data_points; j++) {
+			const Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p =
+				h->histogram->data_points[j];
+
+			prom_labels(p->attributes, p->n_attributes, hist_labels, 3, labels,
+				    sizeof(labels));
+			snprintf(series, sizeof(series), "hstrace_%s_duration_seconds_count%s", fam,
+				 labels);
+			assert_prom_sample(text, series, p->count);
+			n_checked++;
+		}
+	}
+	assert_int_equal(n_checked, 5 + 4 * 5); /* 4 phases, each with the 5 label values */
+	assert_null(strstr(text, "s3.example"));
+	free(text);
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+		req, NULL);
+	metrics_free(prom);
+	otlp_metrics_free(m);
+}
+
+/* --metrics-by port: a client's value is its peer's port, a server's its own; an aggregation
+ * without the label (NULL options) has neither the label nor build info. */
+static void test_metrics_by_port(void **state)
+{
+	struct metrics_opts mo = { .by = METRICS_BY_PORT };
+	struct otlp_metrics *m = otlp_metrics_new(&mo);
+	const Metric *conns;
+	struct tl_event ev[8];
+	struct timeline tl;
+	MetricsRequest *req;
+	uint8_t *buf;
+	size_t len, i;
+	uint64_t seen = 0;
+
+	(void)state;
+	assert_non_null(m);
+	tls_client(&tl, ev); /* rport 443 */
+	assert_int_equal(otlp_metrics_add(m, &tl), 0);
+	tl.role = ROLE_SERVER; /* lport 53430 */
+	assert_int_equal(otlp_metrics_add(m, &tl), 0);
+	assert_int_equal(otlp_encode_metrics(NULL, m, NULL, 1, 2, &buf, &len), 0);
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+		NULL, len, buf);
+	free(buf);
+	assert_non_null(req);
+	conns = find_metric(req, "hstrace.connections");
+	assert_int_equal(conns->sum->n_data_points, 2);
+	for (i = 0; i < 2; i++) {
+		const Opentelemetry__Proto__Metrics__V1__NumberDataPoint *d =
+			conns->sum->data_points[i];
+		const char *role = attr_s(d->attributes, d->n_attributes, "role");
+		const char *port = attr_s(d->attributes, d->n_attributes, "port");
+
+		assert_int_equal(d->as_int, 1);
+		assert_string_equal(port, !strcmp(role, "client") ? "443" : "53430");
+		seen |= !strcmp(role, "client") ? 1 : 2;
+	}
+	assert_int_equal(seen, 3);
+	assert_null(find_metric(req, "hstrace.build_info")); /* no version given */
 	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
 		req, NULL);
 	otlp_metrics_free(m);
@@ -530,7 +792,7 @@ static void test_bucket_bounds(void **state)
 				  EV(10000, HS_EV_CLOSED, DIR_NONE) };
 	struct timeline tl = { .events = ev, .n_events = 2, .start_ns = BASE,
 			       .start_wall_ns = WALL, .role = ROLE_SERVER };
-	struct otlp_metrics *m = otlp_metrics_new();
+	struct otlp_metrics *m = otlp_metrics_new(NULL);
 	MetricsRequest *req;
 	const Metric *total;
 	uint8_t *buf;
@@ -547,6 +809,8 @@ static void test_bucket_bounds(void **state)
 	total = find_metric(req, "hstrace.total.duration");
 	assert_int_equal(total->histogram->data_points[0]->bucket_counts[0], 1);
 	assert_null(find_metric(req, "hstrace.otlp.dropped"));
+	assert_null(find_metric(req, "hstrace.records.lost")); /* no self stats */
+	assert_null(find_metric(req, "hstrace.build_info"));   /* no version */
 	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
 		req, NULL);
 	otlp_metrics_free(m);
@@ -560,6 +824,8 @@ int main(void)
 		cmocka_unit_test(test_empty_request),
 		cmocka_unit_test(test_phase_span_ids),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_metrics_by_sni_capped),
+		cmocka_unit_test(test_metrics_by_port),
 		cmocka_unit_test(test_bucket_bounds),
 	};
 

@@ -176,6 +176,59 @@ static void test_waterfall(void **state)
 	free(out);
 }
 
+/* The display column (code points, not bytes: the arrows are 3 bytes each) of the bar's
+ * opening '|' in line. */
+static size_t bar_column(const char *line)
+{
+	const char *bar = strchr(line, '|');
+	size_t col = 0;
+
+	assert_non_null(bar);
+	for (; line < bar; line++)
+		col += ((unsigned char)*line & 0xc0) != 0x80;
+	return col;
+}
+
+/* An event marked estimated gets " (estimated)" after its text, and the bar stays in its
+ * column: the EVENT field is cut at 36 columns, so a long text (name, length, record count,
+ * both notes) does not push the bar right. */
+static void test_estimated_event_keeps_bar_column(void **state)
+{
+	struct tl_event ev[8];
+	struct timeline tl;
+	char *out, line[512];
+	size_t col;
+	int i;
+
+	(void)state;
+	tls_client(&tl, ev);
+	ev[6].estimated = true; /* app_data 1 (in): short enough to show the whole note */
+	ev[6].len = 1398;
+	ev[4].event = TL_EV_ENCRYPTED_HANDSHAKE; /* 49 columns of text: cut at 36 */
+	ev[4].len = 4330;
+	ev[4].records = 4;
+	ev[4].derived = true;
+	ev[4].estimated = true;
+	out = render(&tl, false);
+
+	nth_line(out, 8, line, sizeof(line));
+	assert_non_null(strstr(line, "app_data 1398B (estimated) "));
+	nth_line(out, 2, line, sizeof(line)); /* syn_sent: no note */
+	assert_null(strstr(line, "(estimated)"));
+	col = bar_column(line);
+	nth_line(out, 8, line, sizeof(line));
+	assert_int_equal(bar_column(line), col);
+	nth_line(out, 6, line, sizeof(line));
+	assert_non_null(strstr(line, "encrypted_handshake 4330B/4 (derive"));
+	assert_int_equal(bar_column(line), col);
+	/* and every other event row too */
+	for (i = 2; i < 10; i++) {
+		nth_line(out, i, line, sizeof(line));
+		assert_int_equal(bar_column(line), col);
+	}
+	free(out);
+}
+
 static void test_slow_rule(void **state)
 {
 	struct tl_event ev[8];
@@ -244,6 +297,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_waterfall),
+		cmocka_unit_test(test_estimated_event_keeps_bar_column),
 		cmocka_unit_test(test_slow_rule),
 		cmocka_unit_test(test_failed_header_and_empty),
 		cmocka_unit_test(test_color_mode),
