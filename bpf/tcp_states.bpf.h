@@ -189,13 +189,6 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
 	}
 }
 
-/*
- * The ESTABLISHED record, with both initial sequence numbers: what both ends of a connection
- * saw alike, so they compute the same connection id (user/conn_id.c). snd_una and rcv_nxt
- * have moved past the ISNs by the bytes counted in bytes_acked and bytes_received (data on a
- * TCP Fast Open SYN included); a client's bytes_acked also counts its SYN, a server child's
- * starts after it (the child is born with its SYN-ACK acknowledged).
- */
 /* When the SYN of server connection sk arrived, as the ingress program noted it (struct
  * syn_key), if its ISN is the connection's; 0 unknown. The note is deleted. */
 static __always_inline __u64 take_syn_note(const struct sock *sk, __u32 isn_peer)
@@ -226,6 +219,14 @@ static __always_inline __u64 take_syn_note(const struct sock *sk, __u32 isn_peer
 	return ts;
 }
 
+/*
+ * The ESTABLISHED record, with both initial sequence numbers: what both ends of a connection
+ * saw alike, so they compute the same connection id (user/conn_id.c). snd_una and rcv_nxt
+ * have moved past the ISNs by the bytes counted in bytes_acked and bytes_received (data on a
+ * TCP Fast Open SYN included); a client's bytes_acked also counts its SYN, a server child's
+ * starts after it (the child is born with its SYN-ACK acknowledged). A server's record also
+ * carries when its SYN arrived (take_syn_note()).
+ */
 static __always_inline void emit_established(const struct sock *sk, __u64 cookie, bool client)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
