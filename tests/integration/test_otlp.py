@@ -633,17 +633,23 @@ def test_otlp_receiver_down_then_up():
     check_metrics(rcv, recs, hs=hs)
 
 
-def test_otlp_receiver_503_then_ok():
+def run_through_failures(status, n, **fail):
+    """A receiver that answers its first n requests with HTTP status (rcv.fail(), **fail
+    passed on), hstrace exporting 2 TLS connections to it until all are delivered, then
+    stopped. Returns (receiver, hstrace, its NDJSON records, its Summary's otlp counters)."""
     certs = T.make_certs()
     rcv = start_receiver()
-    rcv.fail(503, 3)
+    rcv.fail(status, n, **fail)
     hs = start_hstrace(rcv.url())
     tls_traffic(certs, 2)
     wait_delivered(rcv, hs)
     H.settle(0.5)
     hs.stop_ok(path=hs.ndjson)
-    recs = file_records(hs)
-    s = otlp_summary(hs)
+    return rcv, hs, file_records(hs), otlp_summary(hs)
+
+
+def test_otlp_receiver_503_then_ok():
+    rcv, hs, recs, s = run_through_failures(503, 3)
     sts = rcv.statuses()
     check(sts[:3] == [503, 503, 503] and 200 in sts[3:], "statuses %s" % sts)
     check(s["otlp_retries"] >= 3 and s["otlp_dropped"] == 0, "Summary %s" % s, hs.stderr())
@@ -655,16 +661,7 @@ def test_otlp_receiver_429_backoff():
     """HTTP 429 is retried with the documented backoff (200 ms, then doubling: each wait at
     least that long, measured from the receiver's answer to the next request), logged once,
     then delivered: nothing dropped."""
-    certs = T.make_certs()
-    rcv = start_receiver()
-    rcv.fail(429, 3)
-    hs = start_hstrace(rcv.url())
-    tls_traffic(certs, 2)
-    wait_delivered(rcv, hs)
-    H.settle(0.5)
-    hs.stop_ok(path=hs.ndjson)
-    recs = file_records(hs)
-    s = otlp_summary(hs)
+    rcv, hs, recs, s = run_through_failures(429, 3)
     h = rcv.history()
     check([x[1] for x in h[:4]] == [429, 429, 429, 200] and h[3][0] == "/v1/traces",
           "requests %s" % [(x[0], x[1]) for x in h])
@@ -685,16 +682,7 @@ def test_otlp_receiver_429_backoff():
 def test_otlp_receiver_retry_after():
     """A 429 with Retry-After: 2 delays the next request by those 2 s (the backoff alone would
     wait 200 ms); then delivered, nothing dropped."""
-    certs = T.make_certs()
-    rcv = start_receiver()
-    rcv.fail(429, 1, retry_after=2)
-    hs = start_hstrace(rcv.url())
-    tls_traffic(certs, 2)
-    wait_delivered(rcv, hs)
-    H.settle(0.5)
-    hs.stop_ok(path=hs.ndjson)
-    recs = file_records(hs)
-    s = otlp_summary(hs)
+    rcv, hs, recs, s = run_through_failures(429, 1, retry_after=2)
     h = rcv.history()
     check([x[1] for x in h[:2]] == [429, 200], "requests %s" % [(x[0], x[1]) for x in h])
     gap = h[1][2] - h[0][3]
