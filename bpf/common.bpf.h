@@ -73,14 +73,29 @@ struct {
 const volatile bool ssl_calls = false;
 
 /* Ring-buffer data that wakes the consumer early; below it, user space picks records up on
- * its own poll timeout (tracer_poll()). Waking it for every record costs the producer a
- * wake-up each time (measured: several µs per record on the development VM). */
+ * its own poll timeout (tracer_poll()). A wake-up is an irq_work, raised by a self-IPI: on a
+ * VM a trap to the hypervisor, several µs in the producer's context. So records do not wake
+ * the consumer one by one: past RB_WAKEUP_BYTES, at most one wake-up every RB_WAKEUP_GAP_NS
+ * (the consumer, once awake, takes everything there is). At the default 4 MiB ring buffer
+ * that leaves room for more than 1 GB/s of records between two wake-ups. Without the gap,
+ * every record sent between the first wake-up and the consumer running raised another IPI
+ * (measured: 0.19 % of the machine's CPU at 600 handshakes/s, 6 µs per handshake). */
 #define RB_WAKEUP_BYTES (256 * 1024)
+#define RB_WAKEUP_GAP_NS (2 * 1000 * 1000)
+
+__u64 rb_last_wakeup_ns = 0; /* any CPU's last forced wake-up; a race costs one extra */
 
 static __always_inline __u64 rb_wakeup(void)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= RB_WAKEUP_BYTES ?
-		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	__u64 now;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < RB_WAKEUP_BYTES)
+		return BPF_RB_NO_WAKEUP;
+	now = bpf_ktime_get_ns();
+	if (now - rb_last_wakeup_ns < RB_WAKEUP_GAP_NS)
+		return BPF_RB_NO_WAKEUP;
+	rb_last_wakeup_ns = now;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /* Fills the header every record starts with. */

@@ -49,16 +49,19 @@ static __always_inline bool read_ends_record(const struct tls_stream *st, __u32 
 /* Reports how far the application has moved stream d (D_OUT: written, D_IN: read). */
 static __always_inline void report_app_progress(struct sock *sk, struct sk_state *s, int d)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp;
 	struct hs_io_rec *r;
 	__u32 end, old;
 
 	if (!s->known[d & 1] || app_caught_up(s, d))
 		return;
+	tp = bpf_skc_to_tcp_sock(sk); /* a plain load per field, no bpf_probe_read_kernel() */
+	if (!tp)
+		return;
 	if (d == D_OUT)
-		end = BPF_CORE_READ(tp, write_seq) - s->base[D_OUT];
+		end = tp->write_seq - s->base[D_OUT];
 	else
-		end = BPF_CORE_READ(tp, copied_seq) - s->base[D_IN];
+		end = tp->copied_seq - s->base[D_IN];
 	if (end == s->app_end[d & 1]) /* nothing moved (MSG_PEEK, a zero-length call) */
 		return;
 	old = s->app_end[d & 1];

@@ -9,17 +9,22 @@
  * connect() (or sendto(MSG_FASTOPEN)); from accept(), through the cgroup getpeername hook
  * accept() runs for the new socket when it is asked for the peer's address; otherwise from
  * the first socket call on the connection (socket_calls.bpf.h).
+ *
+ * Every program here is a BTF tracepoint (or called from one): its socket argument is a
+ * typed kernel pointer, read with plain loads (CO-RE relocated), not bpf_probe_read_kernel()
+ * (BPF_CORE_READ), a helper call each: that was a fifth of handle_set_state's time. tcp_sock
+ * fields go through bpf_skc_to_tcp_sock(), which checks the socket is a full TCP one.
  */
 #ifndef HSTRACE_TCP_STATES_BPF_H
 #define HSTRACE_TCP_STATES_BPF_H
 
 static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 
 	if (family != AF_INET && family != AF_INET6)
 		return false;
-	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+	return sk->sk_protocol == IPPROTO_TCP;
 }
 
 /* Reserves a zeroed TCP record for sk, with addresses, ports and TCP counters filled in.
@@ -27,28 +32,36 @@ static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
 static __always_inline struct hs_tcp_rec *tcp_rec_new(const struct sock *sk, __u64 cookie,
 						      __u16 event)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct hs_tcp_rec *r;
+	__u32 a4;
 
 	r = rec_reserve(HS_REC_TCP, sizeof(*r), cookie);
 	if (!r)
 		return NULL;
 	r->event = event;
-	r->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	r->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	r->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	r->family = sk->__sk_common.skc_family;
+	r->sport = sk->__sk_common.skc_num;
+	r->dport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (r->family == AF_INET) {
-		bpf_core_read(r->saddr, sizeof(__u32), &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(r->daddr, sizeof(__u32), &sk->__sk_common.skc_daddr);
+		a4 = sk->__sk_common.skc_rcv_saddr;
+		__builtin_memcpy(r->saddr, &a4, sizeof(a4));
+		a4 = sk->__sk_common.skc_daddr;
+		__builtin_memcpy(r->daddr, &a4, sizeof(a4));
 	} else {
-		bpf_core_read(r->saddr, sizeof(struct in6_addr), &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(r->daddr, sizeof(struct in6_addr), &sk->__sk_common.skc_v6_daddr);
+		struct in6_addr local = sk->__sk_common.skc_v6_rcv_saddr;
+		struct in6_addr peer = sk->__sk_common.skc_v6_daddr;
+
+		__builtin_memcpy(r->saddr, &local, sizeof(local));
+		__builtin_memcpy(r->daddr, &peer, sizeof(peer));
 	}
-	r->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-	r->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	if (!tp)
+		return r;
+	r->srtt_us = tp->srtt_us >> 3;
+	r->bytes_sent = tp->bytes_sent;
 	/* bytes_received is rcv_nxt progress: the peer's FIN (SOCK_DONE) counts one. */
-	r->bytes_received = BPF_CORE_READ(tp, bytes_received);
-	if (r->bytes_received && (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)))
+	r->bytes_received = tp->bytes_received;
+	if (r->bytes_received && (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
 		r->bytes_received--;
 	return r;
 }
@@ -77,7 +90,7 @@ static __always_inline void emit_simple(const struct sock *sk, __u64 cookie, __u
 		return;
 	}
 	if (event == HS_EV_CLOSED)
-		r->sk_err = BPF_CORE_READ(sk, sk_err);
+		r->sk_err = sk->sk_err;
 	bpf_ringbuf_submit(r, rb_wakeup());
 }
 
@@ -149,13 +162,13 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
 	first = bpf_map_lookup_elem(&first_segments, &zero);
 	if (!first || !first->ts_ns || s->known[D_IN])
 		return;
-	if (first->local_port != BPF_CORE_READ(sk, __sk_common.skc_num) ||
-	    first->peer_port != BPF_CORE_READ(sk, __sk_common.skc_dport))
+	if (first->local_port != sk->__sk_common.skc_num ||
+	    first->peer_port != sk->__sk_common.skc_dport)
 		return;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = sk->__sk_common.skc_family;
 	if (first->v6) {
-		struct in6_addr peer = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
-		struct in6_addr local = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+		struct in6_addr peer = sk->__sk_common.skc_v6_daddr;
+		struct in6_addr local = sk->__sk_common.skc_v6_rcv_saddr;
 
 		if (family != AF_INET6)
 			return;
@@ -164,8 +177,8 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
 			    local.in6_u.u6_addr32[i] != first->local[i])
 				return;
 		}
-	} else if (first->peer[0] != BPF_CORE_READ(sk, __sk_common.skc_daddr) ||
-		   first->local[0] != BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr)) {
+	} else if (first->peer[0] != sk->__sk_common.skc_daddr ||
+		   first->local[0] != sk->__sk_common.skc_rcv_saddr) {
 		return;
 	}
 	first->ts_ns = 0;
@@ -197,19 +210,19 @@ static __always_inline __u64 take_syn_note(const struct sock *sk, __u32 isn_peer
 	struct syn_note *note;
 	__u64 ts = 0;
 
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6) {
-		struct in6_addr peer = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
-		struct in6_addr local = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+	if (sk->__sk_common.skc_family == AF_INET6) {
+		struct in6_addr peer = sk->__sk_common.skc_v6_daddr;
+		struct in6_addr local = sk->__sk_common.skc_v6_rcv_saddr;
 
 		__builtin_memcpy(key.peer, &peer, 16);
 		__builtin_memcpy(key.local, &local, 16);
 	} else {
 		key.peer[2] = key.local[2] = bpf_htonl(0xffff);
-		key.peer[3] = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		key.local[3] = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		key.peer[3] = sk->__sk_common.skc_daddr;
+		key.local[3] = sk->__sk_common.skc_rcv_saddr;
 	}
-	key.peer_port = BPF_CORE_READ(sk, __sk_common.skc_dport);
-	key.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	key.peer_port = sk->__sk_common.skc_dport;
+	key.local_port = sk->__sk_common.skc_num;
 	note = bpf_map_lookup_elem(&syn_notes, &key);
 	if (!note)
 		return 0;
@@ -229,14 +242,15 @@ static __always_inline __u64 take_syn_note(const struct sock *sk, __u32 isn_peer
  */
 static __always_inline void emit_established(const struct sock *sk, __u64 cookie, bool client)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct hs_tcp_rec *r = tcp_rec_new(sk, cookie, HS_EV_ESTABLISHED);
 
 	if (!r)
 		return;
-	r->isn_local = BPF_CORE_READ(tp, snd_una) - (__u32)BPF_CORE_READ(tp, bytes_acked) -
-		       (client ? 0 : 1);
-	r->isn_peer = BPF_CORE_READ(tp, rcv_nxt) - (__u32)BPF_CORE_READ(tp, bytes_received) - 1;
+	if (tp) {
+		r->isn_local = tp->snd_una - (__u32)tp->bytes_acked - (client ? 0 : 1);
+		r->isn_peer = tp->rcv_nxt - (__u32)tp->bytes_received - 1;
+	}
 	if (!client)
 		r->syn_ns = take_syn_note(sk, r->isn_peer);
 	bpf_ringbuf_submit(r, rb_wakeup());
@@ -246,21 +260,21 @@ static __always_inline void emit_established(const struct sock *sk, __u64 cookie
  * outgoing stream was set by the SYN itself, see tls_capture.bpf.h). */
 static __always_inline void sk_state_established(const struct sock *sk, __u64 cookie)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct sk_state *s = sk_state_new(sk, cookie);
 	__u64 received;
 
-	if (!s)
+	if (!s || !tp)
 		return;
 	if (!(s->flags & SKF_CLIENT))
 		adopt_first_segment(sk, s);
 	if (!s->known[D_OUT]) {
-		s->base[D_OUT] = s->next[D_OUT] = BPF_CORE_READ(tp, snd_una);
+		s->base[D_OUT] = s->next[D_OUT] = tp->snd_una;
 		s->known[D_OUT] = 1;
 	}
 	if (!s->known[D_IN]) {
-		received = BPF_CORE_READ(tp, bytes_received);
-		s->next[D_IN] = BPF_CORE_READ(tp, rcv_nxt);
+		received = tp->bytes_received;
+		s->next[D_IN] = tp->rcv_nxt;
 		s->base[D_IN] = s->next[D_IN] - (__u32)received;
 		s->known[D_IN] = 1;
 		if (received)
@@ -320,7 +334,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		 * not (sk_shutdown is no use: close() sets it). */
 		if ((oldstate == HS_TCP_FIN_WAIT1 || oldstate == HS_TCP_FIN_WAIT2 ||
 		     oldstate == HS_TCP_CLOSING) &&
-		    (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)))
+		    (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
 			emit_fin_in(sk, cookie);
 		emit_simple(sk, cookie, HS_EV_CLOSED);
 		/* Early segments of a gap that will never be filled now. */
@@ -335,7 +349,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(handle_retransmit, const struct sock *sk)
 {
-	if (BPF_CORE_READ(sk, __sk_common.skc_state) != HS_TCP_SYN_SENT)
+	if (sk->__sk_common.skc_state != HS_TCP_SYN_SENT)
 		return 0;
 	emit_simple(sk, bpf_get_socket_cookie((void *)sk), HS_EV_SYN_RETRANSMIT);
 	return 0;
@@ -358,7 +372,7 @@ int BPF_PROG(handle_send_reset, const struct sock *sk)
 	/* sk is NULL for a reset answering no socket, or a mini socket (time-wait, request). */
 	if (!sk)
 		return 0;
-	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	state = sk->__sk_common.skc_state;
 	if (state == HS_TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == HS_TCP_LISTEN)
 		return 0;
 	if (!sk_is_tcp_inet(sk))

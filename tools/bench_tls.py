@@ -58,7 +58,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
-HSTRACE = os.path.join(BUILD, "hstrace")
+HSTRACE = os.environ.get("HSTRACE_BIN", os.path.join(BUILD, "hstrace"))  # HSTRACE_BIN: compare builds
 HS_LOAD = os.path.join(BUILD, "hs_load")
 SNI = "hstrace.test"
 LIBSSL = "/usr/lib/x86_64-linux-gnu/libssl.so.3"
