@@ -275,8 +275,10 @@ fuzz: fuzz-build
 #   make tools       build/netdelay (user-space delay line between two network namespaces) and
 #                    build/hs_load (TLS handshake load generator), used by the accuracy tests
 #                    and by make bench; build/bench_replay (hstrace's user-space CPU per
-#                    handshake on a synthetic record stream, no BPF, no root)
-TOOLS := $(OUT)/netdelay $(OUT)/hs_load $(OUT)/bench_replay $(OUT)/metrics_bench
+#                    handshake on a synthetic record stream, no BPF, no root); build/probe_cost
+#                    (what one call of a probed OpenSSL function costs its caller)
+TOOLS := $(OUT)/netdelay $(OUT)/hs_load $(OUT)/bench_replay $(OUT)/metrics_bench \
+	$(OUT)/probe_cost
 
 .PHONY: tools
 tools: $(TOOLS)
@@ -289,6 +291,10 @@ $(OUT)/netdelay: tools/netdelay.c | $(OUT)
 $(OUT)/hs_load: tools/hs_load.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -lm -o $@
+
+$(OUT)/probe_cost: tools/probe_cost.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lcrypto -o $@
 
 $(OUT)/bench_replay.o: tools/bench_replay.c | $(OUT)
 	$(call msg,CC,$@)
