@@ -46,7 +46,7 @@ DEPS_BUILD := clang:clang llvm-strip:llvm bpftool:bpftool pkg-config:pkg-config 
 	curl-config:libcurl4-openssl-dev protoc:protobuf-compiler npm:npm
 DEPS_TEST  := openssl:openssl curl:curl /usr/bin/python3:python3 ip:iproute2 \
 	setpriv:util-linux /usr/bin/gnutls-cli:gnutls-bin /usr/sbin/nginx:nginx \
-	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk nft:nftables \
+	objcopy:binutils tshark:tshark bpftrace:bpftrace wrk:wrk nft:nftables perf:linux-perf \
 	logrotate:logrotate systemd-analyze:systemd groff:groff-base man:man-db \
 	/usr/lib/python3/dist-packages/yaml/__init__.py:python3-yaml \
 	promtool:prometheus \
