@@ -141,6 +141,8 @@ struct collector {
 	struct tl_event *ev_buf;
 	uint64_t *seq_buf;
 	size_t buf_cap;
+
+	struct conn_tls_spares tls_spares; /* TLS states of emitted connections, for reuse */
 };
 
 struct collector *collector_new(const struct collector_opts *opts)
@@ -167,11 +169,12 @@ struct collector *collector_new(const struct collector_opts *opts)
 	return c;
 }
 
-static void conn_free(struct conn *conn)
+/* Frees conn; its TLS state goes to the collector's spares (c NULL: freed too). */
+static void conn_free(struct collector *c, struct conn *conn)
 {
 	if (!conn)
 		return;
-	conn_tls_free(conn->tls);
+	conn_tls_free(c ? &c->tls_spares : NULL, conn->tls);
 	conn_ssl_free(conn->ssl);
 	if (conn->ev != conn->inline_ev)
 		free(conn->ev);
@@ -709,7 +712,7 @@ static void conn_emit(struct collector *c, struct conn *conn, bool evicted)
 	if (c->out.result == RESULT_INCOMPLETE)
 		c->stats.incomplete++;
 	c->emit(&c->out, c->ctx);
-	conn_free(conn);
+	conn_free(c, conn);
 }
 
 /*
@@ -739,7 +742,7 @@ static int conn_create(struct collector *c, const struct hs_tcp_rec *rec)
 	conn->ev = conn->inline_ev;
 	err = conn_reserve(c, conn, 1, 0);
 	if (err) {
-		conn_free(conn);
+		conn_free(c, conn);
 		return err;
 	}
 
@@ -749,7 +752,7 @@ static int conn_create(struct collector *c, const struct hs_tcp_rec *rec)
 
 	err = cookie_table_insert(&c->table, conn);
 	if (err) {
-		conn_free(conn);
+		conn_free(c, conn);
 		return err;
 	}
 	DL_APPEND(c->conns, conn);
@@ -783,7 +786,7 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 	err = conn_reserve(c, conn, 0, 1);
 	if (err)
 		return err;
-	err = conn_tls_add(&conn->tls, &rec, c->seq);
+	err = conn_tls_add(&c->tls_spares, &conn->tls, &rec, c->seq);
 	if (err == -EINVAL)
 		goto malformed;
 	if (err)
@@ -809,7 +812,7 @@ static int collector_handle_io(struct collector *c, const void *data, size_t siz
 	conn = record_conn(c, rec.hdr.cookie);
 	if (!conn)
 		return -ENOENT;
-	return conn_tls_add_io(&conn->tls, &rec);
+	return conn_tls_add_io(&c->tls_spares, &conn->tls, &rec);
 }
 
 /* A TLS library call (uprobes): for collector_ssl.c, on a connection already tracked. */
@@ -1028,7 +1031,8 @@ void collector_free(struct collector *c)
 	if (!c)
 		return;
 	DL_FOREACH_SAFE(c->conns, conn, tmp)
-		conn_free(conn);
+		conn_free(NULL, conn);
+	conn_tls_spares_free(&c->tls_spares);
 	cookie_table_free(&c->table);
 	free(c->pending);
 	free(c->ev_buf);

@@ -32,6 +32,8 @@
 #define OBS_DATA_MAX 32
 #define CALLS_INITIAL 16
 #define CALLS_MAX 128 /* application calls remembered, both directions */
+#define SPARE_OBS_MAX 32   /* a spare keeps its log up to this capacity, */
+#define SPARE_CALLS_MAX 32 /* and its calls: what a handshake and a request need */
 #define ENDS_MAX 32   /* records completed by a later packet than their header's */
 
 #define TLS_1_3 0x0304
@@ -147,7 +149,71 @@ struct conn_tls {
 	bool alert_failed;	   /* an alert made the handshake (or connection) fail */
 	bool mtls_rejected;	   /* TLS 1.3: the server answered a client certificate with an
 				    * (encrypted) alert before any of its data: server_alert() */
+
+	struct conn_tls *next_spare; /* in struct conn_tls_spares */
 };
+
+/* A TLS state as calloc() gives it, from the spares when there is one (their arrays kept,
+ * empty). NULL when out of memory. */
+static struct conn_tls *conn_tls_new(struct conn_tls_spares *spares)
+{
+	struct conn_tls *tls = spares ? spares->head : NULL;
+	struct tls_obs *obs;
+	struct tls_call *calls;
+	size_t cap_obs, cap_calls;
+
+	if (!tls)
+		return calloc(1, sizeof(*tls));
+	spares->head = tls->next_spare;
+	spares->n--;
+	obs = tls->obs;
+	cap_obs = tls->cap_obs;
+	calls = tls->calls;
+	cap_calls = tls->cap_calls;
+	memset(tls, 0, sizeof(*tls));
+	tls->obs = obs;
+	tls->cap_obs = cap_obs;
+	tls->calls = calls;
+	tls->cap_calls = cap_calls;
+	return tls;
+}
+
+void conn_tls_free(struct conn_tls_spares *spares, struct conn_tls *tls)
+{
+	if (!tls)
+		return;
+	if (spares && spares->n < CONN_TLS_SPARES_MAX) {
+		/* Arrays grown past a usual connection's go: a spare stays small. */
+		if (tls->cap_obs > SPARE_OBS_MAX) {
+			free(tls->obs);
+			tls->obs = NULL;
+			tls->cap_obs = 0;
+		}
+		if (tls->cap_calls > SPARE_CALLS_MAX) {
+			free(tls->calls);
+			tls->calls = NULL;
+			tls->cap_calls = 0;
+		}
+		tls->next_spare = spares->head;
+		spares->head = tls;
+		spares->n++;
+		return;
+	}
+	free(tls->obs);
+	free(tls->calls);
+	free(tls);
+}
+
+void conn_tls_spares_free(struct conn_tls_spares *spares)
+{
+	struct conn_tls *tls;
+
+	while ((tls = spares->head)) {
+		spares->head = tls->next_spare;
+		conn_tls_free(NULL, tls);
+	}
+	spares->n = 0;
+}
 
 int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size)
 {
@@ -377,7 +443,8 @@ static void take_certs(struct conn_tls *tls, struct tl_tls *out, const struct hs
 	out->cert_bytes = rec->len;
 }
 
-int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t seq)
+int conn_tls_add(struct conn_tls_spares *spares, struct conn_tls **tlsp,
+		 const struct hs_tls_rec *rec, uint64_t seq)
 {
 	uint8_t dir = rec->dir == HS_DIR_OUT ? DIR_OUT : DIR_IN;
 	struct conn_tls *tls = *tlsp;
@@ -396,7 +463,7 @@ int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t 
 		parsed = true;
 	}
 	if (!tls) {
-		tls = calloc(1, sizeof(*tls));
+		tls = conn_tls_new(spares);
 		if (!tls)
 			return -ENOMEM;
 		created = true;
@@ -405,7 +472,7 @@ int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t 
 	log = !noise && obs_wanted(tls, out, rec, dir);
 	if (log && obs_reserve(tls)) {
 		if (created)
-			free(tls);
+			conn_tls_free(spares, tls);
 		return -ENOMEM;
 	}
 	*tlsp = tls;
@@ -460,14 +527,15 @@ int io_record_read(struct hs_io_rec *rec, const void *data, size_t size)
 	return 0;
 }
 
-int conn_tls_add_io(struct conn_tls **tlsp, const struct hs_io_rec *rec)
+int conn_tls_add_io(struct conn_tls_spares *spares, struct conn_tls **tlsp,
+		    const struct hs_io_rec *rec)
 {
 	struct conn_tls *tls = *tlsp;
 	struct tls_call *calls;
 	size_t cap;
 
 	if (!tls) {
-		tls = calloc(1, sizeof(*tls));
+		tls = conn_tls_new(spares);
 		if (!tls)
 			return -ENOMEM;
 		*tlsp = tls;
@@ -518,6 +586,7 @@ static void obs_app_times(struct conn_tls *tls)
 		uint32_t seq_end;
 	} by_dir[3][CALLS_MAX];
 	size_t n_dir[3] = { 0 };
+	bool in_order[3] = { true, true, true }; /* its calls' times never go back */
 	size_t i, j;
 
 	/* A record's wire time is when it was complete: the packet that carried its last byte. */
@@ -536,6 +605,8 @@ static void obs_app_times(struct conn_tls *tls)
 		const struct tls_call *c = &tls->calls[j];
 		size_t k = n_dir[c->dir]++;
 
+		if (k && c->ts_ns < by_dir[c->dir][k - 1].ts_ns)
+			in_order[c->dir] = false;
 		by_dir[c->dir][k].ts_ns = c->ts_ns;
 		by_dir[c->dir][k].seq_end = c->seq_end;
 	}
@@ -547,9 +618,14 @@ static void obs_app_times(struct conn_tls *tls)
 		uint64_t app_ns = 0;
 
 		for (j = 0; j < n; j++) {
-			if ((int32_t)(calls[j].seq_end - rec_end) >= 0 &&
-			    (!app_ns || calls[j].ts_ns < app_ns))
-				app_ns = calls[j].ts_ns;
+			if ((int32_t)(calls[j].seq_end - rec_end) < 0 ||
+			    (app_ns && calls[j].ts_ns >= app_ns))
+				continue;
+			app_ns = calls[j].ts_ns;
+			/* In time order (the usual case), no later call is earlier. (A time of 0
+			 * counts as none yet: a later call replaces it.) */
+			if (in_order[o->dir] && app_ns)
+				break;
 		}
 		o->app_ns = app_ns;
 	}
@@ -1178,13 +1254,4 @@ void conn_tls_add_phases(const struct conn_tls *tls, struct timeline *tl)
 	}
 	add_phase(tl, "total", 0, app_in);
 	add_processing_phases(tls, tl, ch_in);
-}
-
-void conn_tls_free(struct conn_tls *tls)
-{
-	if (!tls)
-		return;
-	free(tls->obs);
-	free(tls->calls);
-	free(tls);
 }

@@ -24,6 +24,21 @@
 
 struct conn_tls;
 
+/*
+ * TLS states freed by emitted connections, kept with their arrays for the next connections
+ * (newest first: the warmest in the cache). A busy host sets up and frees thousands a second,
+ * and the collector frees them in batches (a flush): malloc() sorts such batches of large
+ * blocks into its bins slowly. One per collector; zeroed, it is empty.
+ */
+struct conn_tls_spares {
+	struct conn_tls *head;
+	size_t n;
+};
+
+/* Spares kept at most (~4 KiB each): as many connections as hstrace's main loop emits in a
+ * pass (FLUSH_BATCH in main.c). */
+#define CONN_TLS_SPARES_MAX 256
+
 /* Checks a HS_REC_TLS record of `size` bytes and copies it to *rec (only data_len bytes of
  * data[] are set). Returns 0, or -EINVAL when it is malformed. */
 int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size);
@@ -33,17 +48,19 @@ int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size);
 int io_record_read(struct hs_io_rec *rec, const void *data, size_t size);
 
 /* Logs one application call (how far it wrote or read a direction) in the connection's TLS
- * state *tlsp (created on first use); at emission it gives each TLS event its application
- * time (tl_event.app_ns). Beyond 128 calls more are ignored (far past the handshake).
- * Returns 0 or -ENOMEM (nothing changed). */
-int conn_tls_add_io(struct conn_tls **tlsp, const struct hs_io_rec *rec);
+ * state *tlsp (created on first use, from spares when it has one; spares may be NULL); at
+ * emission it gives each TLS event its application time (tl_event.app_ns). Beyond 128 calls
+ * more are ignored (far past the handshake). Returns 0 or -ENOMEM (nothing changed). */
+int conn_tls_add_io(struct conn_tls_spares *spares, struct conn_tls **tlsp,
+		    const struct hs_io_rec *rec);
 
-/* Applies one checked record to the connection's TLS state *tlsp (created on first use),
- * which keeps the plaintext fields (struct tl_tls) until emission. seq is the record's arrival
- * sequence number. Returns 0; -EINVAL when a ClientHello/ServerHello body cannot be parsed
- * (the record is malformed); -ENOMEM. On error nothing visible changed. Never adds more than
- * one to conn_tls_max_events(). */
-int conn_tls_add(struct conn_tls **tlsp, const struct hs_tls_rec *rec, uint64_t seq);
+/* Applies one checked record to the connection's TLS state *tlsp (created on first use, as
+ * by conn_tls_add_io()), which keeps the plaintext fields (struct tl_tls) until emission. seq
+ * is the record's arrival sequence number. Returns 0; -EINVAL when a ClientHello/ServerHello
+ * body cannot be parsed (the record is malformed); -ENOMEM. On error nothing visible changed.
+ * Never adds more than one to conn_tls_max_events(). */
+int conn_tls_add(struct conn_tls_spares *spares, struct conn_tls **tlsp,
+		 const struct hs_tls_rec *rec, uint64_t seq);
 
 /* Returns how many events conn_tls_add_events() may add at most (0 for NULL). */
 size_t conn_tls_max_events(const struct conn_tls *tls);
@@ -70,7 +87,11 @@ enum conn_result conn_tls_verdict(const struct conn_tls *tls);
  * Does nothing for NULL. */
 void conn_tls_add_phases(const struct conn_tls *tls, struct timeline *tl);
 
-/* Frees the TLS state. Accepts NULL. */
-void conn_tls_free(struct conn_tls *tls);
+/* Frees the TLS state, or keeps it in spares (NULL: frees it) while they have room. Accepts
+ * NULL. */
+void conn_tls_free(struct conn_tls_spares *spares, struct conn_tls *tls);
+
+/* Frees every spare; spares is empty afterwards. */
+void conn_tls_spares_free(struct conn_tls_spares *spares);
 
 #endif /* HSTRACE_COLLECTOR_TLS_H */

@@ -212,7 +212,7 @@ static int report_main(int argc, char **argv)
 	} else {
 		ret = report_cmd_run(&co, out, stderr);
 	}
-	if (out != stdout && fclose(out) && !ret) {
+	if (out != stdout && output_file_close(out) && !ret) {
 		fprintf(stderr, "hstrace: writing %s failed: %s\n", ro.output, strerror(errno));
 		ret = 1;
 	}
@@ -422,6 +422,12 @@ int main(int argc, char **argv)
 						"one)" : strerror(-err));
 			return 1;
 		}
+	} else if (!isatty(STDOUT_FILENO)) {
+		/* A file or a pipe: written in blocks as -o is (output_file.h), not in stdio's
+		 * 4 KiB ones; flushed once per pass all the same. */
+		static char stdout_buf[OUTPUT_FILE_BUF_SIZE];
+
+		setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
 	}
 	/* With -o, SIGHUP reopens the file (log rotation); without, it ends the run as SIGTERM
 	 * does (the terminal went away). */
@@ -561,7 +567,7 @@ cleanup:
 	metrics_http_stop(app.metrics_http);
 	metrics_free(app.metrics);
 	otlp_exporter_free(app.otlp);
-	if (app.out && app.out != stdout && fclose(app.out) && !ret) {
+	if (app.out && app.out != stdout && output_file_close(app.out) && !ret) {
 		fprintf(stderr, "hstrace: writing %s failed: %s\n", app.opts.output, strerror(errno));
 		ret = 1;
 	}

@@ -4,11 +4,55 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "output_file.h"
+
+/* The buffer of an open stream, freed by output_file_close() (stdio does not free a buffer
+ * given with setvbuf()); hstrace has one such stream open, two during output_file_reopen(). */
+struct stream_buf {
+	struct stream_buf *next;
+	FILE *stream;
+	char data[OUTPUT_FILE_BUF_SIZE];
+};
+
+static struct stream_buf *stream_bufs;
+
+/* Gives a stream just opened its OUTPUT_FILE_BUF_SIZE buffer; without memory it keeps
+ * stdio's (smaller) one. */
+static void stream_buf_give(FILE *stream)
+{
+	struct stream_buf *b = malloc(sizeof(*b));
+
+	if (!b)
+		return;
+	if (setvbuf(stream, b->data, _IOFBF, sizeof(b->data))) {
+		free(b);
+		return;
+	}
+	b->stream = stream;
+	b->next = stream_bufs;
+	stream_bufs = b;
+}
+
+int output_file_close(FILE *stream)
+{
+	struct stream_buf **p, *b;
+	int ret = fclose(stream), err = errno;
+
+	for (p = &stream_bufs; (b = *p); p = &b->next) {
+		if (b->stream == stream) {
+			*p = b->next;
+			free(b);
+			break;
+		}
+	}
+	errno = err;
+	return ret;
+}
 
 int output_file_open(const char *path, mode_t mode, bool truncate, FILE **out)
 {
@@ -42,6 +86,7 @@ int output_file_open(const char *path, mode_t mode, bool truncate, FILE **out)
 		close(fd);
 		return err;
 	}
+	stream_buf_give(f);
 	*out = f;
 	return 0;
 }
@@ -56,7 +101,7 @@ int output_file_reopen(const char *path, mode_t mode, FILE **stream)
 	err = output_file_open(path, mode, false, &f);
 	if (err)
 		return err;
-	fclose(*stream); /* flushed above: nothing left to write */
+	output_file_close(*stream); /* flushed above: nothing left to write */
 	*stream = f;
 	return 0;
 }

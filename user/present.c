@@ -10,9 +10,28 @@
 #include "present.h"
 #include "tls_parse.h"
 
+/* "%u.%u.%u.%u", cut to len - 1 bytes as snprintf() would (len > 0), without printf: every
+ * renderer formats two addresses a connection. */
 static void format_ipv4(const uint8_t *a, char *buf, size_t len)
 {
-	snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	char text[16]; /* "255.255.255.255" */
+	size_t i, n = 0;
+
+	for (i = 0; i < 4; i++) {
+		unsigned int v = a[i];
+
+		if (v >= 100)
+			text[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			text[n++] = (char)('0' + v / 10 % 10);
+		text[n++] = (char)('0' + v % 10);
+		text[n++] = '.';
+	}
+	n--; /* the last '.' */
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
 }
 
 char *present_addr(const struct timeline *tl, bool local, char *buf, size_t len)

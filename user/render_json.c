@@ -72,12 +72,29 @@ static void put_digits(char *p, unsigned int v, int n)
 	}
 }
 
+/* The proleptic Gregorian date of day `days` since 1970-01-01 (gmtime()'s calendar), by
+ * arithmetic (H. Hinnant's civil_from_days()): no lock and no time-zone state per line. */
+static void civil_from_days(int64_t days, int64_t *year, unsigned int *month, unsigned int *day)
+{
+	int64_t z = days + 719468; /* days from 0000-03-01 */
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097; /* 400-year eras */
+	uint64_t doe = (uint64_t)(z - era * 146097); /* day of the era, [0, 146096] */
+	uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100); /* from March 1, [0, 365] */
+	uint64_t mp = (5 * doy + 2) / 153; /* month from March, [0, 11] */
+
+	*day = (unsigned int)(doy - (153 * mp + 2) / 5 + 1);
+	*month = (unsigned int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = (int64_t)yoe + era * 400 + (*month <= 2);
+}
+
 /* RFC 3339 UTC with microseconds (rounded down): "2026-11-27T07:35:05.123456Z". Returns 0, or
  * -ENOMEM when the time cannot be formatted (cannot happen for any int64 ns time; reported as
  * out-of-memory, as a failed allocation would be). */
 static int rfc3339_string(struct json_writer *w, int64_t wall_ns)
 {
-	int64_t secs = wall_ns / 1000000000, frac_ns = wall_ns % 1000000000;
+	int64_t secs = wall_ns / 1000000000, frac_ns = wall_ns % 1000000000, days, year;
+	unsigned int month, day, sod;
 	time_t t;
 	struct tm tm;
 	char buf[64];
@@ -87,23 +104,27 @@ static int rfc3339_string(struct json_writer *w, int64_t wall_ns)
 		frac_ns += 1000000000;
 		secs--;
 	}
-	t = (time_t)secs;
-	if (!gmtime_r(&t, &tm))
-		return -ENOMEM;
-	if (tm.tm_year >= 1000 - 1900 && tm.tm_year <= 9999 - 1900) {
-		/* Every year an int64 ns time can have, by hand (strftime() and snprintf() took
-		 * ~2,500 instructions a line): the same text as the general case below. */
+	days = secs / 86400 - (secs % 86400 < 0);
+	sod = (unsigned int)(secs - days * 86400);
+	civil_from_days(days, &year, &month, &day);
+	if (year >= 1000 && year <= 9999) {
+		/* Every year an int64 ns time can have, by hand (gmtime_r(), strftime() and
+		 * snprintf() took ~2,500 instructions a line): the same text as the general case
+		 * below. */
 		memcpy(buf, "0000-00-00T00:00:00.000000Z", 28);
-		put_digits(buf, (unsigned int)(tm.tm_year + 1900), 4);
-		put_digits(buf + 5, (unsigned int)(tm.tm_mon + 1), 2);
-		put_digits(buf + 8, (unsigned int)tm.tm_mday, 2);
-		put_digits(buf + 11, (unsigned int)tm.tm_hour, 2);
-		put_digits(buf + 14, (unsigned int)tm.tm_min, 2);
-		put_digits(buf + 17, (unsigned int)tm.tm_sec, 2);
+		put_digits(buf, (unsigned int)year, 4);
+		put_digits(buf + 5, month, 2);
+		put_digits(buf + 8, day, 2);
+		put_digits(buf + 11, sod / 3600, 2);
+		put_digits(buf + 14, sod / 60 % 60, 2);
+		put_digits(buf + 17, sod % 60, 2);
 		put_digits(buf + 20, (unsigned int)(frac_ns / 1000), 6);
 		jsonw_str_len(w, buf, 27);
 		return 0;
 	}
+	t = (time_t)secs;
+	if (!gmtime_r(&t, &tm))
+		return -ENOMEM;
 	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (!n)
 		return -ENOMEM;
@@ -119,10 +140,8 @@ static void endpoint_object(struct json_writer *w, const struct timeline *tl, bo
 
 	present_addr(tl, local, addr, sizeof(addr));
 	jsonw_start_object(w);
-	jsonw_key_lit(w, "addr");
-	jsonw_str(w, addr);
-	jsonw_key_lit(w, "port");
-	jsonw_i64(w, local ? tl->lport : tl->rport);
+	jsonw_member_str(w, "addr", addr);
+	jsonw_member_i64(w, "port", local ? tl->lport : tl->rport);
 	jsonw_end_object(w);
 }
 
@@ -134,34 +153,22 @@ static int64_t floor_div(int64_t a, int64_t b)
 static void event_object(struct json_writer *w, const struct tl_event *ev, uint64_t base_ns)
 {
 	jsonw_start_object(w);
-	jsonw_key_lit(w, "t_us");
-	jsonw_i64(w, floor_div((int64_t)(ev->ts_ns - base_ns), 1000));
-	jsonw_key_lit(w, "event");
-	jsonw_str(w, tl_event_name(ev->event));
-	if (ev->dir != DIR_NONE) {
-		jsonw_key_lit(w, "dir");
-		jsonw_str(w, ev->dir == DIR_OUT ? "out" : "in");
-	}
-	if (ev->app_ns) {
-		jsonw_key_lit(w, "app_us");
-		jsonw_i64(w, floor_div((int64_t)(ev->app_ns - base_ns), 1000));
-	}
-	if (ev->len > 0) {
-		jsonw_key_lit(w, "len");
-		jsonw_i64(w, ev->len);
-	}
-	if (ev->records > 0) {
-		jsonw_key_lit(w, "records");
-		jsonw_i64(w, ev->records);
-	}
-	if (ev->derived) {
-		jsonw_key_lit(w, "derived");
-		jsonw_bool(w, true);
-	}
-	if (ev->estimated) {
-		jsonw_key_lit(w, "estimated");
-		jsonw_bool(w, true);
-	}
+	jsonw_member_i64(w, "t_us", floor_div((int64_t)(ev->ts_ns - base_ns), 1000));
+	jsonw_member_str(w, "event", tl_event_name(ev->event));
+	if (ev->dir == DIR_OUT)
+		jsonw_member_str_lit(w, "dir", "out");
+	else if (ev->dir != DIR_NONE)
+		jsonw_member_str_lit(w, "dir", "in");
+	if (ev->app_ns)
+		jsonw_member_i64(w, "app_us", floor_div((int64_t)(ev->app_ns - base_ns), 1000));
+	if (ev->len > 0)
+		jsonw_member_i64(w, "len", ev->len);
+	if (ev->records > 0)
+		jsonw_member_i64(w, "records", ev->records);
+	if (ev->derived)
+		jsonw_member_true(w, "derived");
+	if (ev->estimated)
+		jsonw_member_true(w, "estimated");
 	jsonw_end_object(w);
 }
 
@@ -209,12 +216,6 @@ static void phases_object(struct json_writer *w, const struct timeline *tl)
 	jsonw_end_object(w);
 }
 
-/* "wire" or "app": which of an event's times a phase starts or ends at. */
-static const char *at_name(uint8_t at)
-{
-	return at == TL_AT_APP ? "app" : "wire";
-}
-
 /* "phases": every phase with its start and end (µs since the first event, rounded down, as
  * t_us), the indices in "events" of the events it runs between and which of their times, or
  * "estimated": true for a phase computed by a rule. */
@@ -230,24 +231,23 @@ static void phases_array(struct json_writer *w, const struct timeline *tl)
 		if (!ph->name)
 			continue;
 		jsonw_start_object(w);
-		jsonw_key_lit(w, "name");
-		jsonw_str(w, ph->name);
-		jsonw_key_lit(w, "start_us");
-		jsonw_i64(w, floor_div((int64_t)(ph->start_ns - base_ns), 1000));
-		jsonw_key_lit(w, "end_us");
-		jsonw_i64(w, floor_div((int64_t)(ph->end_ns - base_ns), 1000));
+		jsonw_member_str(w, "name", ph->name);
+		jsonw_member_i64(w, "start_us", floor_div((int64_t)(ph->start_ns - base_ns), 1000));
+		jsonw_member_i64(w, "end_us", floor_div((int64_t)(ph->end_ns - base_ns), 1000));
 		if (ph->estimated) {
-			jsonw_key_lit(w, "estimated");
-			jsonw_bool(w, true);
+			jsonw_member_true(w, "estimated");
 		} else {
-			jsonw_key_lit(w, "from");
-			jsonw_i64(w, ph->from_ev);
-			jsonw_key_lit(w, "from_at");
-			jsonw_str(w, at_name(ph->from_at));
-			jsonw_key_lit(w, "to");
-			jsonw_i64(w, ph->to_ev);
-			jsonw_key_lit(w, "to_at");
-			jsonw_str(w, at_name(ph->to_at));
+			/* "wire" or "app": which of an event's times it starts or ends at. */
+			jsonw_member_i64(w, "from", ph->from_ev);
+			if (ph->from_at == TL_AT_APP)
+				jsonw_member_str_lit(w, "from_at", "app");
+			else
+				jsonw_member_str_lit(w, "from_at", "wire");
+			jsonw_member_i64(w, "to", ph->to_ev);
+			if (ph->to_at == TL_AT_APP)
+				jsonw_member_str_lit(w, "to_at", "app");
+			else
+				jsonw_member_str_lit(w, "to_at", "wire");
 		}
 		jsonw_end_object(w);
 	}
@@ -274,22 +274,16 @@ static void errno_string(struct json_writer *w, int32_t err)
 static void tcp_object(struct json_writer *w, const struct timeline *tl)
 {
 	jsonw_start_object(w);
-	jsonw_key_lit(w, "syn_retransmits");
-	jsonw_i64(w, tl->syn_retransmits);
-	jsonw_key_lit(w, "srtt_us");
-	jsonw_i64(w, tl->srtt_us);
-	jsonw_key_lit(w, "bytes_sent");
-	jsonw_u64(w, tl->bytes_sent);
-	jsonw_key_lit(w, "bytes_received");
-	jsonw_u64(w, tl->bytes_received);
+	jsonw_member_i64(w, "syn_retransmits", tl->syn_retransmits);
+	jsonw_member_i64(w, "srtt_us", tl->srtt_us);
+	jsonw_member_u64(w, "bytes_sent", tl->bytes_sent);
+	jsonw_member_u64(w, "bytes_received", tl->bytes_received);
 	if (tl->sk_err) {
 		jsonw_key_lit(w, "error");
 		errno_string(w, tl->sk_err);
 	}
-	if (tl->close_lost) {
-		jsonw_key_lit(w, "close_lost");
-		jsonw_bool(w, true);
-	}
+	if (tl->close_lost)
+		jsonw_member_true(w, "close_lost");
 	jsonw_end_object(w);
 }
 
@@ -353,10 +347,8 @@ static void versions_array(struct json_writer *w, const struct tl_tls *t)
 static void cert_chain_object(struct json_writer *w, const struct tl_tls *t)
 {
 	jsonw_start_object(w);
-	jsonw_key_lit(w, "count");
-	jsonw_i64(w, t->cert_count);
-	jsonw_key_lit(w, "bytes");
-	jsonw_i64(w, t->cert_bytes);
+	jsonw_member_i64(w, "count", t->cert_count);
+	jsonw_member_i64(w, "bytes", t->cert_bytes);
 	jsonw_end_object(w);
 }
 
@@ -392,10 +384,8 @@ static void alert_object(struct json_writer *w, const struct tl_tls *t)
 static void app_data_dir_object(struct json_writer *w, const struct tl_tls *t, enum tl_dir dir)
 {
 	jsonw_start_object(w);
-	jsonw_key_lit(w, "bytes");
-	jsonw_u64(w, t->app_bytes[dir]);
-	jsonw_key_lit(w, "records");
-	jsonw_i64(w, t->app_records[dir]);
+	jsonw_member_u64(w, "bytes", t->app_bytes[dir]);
+	jsonw_member_i64(w, "records", t->app_records[dir]);
 	jsonw_end_object(w);
 }
 
@@ -462,18 +452,14 @@ static void tls_object(struct json_writer *w, const struct tl_tls *t)
 	app_data_object(w, t);
 	jsonw_key_lit(w, "handshake_done");
 	jsonw_bool(w, t->handshake_done);
-	if (t->ttfb_estimated) {
-		jsonw_key_lit(w, "ttfb_estimated");
-		jsonw_bool(w, true);
-	}
-	if (t->desync) {
-		jsonw_key_lit(w, "desync");
-		jsonw_bool(w, true);
-	}
-	if (t->verify) {
-		jsonw_key_lit(w, "verify");
-		jsonw_str(w, t->verify == 1 ? "ok" : "failed");
-	}
+	if (t->ttfb_estimated)
+		jsonw_member_true(w, "ttfb_estimated");
+	if (t->desync)
+		jsonw_member_true(w, "desync");
+	if (t->verify == 1)
+		jsonw_member_str_lit(w, "verify", "ok");
+	else if (t->verify)
+		jsonw_member_str_lit(w, "verify", "failed");
 	if (t->library[0]) {
 		jsonw_key_lit(w, "library");
 		library_object(w, t);
@@ -485,33 +471,22 @@ static void tls_object(struct json_writer *w, const struct tl_tls *t)
 static void tls_api_object(struct json_writer *w, const struct tl_tls_api *a)
 {
 	jsonw_start_object(w);
-	jsonw_key_lit(w, "calls");
-	jsonw_u64(w, a->calls);
-	jsonw_key_lit(w, "inside_us");
-	jsonw_u64(w, (a->inside_ns + 500) / 1000);
-	jsonw_key_lit(w, "result");
-	jsonw_i64(w, a->result);
+	jsonw_member_u64(w, "calls", a->calls);
+	jsonw_member_u64(w, "inside_us", (a->inside_ns + 500) / 1000);
+	jsonw_member_i64(w, "result", a->result);
 	jsonw_end_object(w);
 }
 
 /* "sources": which layers contributed, so a reader knows how much detail to expect. */
 static void sources_array(struct json_writer *w, uint32_t sources)
 {
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} names[] = {
-		{ TL_SRC_KERNEL_TCP, "kernel-tcp" },
-		{ TL_SRC_KERNEL_TLS, "kernel-tls" },
-		{ TL_SRC_OPENSSL, "openssl" },
-	};
-	size_t i;
-
 	jsonw_start_array(w);
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (sources & names[i].bit)
-			jsonw_str(w, names[i].name);
-	}
+	if (sources & TL_SRC_KERNEL_TCP)
+		jsonw_str_lit(w, "kernel-tcp");
+	if (sources & TL_SRC_KERNEL_TLS)
+		jsonw_str_lit(w, "kernel-tls");
+	if (sources & TL_SRC_OPENSSL)
+		jsonw_str_lit(w, "openssl");
 	jsonw_end_array(w);
 }
 
@@ -522,17 +497,16 @@ static int timeline_object(struct json_writer *w, const struct timeline *tl)
 	int err;
 
 	jsonw_start_object(w);
-	jsonw_key_lit(w, "schema");
-	jsonw_str(w, JSON_SCHEMA);
+	jsonw_member_str_lit(w, "schema", JSON_SCHEMA);
 	jsonw_key_lit(w, "start");
 	err = rfc3339_string(w, tl->start_wall_ns);
-	jsonw_key_lit(w, "role");
-	jsonw_str(w, tl_role_name(tl->role));
-	jsonw_key_lit(w, "pid");
-	if (tl->pid)
-		jsonw_i64(w, tl->pid);
-	else
+	jsonw_member_str(w, "role", tl_role_name(tl->role));
+	if (tl->pid) {
+		jsonw_member_i64(w, "pid", tl->pid);
+	} else {
+		jsonw_key_lit(w, "pid");
 		jsonw_null(w);
+	}
 	jsonw_key_lit(w, "comm");
 	if (tl->pid && tl->comm[0])
 		utf8_string(w, tl->comm, sizeof(tl->comm));
@@ -542,10 +516,8 @@ static int timeline_object(struct json_writer *w, const struct timeline *tl)
 	endpoint_object(w, tl, true);
 	jsonw_key_lit(w, "peer");
 	endpoint_object(w, tl, false);
-	jsonw_key_lit(w, "ip_version");
-	jsonw_i64(w, tl->ip_version);
-	jsonw_key_lit(w, "result");
-	jsonw_str(w, result ? result : "unknown");
+	jsonw_member_i64(w, "ip_version", tl->ip_version);
+	jsonw_member_str(w, "result", result ? result : "unknown");
 	jsonw_key_lit(w, "events");
 	events_array(w, tl);
 	jsonw_key_lit(w, "phases_us");
@@ -566,13 +538,11 @@ static int timeline_object(struct json_writer *w, const struct timeline *tl)
 		jsonw_key_lit(w, "sources");
 		sources_array(w, tl->sources);
 	}
-	jsonw_key_lit(w, "cookie");
-	jsonw_u64(w, tl->cookie);
+	jsonw_member_u64(w, "cookie", tl->cookie);
 	if (tl->conn_id) {
 		char id[CONN_ID_HEX_LEN];
 
-		jsonw_key_lit(w, "conn_id");
-		jsonw_str(w, conn_id_format(tl->conn_id, id));
+		jsonw_member_str(w, "conn_id", conn_id_format(tl->conn_id, id));
 	}
 	jsonw_end_object(w);
 	return err ?: jsonw_error(w);

@@ -392,20 +392,31 @@ struct tls_name {
 	const char *name;
 };
 
+/* The name of id in table t of n entries sorted by id (ascending, no id twice), or NULL:
+ * by halves (a line of output looks up its cipher suite in 260 entries; test_tls_parse checks
+ * that every entry is found). */
 static const char *name_find(const struct tls_name *t, size_t n, uint16_t id)
 {
-	size_t i;
+	size_t lo = 0, hi = n;
 
-	for (i = 0; i < n; i++)
-		if (t[i].id == id)
-			return t[i].name;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t[mid].id == id)
+			return t[mid].name;
+		if (t[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
 /*
- * IANA "TLS Cipher Suites", by number: every suite OpenSSL 3.0 (`openssl ciphers -V -stdname
- * ALL:COMPLEMENTOFALL:eNULL`) and GnuTLS 3.7 (`gnutls-cli -l`) can negotiate, the signalling
- * values, and the older ECDH/DH/export suites that ClientHellos still offer.
+ * IANA "TLS Cipher Suites", by number (name_find() needs that order): every suite OpenSSL 3.0
+ * (`openssl ciphers -V -stdname ALL:COMPLEMENTOFALL:eNULL`) and GnuTLS 3.7 (`gnutls-cli -l`)
+ * can negotiate, the signalling values, and the older ECDH/DH/export suites that ClientHellos
+ * still offer.
  */
 static const struct tls_name cipher_names[] = {
 	{ 0x0000, "TLS_NULL_WITH_NULL_NULL" },
@@ -670,7 +681,7 @@ static const struct tls_name cipher_names[] = {
 	{ 0xD005, "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256" },
 };
 
-/* IANA "TLS Supported Groups". */
+/* IANA "TLS Supported Groups", by number (name_find() needs that order). */
 static const struct tls_name group_names[] = {
 	{ 0x0001, "sect163k1" },
 	{ 0x0002, "sect163r1" },

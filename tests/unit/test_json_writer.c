@@ -8,9 +8,9 @@
  * Deterministic: every input comes from a fixed-seed generator. Covered: ~20,000 strings
  * (every byte value, control characters, '"', '\\', '/', DEL, valid and invalid UTF-8, empty
  * strings, strings over 4 KiB so the writer leaves its initial buffer) as values and as keys;
- * signed and unsigned 64-bit integers at and around their limits; booleans and null; random
- * nested objects and arrays; and the writer's state after success, after jsonw_free() and
- * after a failed growth.
+ * signed and unsigned 64-bit integers at and around their limits; booleans and null; the
+ * whole-member helpers (jsonw_member_*()); random nested objects and arrays; and the writer's
+ * state after success, after jsonw_free() and after a failed growth.
  *
  * The writer does not check UTF-8 (render_json.c repairs strings before writing them), so
  * invalid UTF-8 is fed to both sides as it is.
@@ -452,13 +452,14 @@ static void test_strings(void **state)
 
 static const int64_t i64_special[] = {
 	INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1, 0, -1, 1, 9, 10, -9, -10, 99, 100,
-	-99, -100, INT32_MIN, INT32_MAX, (int64_t)INT32_MIN - 1, (int64_t)INT32_MAX + 1,
+	-99, -100, 999, 1000, -999, -1000, INT32_MIN, INT32_MAX, (int64_t)INT32_MIN - 1,
+	(int64_t)INT32_MAX + 1,
 	999999999999999999LL, 1000000000000000000LL, -999999999999999999LL,
 	-1000000000000000000LL,
 };
 
 static const uint64_t u64_special[] = {
-	0, 1, 9, 10, 99, 100, UINT32_MAX, (uint64_t)UINT32_MAX + 1, (uint64_t)INT64_MAX,
+	0, 1, 9, 10, 99, 100, 999, 1000, UINT32_MAX, (uint64_t)UINT32_MAX + 1, (uint64_t)INT64_MAX,
 	(uint64_t)INT64_MAX + 1, UINT64_MAX, UINT64_MAX - 1, 9999999999999999999ULL,
 	10000000000000000000ULL, 1000000000000000000ULL,
 };
@@ -610,6 +611,79 @@ static void test_bool_null(void **state)
 	json_object_put(o);
 	json_object_put(a);
 	printf("  booleans and null: 4 cases\n");
+}
+
+/* ---- whole members (jsonw_member_*) ---- */
+
+#define N_MEMBER_OBJECTS 3000
+
+/*
+ * {"t": true, "i": i64, "u": u64, "s": string, "l": "lit"} with the member helpers, each value
+ * random (the integers also at their limits; the strings of every kind, NUL-free, now and
+ * then over 4 KiB), against json-c: the same text as a key and its value written apart.
+ */
+static void test_members(void **state)
+{
+	static unsigned char s[LONG_MIN_LEN + 1000];
+	size_t n_i = sizeof(i64_special) / sizeof(i64_special[0]);
+	size_t n_u = sizeof(u64_special) / sizeof(u64_special[0]);
+	struct writers ws;
+	size_t i, k, len, over_4k = 0;
+
+	(void)state;
+	rng_seed(0x6d656d62ULL);
+	writers_init(&ws);
+	for (i = 0; i < N_MEMBER_OBJECTS; i++) {
+		struct json_writer *w = &ws.w[i % 3];
+		struct json_object *o = json_object_new_object(), *v;
+		uint64_t b = rand_bits(), uv = i < n_u ? u64_special[i] : rand_bits();
+		int64_t iv = rng_below(2) ? (int64_t)b : -(int64_t)(b >> 1);
+		char what[64];
+
+		assert_non_null(o);
+		if (i < n_i)
+			iv = i64_special[i];
+		len = rng_below(60) ? rng_below(40) : LONG_MIN_LEN + rng_below(1000);
+		len = gen_kind(s, len, (enum kind)rng_below(N_KINDS));
+		for (k = 0; k < len; k++)
+			s[k] = s[k] ? s[k] : '\n';
+		s[len] = '\0';
+		over_4k += len > sizeof(buf_4k);
+
+		assert_int_equal(json_object_object_add(o, "t", json_object_new_boolean(1)), 0);
+		assert_int_equal(json_object_object_add(o, "i", json_object_new_int64(iv)), 0);
+		assert_int_equal(json_object_object_add(o, "u", json_object_new_uint64(uv)), 0);
+		v = json_object_new_string((const char *)s);
+		assert_int_equal(json_object_object_add(o, "s", v), 0);
+		assert_int_equal(json_object_object_add(o, "l", json_object_new_string("lit")), 0);
+		jsonw_start_object(w);
+		jsonw_member_true(w, "t");
+		jsonw_member_i64(w, "i", iv);
+		jsonw_member_u64(w, "u", uv);
+		jsonw_member_str(w, "s", (const char *)s);
+		jsonw_member_str_lit(w, "l", "lit");
+		jsonw_end_object(w);
+		snprintf(what, sizeof(what), "members #%zu", i);
+		expect_same(w, o, s, len, what);
+		json_object_put(o);
+		jsonw_free(w);
+	}
+
+	/* A literal string alone and in an array. */
+	jsonw_str_lit(&ws.w[1], "x");
+	assert_int_equal(jsonw_len(&ws.w[1]), 3);
+	assert_memory_equal(jsonw_text(&ws.w[1]), "\"x\"", 3);
+	jsonw_free(&ws.w[1]);
+	jsonw_start_array(&ws.w[2]);
+	jsonw_str_lit(&ws.w[2], "a");
+	jsonw_str_lit(&ws.w[2], "b");
+	jsonw_end_array(&ws.w[2]);
+	assert_int_equal(jsonw_len(&ws.w[2]), 9);
+	assert_memory_equal(jsonw_text(&ws.w[2]), "[\"a\",\"b\"]", 9);
+	writers_free(&ws);
+	assert_true(over_4k >= 20);
+	printf("  members: %d objects of 5 (true, i64, u64, string, literal), %zu strings over "
+	       "4 KiB\n", N_MEMBER_OBJECTS, over_4k);
 }
 
 /* ---- nested objects and arrays ---- */
@@ -877,6 +951,12 @@ static void check_growth_failure(struct json_writer *w)
 	jsonw_null(w);
 	jsonw_start_array(w);
 	jsonw_end_array(w);
+	jsonw_str_lit(w, "v");
+	jsonw_member_true(w, "k4");
+	jsonw_member_i64(w, "k5", -1);
+	jsonw_member_u64(w, "k6", 1);
+	jsonw_member_str(w, "k7", "v");
+	jsonw_member_str_lit(w, "k8", "v");
 	jsonw_end_object(w);
 	jsonw_raw(w, "\n", 1);
 	assert_int_equal(jsonw_error(w), -ENOMEM);
@@ -927,7 +1007,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strings),	    cmocka_unit_test(test_integers),
-		cmocka_unit_test(test_bool_null),   cmocka_unit_test(test_nested),
+		cmocka_unit_test(test_bool_null),   cmocka_unit_test(test_members),
+		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_free_reuse),  cmocka_unit_test(test_growth_failure),
 	};
 
