@@ -10,24 +10,16 @@
 #include "present.h"
 #include "tls_parse.h"
 
-/* "%u.%u.%u.%u", cut to len - 1 bytes as snprintf() would (len > 0), without printf: every
- * renderer formats two addresses a connection. */
+/* "%u.%u.%u.%u", cut to len - 1 bytes as snprintf() would (len > 0); libc's inet_ntop()
+ * formats without printf (every renderer formats two addresses a connection). */
 static void format_ipv4(const uint8_t *a, char *buf, size_t len)
 {
-	char text[16]; /* "255.255.255.255" */
-	size_t i, n = 0;
+	char text[INET_ADDRSTRLEN];
+	size_t n;
 
-	for (i = 0; i < 4; i++) {
-		unsigned int v = a[i];
-
-		if (v >= 100)
-			text[n++] = (char)('0' + v / 100);
-		if (v >= 10)
-			text[n++] = (char)('0' + v / 10 % 10);
-		text[n++] = (char)('0' + v % 10);
-		text[n++] = '.';
-	}
-	n--; /* the last '.' */
+	if (!inet_ntop(AF_INET, a, text, sizeof(text)))
+		text[0] = '\0';
+	n = strlen(text);
 	if (n >= len)
 		n = len - 1;
 	memcpy(buf, text, n);
