@@ -24,6 +24,9 @@ enum hs_rec_kind {
 	HS_REC_SSL = 3, /* struct hs_ssl_rec */
 	HS_REC_EXEC = 4, /* struct hs_exec_rec */
 	HS_REC_IO = 5,	 /* struct hs_io_rec */
+	HS_REC_BATCH = 6, /* records of one packet: after this header, whole records of the
+			   * other kinds, each starting at a multiple of 8 bytes from the batch's
+			   * start (hdr.ts_ns and hdr.cookie: those of its first record) */
 };
 
 /* TCP timeline events (hs_tcp_rec.event). Never renumber (user/timeline.c names them). */

@@ -83,7 +83,9 @@ static __always_inline void on_socket_call(struct sock *sk, int ret, int d)
 	struct sk_state *s;
 	struct hs_tcp_rec *r;
 
-	if (!sk)
+	/* A call that moved no bytes (would block, failed) matters only to the SSL_do_handshake()
+	 * binding below: otherwise no lookup. The owner is then noted at its first call that did. */
+	if (!sk || (ret <= 0 && !ssl_calls))
 		return;
 	s = bpf_sk_storage_get(&sk_states, sk, 0, 0);
 	if (!s || (s->flags & SKF_CALLS_DONE))

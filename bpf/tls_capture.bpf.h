@@ -22,15 +22,112 @@
 #ifndef HSTRACE_TLS_CAPTURE_BPF_H
 #define HSTRACE_TLS_CAPTURE_BPF_H
 
-/* Where a TLS record is composed: it is larger than the BPF stack. */
+/*
+ * Where the TLS records of one packet are gathered, to leave in one ring-buffer record
+ * (HS_REC_BATCH; a lone record leaves as itself): each ring-buffer reservation takes a
+ * spinlock with interrupts off, which on a VM costs more than the rest of the record.
+ * Slot 0 is the program that runs first on a CPU; slot 1 one that interrupts it (an egress
+ * program in process context, interrupted by a softirq's ingress or egress program). Slot 0's
+ * depth says how many run.
+ */
+#define TLS_BATCH_BYTES 4096 /* gathered before the batch leaves, then it starts again */
+#define TLS_BATCH_HDR ((__u32)sizeof(struct hs_hdr))
+
+struct tls_batch {
+	__u32 len;   /* bytes used in buf, from its start (the batch header's room included) */
+	__u32 n;     /* records in it */
+	__u32 last;  /* where the last record starts */
+	__u32 depth; /* slot 0 only: programs on this CPU using the slots */
+	__u8 buf[TLS_BATCH_BYTES + sizeof(struct hs_tls_rec)];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
-	__type(value, struct hs_tls_rec);
-} tls_scratch SEC(".maps");
+	__type(value, struct tls_batch);
+} tls_batches SEC(".maps");
 
+/* Sends what batch b gathered: one record as itself, several behind a batch header. */
+static __always_inline void tls_batch_flush(struct tls_batch *b)
+{
+	struct hs_hdr *h = (struct hs_hdr *)b->buf, *first;
+	__u64 len = b->len, last = b->last, size;
 
+	if (!b->n)
+		return;
+	if (b->n == 1) {
+		barrier_var(last);
+		if (last > TLS_BATCH_BYTES)
+			goto out;
+		first = (struct hs_hdr *)&b->buf[last];
+		size = first->size;
+		barrier_var(size);
+		if (size > sizeof(struct hs_tls_rec))
+			goto out;
+		if (bpf_ringbuf_output(&events, first, size, rb_wakeup()))
+			__sync_fetch_and_add(&lost_records, 1);
+		goto out;
+	}
+	first = (struct hs_hdr *)&b->buf[TLS_BATCH_HDR];
+	hdr_init(h, HS_REC_BATCH, len, first->ts_ns, first->cookie);
+	barrier_var(len);
+	if (len > sizeof(b->buf))
+		goto out;
+	if (bpf_ringbuf_output(&events, b->buf, len, rb_wakeup()))
+		__sync_fetch_and_add(&lost_records, b->n);
+out:
+	b->len = TLS_BATCH_HDR;
+	b->n = 0;
+}
+
+/* The batch of the program running now (tls_batch_enter() chose it), or NULL. */
+static __always_inline struct tls_batch *tls_batch_now(void)
+{
+	struct tls_batch *b0;
+	__u32 zero = 0, slot;
+
+	b0 = bpf_map_lookup_elem(&tls_batches, &zero);
+	if (!b0 || !b0->depth)
+		return NULL;
+	slot = b0->depth - 1;
+	return slot ? bpf_map_lookup_elem(&tls_batches, &slot) : b0;
+}
+
+/* Takes the next slot for a program that may emit TLS records; false when none is free. A
+ * program that interrupts this one between the read and the write of depth ends before this
+ * one goes on, so plain per-CPU arithmetic is enough. */
+static __always_inline bool tls_batch_enter(void)
+{
+	struct tls_batch *b0, *b;
+	__u32 zero = 0, slot;
+
+	b0 = bpf_map_lookup_elem(&tls_batches, &zero);
+	if (!b0 || b0->depth > 1)
+		return false;
+	slot = b0->depth;
+	b = slot ? bpf_map_lookup_elem(&tls_batches, &slot) : b0;
+	if (!b)
+		return false;
+	b->len = TLS_BATCH_HDR;
+	b->n = 0;
+	b0->depth = slot + 1;
+	return true;
+}
+
+/* Sends the running program's batch and frees its slot. */
+static __always_inline void tls_batch_leave(void)
+{
+	struct tls_batch *b0, *b;
+	__u32 zero = 0;
+
+	b = tls_batch_now();
+	if (b)
+		tls_batch_flush(b);
+	b0 = bpf_map_lookup_elem(&tls_batches, &zero);
+	if (b0 && b0->depth)
+		b0->depth--;
+}
 
 /* TLSF_READ of early bytes: n (1..7) bytes at offset addr of the connection's early data. */
 static __always_inline long tlsf_read_early(struct __sk_buff *skb, void *dst, __u32 n,
@@ -58,12 +155,21 @@ static __always_inline void tls_emit(struct tlsf_io *io, struct __sk_buff *skb, 
 				     __u32 count, __u64 data, __u32 data_len, __u16 two)
 {
 	struct first_segment *first = NULL;
+	struct tls_batch *b = NULL;
 	struct hs_tls_rec *r;
-	__u32 zero = 0, k;
+	__u32 zero = 0, k, at = 0;
 	__u64 n = data_len, size;
 
 	if (io->cookie) {
-		r = bpf_map_lookup_elem(&tls_scratch, &zero);
+		b = tls_batch_now();
+		if (!b) {
+			__sync_fetch_and_add(&lost_records, 1);
+			return;
+		}
+		if (b->len + sizeof(*r) > TLS_BATCH_BYTES)
+			tls_batch_flush(b);
+		at = b->len & (TLS_BATCH_BYTES - 1);
+		r = (struct hs_tls_rec *)&b->buf[at];
 	} else {
 		/* A first segment seen on the listening socket: kept until adopted. */
 		first = bpf_map_lookup_elem(&first_segments, &zero);
@@ -114,8 +220,9 @@ static __always_inline void tls_emit(struct tlsf_io *io, struct __sk_buff *skb, 
 		first->n_recs++;
 		return;
 	}
-	if (bpf_ringbuf_output(&events, r, size, rb_wakeup()))
-		__sync_fetch_and_add(&lost_records, 1);
+	b->last = at;
+	b->len = at + ((size + 7) & ~7ULL);
+	b->n++;
 }
 
 
@@ -336,19 +443,42 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 		feed_early(skb, s, st);
 }
 
-/* Finds the TCP header: sets *ip_len and *th; false when the packet is not one to follow. */
+/* Finds the TCP header: sets *ip_len and *th; false when the packet is not one to follow.
+ * The headers are read in place when they lie in the packet's linear part (always, for a
+ * packet TCP built or one it is about to take), else copied with bpf_skb_load_bytes(). */
 static __always_inline bool tcp_header(struct __sk_buff *skb, __u32 *ip_len, struct tcphdr *th)
 {
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u8 b;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (bpf_skb_load_bytes(skb, 0, &b, 1))
-			return false;
-		*ip_len = (b & 0xf) * 4;
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) <= end) {
+			struct tcphdr *t = data + ip->ihl * 4;
+
+			*ip_len = ip->ihl * 4;
+			if ((void *)(t + 1) <= end) {
+				*th = *t;
+				return true;
+			}
+		} else {
+			if (bpf_skb_load_bytes(skb, 0, &b, 1))
+				return false;
+			*ip_len = (b & 0xf) * 4;
+		}
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		if (bpf_skb_load_bytes(skb, 6, &b, 1) || b != IPPROTO_TCP)
-			return false; /* extension headers: not followed (TCP does not use them) */
+		struct ipv6hdr *ip6 = data;
+
 		*ip_len = 40;
+		if ((void *)(ip6 + 1) + sizeof(*th) <= end) {
+			if (ip6->nexthdr != IPPROTO_TCP)
+				return false; /* extension headers: not followed (TCP uses none) */
+			*th = *(struct tcphdr *)(ip6 + 1);
+			return true;
+		}
+		if (bpf_skb_load_bytes(skb, 6, &b, 1) || b != IPPROTO_TCP)
+			return false;
 	} else {
 		return false;
 	}
@@ -431,13 +561,39 @@ static __always_inline void capture_at_listener(struct __sk_buff *skb)
 	first->ts_ns = io.ts_ns;
 }
 
+/* A segment of a followed connection: sets where a client's stream starts (its SYN), feeds
+ * the payload of a followed direction, its TLS records gathered into one batch. */
+static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_state *s,
+					    const struct tcphdr *th, __u32 off, int d)
+{
+	__u32 seq = bpf_ntohl(th->seq);
+
+	if (th->syn) {
+		/* The client's SYN sets where its stream starts; with TCP Fast Open it carries
+		 * the first bytes already. */
+		if (d == D_OUT && !s->known[D_OUT]) {
+			s->base[D_OUT] = s->next[D_OUT] = seq + 1;
+			s->known[D_OUT] = 1;
+		}
+		seq++;
+	}
+	if (off >= skb->len || !s->known[d] || (s->dir[d].flags & TLSF_F_STOPPED))
+		return;
+	if (!tls_batch_enter()) {
+		__sync_fetch_and_add(&lost_records, 1);
+		return;
+	}
+	capture_payload(skb, s, d, seq, off, skb->len - off);
+	tls_batch_leave();
+}
+
 /* One packet of any socket: finds a followed TCP connection's payload. */
 static __always_inline void capture_packet(struct __sk_buff *skb, int d)
 {
 	struct bpf_sock *bsk = skb->sk;
 	struct sk_state *s;
 	struct tcphdr th;
-	__u32 ip_len, off, seq;
+	__u32 ip_len, off;
 
 	if (!bsk)
 		return;
@@ -448,25 +604,16 @@ static __always_inline void capture_packet(struct __sk_buff *skb, int d)
 		capture_at_listener(skb);
 		return;
 	}
+	if (!tcp_header(skb, &ip_len, &th))
+		return;
+	off = ip_len + th.doff * 4;
+	/* A segment without payload (an ACK, a FIN) tells the framing nothing: no lookup. */
+	if (off >= skb->len && !th.syn)
+		return;
 	s = bpf_sk_storage_get(&sk_states, bsk, 0, 0);
 	if (!s || (s->flags & SKF_DONE))
 		return;
-	if (!tcp_header(skb, &ip_len, &th))
-		return;
-	seq = bpf_ntohl(th.seq);
-	if (th.syn) {
-		/* The client's SYN sets where its stream starts; with TCP Fast Open it carries
-		 * the first bytes already. */
-		if (d == D_OUT && !s->known[D_OUT]) {
-			s->base[D_OUT] = s->next[D_OUT] = seq + 1;
-			s->known[D_OUT] = 1;
-		}
-		seq++;
-	}
-	off = ip_len + th.doff * 4;
-	if (off >= skb->len || !s->known[d] || (s->dir[d].flags & TLSF_F_STOPPED))
-		return;
-	capture_payload(skb, s, d, seq, off, skb->len - off);
+	capture_segment(skb, s, &th, off, d);
 	if (sk_state_finished(s))
 		bpf_sk_storage_delete(&sk_states, bsk);
 }

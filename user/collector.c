@@ -941,6 +941,35 @@ void collector_retry_lost_closes(struct collector *c)
 	}
 }
 
+/* The records of one HS_REC_BATCH, one by one: each starts at a multiple of 8 bytes from the
+ * batch's start and says its own size. A record that does not fit what is left, or a batch
+ * inside a batch, is malformed; what follows it cannot be found and is counted with it. */
+static int collector_handle_batch(struct collector *c, const uint8_t *data, size_t size)
+{
+	size_t off = sizeof(struct hs_hdr);
+	struct hs_hdr hdr;
+	int err, ret = 0;
+
+	while (off + sizeof(hdr) <= size) {
+		memcpy(&hdr, data + off, sizeof(hdr));
+		if (hdr.size < sizeof(hdr) || hdr.size > size - off || hdr.kind == HS_REC_BATCH) {
+			c->stats.records++;
+			c->stats.malformed++;
+			return -EINVAL;
+		}
+		err = collector_handle(c, data + off, hdr.size);
+		if (err && !ret)
+			ret = err;
+		off += ((size_t)hdr.size + 7) & ~(size_t)7;
+	}
+	if (off < size) { /* a tail too short for a record */
+		c->stats.records++;
+		c->stats.malformed++;
+		return -EINVAL;
+	}
+	return ret;
+}
+
 int collector_handle(struct collector *c, const void *data, size_t size)
 {
 	struct hs_hdr hdr;
@@ -948,12 +977,15 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 
 	if (!c)
 		return -EINVAL;
-	c->stats.records++;
 	if (!data || size < sizeof(hdr)) {
+		c->stats.records++;
 		c->stats.malformed++;
 		return -EINVAL;
 	}
 	memcpy(&hdr, data, sizeof(hdr));
+	if (hdr.kind == HS_REC_BATCH && hdr.size == size)
+		return collector_handle_batch(c, data, size);
+	c->stats.records++;
 	switch (hdr.kind) {
 	case HS_REC_TCP:
 		err = collector_handle_tcp(c, &hdr, data, size);

@@ -51,9 +51,10 @@ struct collector_stats {
 /* Returns a new collector, or NULL with errno set (EINVAL without emit, ENOMEM). */
 struct collector *collector_new(const struct collector_opts *opts);
 
-/* Feeds one record (as read from the ring buffer). Returns 0 when used, -EINVAL when
- * malformed, -ENOENT when it matches no tracked connection, -ENOMEM when it could not be
- * applied (all three counted, never fatal). */
+/* Feeds one record (as read from the ring buffer; an HS_REC_BATCH is taken apart and each of
+ * its records fed). Returns 0 when used, -EINVAL when malformed, -ENOENT when it matches no
+ * tracked connection, -ENOMEM when it could not be applied (all three counted, never fatal;
+ * for a batch, the first error of its records). */
 int collector_handle(struct collector *c, const void *data, size_t size);
 
 /* How many lost-close notes wait for their connection, and for how many retries. */

@@ -173,12 +173,45 @@ static struct hs_tls_rec tls_new(uint64_t cookie, uint64_t ts, uint8_t what, uin
 	return r;
 }
 
-/* Feeds r with hdr.size set from data_len; returns collector_handle()'s answer. */
+/* Records gathered into one HS_REC_BATCH (as the packet programs send a packet's records)
+ * between batch_begin() and batch_end(), instead of being fed one by one. */
+static struct {
+	bool on;
+	size_t len;
+	unsigned char buf[8192];
+} batch;
+
+static void batch_begin(void)
+{
+	batch.on = true;
+	batch.len = sizeof(struct hs_hdr);
+}
+
+/* Feeds the gathered records as one batch; returns collector_handle()'s answer. */
+static int batch_end(struct fixture *f)
+{
+	struct hs_hdr h = { .kind = HS_REC_BATCH, .size = batch.len };
+
+	memcpy(&h.ts_ns, batch.buf + sizeof(h) + offsetof(struct hs_hdr, ts_ns), 8);
+	memcpy(&h.cookie, batch.buf + sizeof(h) + offsetof(struct hs_hdr, cookie), 8);
+	memcpy(batch.buf, &h, sizeof(h));
+	batch.on = false;
+	return collector_handle(f->c, batch.buf, batch.len);
+}
+
+/* Feeds r with hdr.size set from data_len (or adds it to the batch); returns
+ * collector_handle()'s answer. */
 static int tls_feed(struct fixture *f, struct hs_tls_rec *r)
 {
 	size_t size = HS_TLS_REC_HDR_SIZE + r->data_len;
 
 	r->hdr.size = size;
+	if (batch.on) {
+		assert_true(batch.len + size <= sizeof(batch.buf));
+		memcpy(batch.buf + batch.len, r, size);
+		batch.len = (batch.len + size + 7) & ~(size_t)7;
+		return 0;
+	}
 	return collector_handle(f->c, r, size);
 }
 
@@ -1032,6 +1065,122 @@ static void test_tls13_server(void **state)
 	assert_int_equal(phase_us(tl, "server_think"), 200);
 	assert_int_equal(phase_us(tl, "response_time"), 500);
 	assert_int_equal(phase_us(tl, "total"), 10900);
+}
+
+/* The same server as test_tls13_server, each packet's records in one batch, as the packet
+ * programs send them: the same timeline. */
+static void test_tls13_server_batched(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	uint32_t ch_len, sh_len;
+	struct collector_stats st;
+
+	server_open(f, 6, 0);
+	batch_begin();
+	ch_len = hello(f, 6, 500, IN, &ch13);
+	assert_int_equal(batch_end(f), 0);
+	batch_begin();
+	sh_len = hello(f, 6, 700, OUT, &sh13);
+	rec(f, 6, 700, OUT, 20, 1);
+	rec(f, 6, 700, OUT, 23, 27);
+	rec(f, 6, 700, OUT, 23, 2100);
+	assert_int_equal(batch_end(f), 0);
+	batch_begin();
+	rec(f, 6, 750, OUT, 23, 281);
+	rec(f, 6, 750, OUT, 23, 69);
+	assert_int_equal(batch_end(f), 0);
+	batch_begin();
+	rec(f, 6, 10700, IN, 20, 1);
+	rec(f, 6, 10700, IN, 23, 53);
+	assert_int_equal(batch_end(f), 0);
+	batch_begin();
+	rec(f, 6, 10800, OUT, 23, 250);
+	rec(f, 6, 10800, OUT, 23, 250);
+	assert_int_equal(batch_end(f), 0);
+	rec(f, 6, 10900, IN, 23, 120);
+	batch_begin();
+	rec(f, 6, 11400, OUT, 23, 4000);
+	rec(f, 6, 11400, OUT, 23, 4000);
+	assert_int_equal(batch_end(f), 0);
+	rec(f, 6, 11500, IN, 23, 120);
+	tcp_close(f, 6, 20000);
+
+	st = stats(f);
+	assert_int_equal(st.malformed, 0);
+	assert_int_equal(st.records, 3 + 2 + 2 + 3 + 2 + 2 + 2 + 1 + 2 + 1 + 3);
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_IN, ch_len, 500 },
+			{ TL_EV_SERVER_HELLO, DIR_OUT, sh_len, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 27 + 2100 + 281 + 69, 700 },
+			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 10700 },
+			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 53, 10700 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10800 },
+			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10800 },
+			{ TL_EV_APP_DATA, DIR_IN, 120, 10900 },
+			{ TL_EV_APP_DATA, DIR_OUT, 4000, 11400 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
+	assert_int_equal(tls_event(tl, 3)->records, 4);
+	assert_int_equal(tl->result, RESULT_OK);
+	assert_int_equal(tl->tls.version, 0x0304);
+	assert_int_equal(phase_us(tl, "tls_handshake"), 10700 - 500);
+}
+
+/* A batch whose records do not add up: the records before the fault are applied, the fault is
+ * counted as malformed, nothing crashes. */
+static void test_malformed_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct collector_stats st;
+	struct hs_hdr *h;
+	uint64_t before;
+
+	client_open(f, 51, 0);
+	before = stats(f).records;
+	/* The second record claims more bytes than the batch has. */
+	batch_begin();
+	rec(f, 51, 1100, OUT, 22, 100);
+	rec(f, 51, 1200, OUT, 22, 100);
+	h = (struct hs_hdr *)(batch.buf + sizeof(*h) + ((HS_TLS_REC_HDR_SIZE + 7) & ~7));
+	h->size = 4000;
+	assert_int_equal(batch_end(f), -EINVAL);
+	st = stats(f);
+	assert_int_equal(st.records - before, 2);
+	assert_int_equal(st.malformed, 1);
+	/* A batch inside a batch. */
+	batch_begin();
+	rec(f, 51, 1300, OUT, 22, 100);
+	h = (struct hs_hdr *)(batch.buf + sizeof(*h));
+	h->kind = HS_REC_BATCH;
+	assert_int_equal(batch_end(f), -EINVAL);
+	/* A record shorter than a header, and a tail too short for one. */
+	batch_begin();
+	rec(f, 51, 1400, OUT, 22, 100);
+	h = (struct hs_hdr *)(batch.buf + sizeof(*h));
+	h->size = 8;
+	assert_int_equal(batch_end(f), -EINVAL);
+	batch_begin();
+	rec(f, 51, 1500, OUT, 22, 100);
+	batch.len += 8;
+	assert_int_equal(batch_end(f), -EINVAL);
+	/* A batch header whose size is not the batch's: malformed as a whole. */
+	batch_begin();
+	rec(f, 51, 1600, OUT, 22, 100);
+	h = (struct hs_hdr *)batch.buf;
+	batch.on = false;
+	h->kind = HS_REC_BATCH;
+	h->size = batch.len + 8;
+	assert_int_equal(collector_handle(f->c, batch.buf, batch.len), -EINVAL);
+	st = stats(f);
+	assert_int_equal(st.malformed, 5);
+	/* Each record applied and each fault counted once. */
+	assert_int_equal(st.records - before, 2 + 1 + 1 + 2 + 1);
 }
 
 /* An application call that moved a direction's stream up to seq_end at `us`. */
@@ -2491,6 +2640,8 @@ int main(void)
 		TEST(test_ssl_verify_failed),
 		TEST(test_ssl_bad_records),
 		TEST(test_tls13_server),
+		TEST(test_tls13_server_batched),
+		TEST(test_malformed_batch),
 		TEST(test_tls13_server_wire_vs_app_times),
 		TEST(test_app_times_partial),
 		TEST(test_record_read_in_parts),
