@@ -1273,7 +1273,8 @@ def hold_phase(hs, conns, rate, close_rate):
     go_r, go_w = os.pipe()
     left = conns
     nkids = (conns + PER_PROC - 1) // PER_PROC
-    res = {"kids": nkids, "rss0": proc_status(hs.pid, "VmRSS")}
+    res = {"kids": nkids, "rss0": proc_status(hs.pid, "VmRSS"),
+           "anon0": proc_status(hs.pid, "RssAnon")}
     t0 = time.time()
     try:
         while left > 0:
@@ -1299,6 +1300,7 @@ def hold_phase(hs, conns, rate, close_rate):
         res["server_ends"] = ends
         time.sleep(2.0)  # let hstrace drain its ring buffer
         res["rss_open"] = proc_status(hs.pid, "VmRSS")
+        res["anon_open"] = proc_status(hs.pid, "RssAnon")
         res["hwm_open"] = proc_status(hs.pid, "VmHWM")
     finally:
         t1 = time.time()
@@ -1326,21 +1328,28 @@ def bench_rss(a):
         "`hstrace --all --json -o FILE` runs while %d processes open %d plain TCP connections "
         "on loopback, %g per second in all, and keep them all open (%d client + %d server "
         "sockets, both ends tracked: %d open connection ends); then they close them at the "
-        "same rate (client end, then server end). RSS from /proc/PID/status; lost (ring-buffer "
-        "records hstrace could not get, over the whole run: opening and closing) and evicted "
-        "from hstrace's Summary line." %
+        "same rate (client end, then server end). RSS from /proc/PID/status: VmRSS counts the "
+        "ring buffer's pages (4 MiB by default) twice from the start, as the kernel maps them "
+        "twice in a row (so that a record never wraps), i.e. 8 MiB that are kernel memory "
+        "shared with the BPF programs; RssAnon is hstrace's own heap and stacks, which the "
+        "connections grow. Lost (ring-buffer records hstrace could not get, over the whole "
+        "run: opening and closing) and evicted from hstrace's Summary line." %
         (a.conns, a.rate, a.burst, a.burst_ring_kb, x["kids"], a.conns, a.rate, a.conns,
          x["server_ends"], ends))
     out()
     out("| connections open | RSS before MiB | RSS with all open MiB | peak RSS (VmHWM) MiB | "
+        "RssAnon before MiB | RssAnon with all open MiB | bytes of RssAnon per open end | "
         "opened in s | closed in s | lost | evicted |")
-    out("|---|---|---|---|---|---|---|---|")
-    out("| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %d | %d |" % (
-        a.conns, x["rss0"] / 1024, x["rss_open"] / 1024, x["hwm"] / 1024, x["open_s"],
-        x["close_s"], s.get("lost", -1), s.get("evicted", -1)))
+    out("|---|---|---|---|---|---|---|---|---|---|---|")
+    out("| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.1f | %.1f | %d | %d |" % (
+        a.conns, x["rss0"] / 1024, x["rss_open"] / 1024, x["hwm"] / 1024, x["anon0"] / 1024,
+        x["anon_open"] / 1024, (x["anon_open"] - x["anon0"]) * 1024.0 / max(ends, 1),
+        x["open_s"], x["close_s"], s.get("lost", -1), s.get("evicted", -1)))
     out()
     summary("hstrace RSS with %d connections open (%d ends tracked)" % (a.conns, ends),
-            "%.1f MiB (peak %.1f)" % (x["rss_open"] / 1024, x["hwm"] / 1024), "<= 64 MiB")
+            "%.1f MiB (peak %.1f; 8 MiB of it the default ring buffer, mapped twice; "
+            "RssAnon %.1f MiB)" % (x["rss_open"] / 1024, x["hwm"] / 1024,
+                                   x["anon_open"] / 1024), "<= 64 MiB")
     summary("lost records, %d connections opened and closed at %g/s" % (a.conns, a.rate),
             "%d" % s.get("lost", -1))
     if not a.burst:
@@ -1354,7 +1363,7 @@ def bench_rss(a):
     out("Close burst: the same with %d connections (opened at %g/s), which the holder "
         "processes then close all at once by exiting, once with hstrace's default ring "
         "buffer and once with `--ringbuf-kb %d`; a fresh hstrace each time. The ring "
-        "buffer's pages count in hstrace's RSS once written." %
+        "buffer's pages count twice in hstrace's RSS from the start (see above)." %
         (a.burst, a.rate, a.burst_ring_kb))
     out()
     out("| connections closed at once | ring buffer | closed in s | lost | evicted | "
