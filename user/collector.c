@@ -950,6 +950,7 @@ static int collector_handle_batch(struct collector *c, const uint8_t *data, size
 	struct hs_hdr hdr;
 	int err, ret = 0;
 
+	c->stats.batches++;
 	while (off + sizeof(hdr) <= size) {
 		memcpy(&hdr, data + off, sizeof(hdr));
 		if (hdr.size < sizeof(hdr) || hdr.size > size - off || hdr.kind == HS_REC_BATCH) {
@@ -986,6 +987,7 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 	if (hdr.kind == HS_REC_BATCH && hdr.size == size)
 		return collector_handle_batch(c, data, size);
 	c->stats.records++;
+	c->stats.by_kind[hdr.kind < 8 ? hdr.kind : 0]++;
 	switch (hdr.kind) {
 	case HS_REC_TCP:
 		err = collector_handle_tcp(c, &hdr, data, size);

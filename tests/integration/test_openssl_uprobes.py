@@ -5,6 +5,7 @@ process started after hstrace, and the probe budget (uprobe hits per handshake).
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -224,6 +225,14 @@ def test_private_libssl_started_later():
           % (c["tls"]["library"]["file"], libdir), c, maps)
     check(str(libdir) in hs.stderr(), "hstrace -v did not report probing the copy",
           hs.stderr())
+    # -v counts the records read by kind, and the packet batches the TLS records came in (a
+    # server flight is several records in one packet).
+    m = re.search(r"records read (\d+) \(tcp (\d+), tls (\d+), io (\d+), ssl (\d+); "
+                  r"(\d+) packet batches\)", hs.stderr())
+    check(m, "hstrace -v printed no records-read line", hs.stderr())
+    total, tcp, tls, io, ssl, batches = map(int, m.groups())
+    check(tcp > 0 and tls > 0 and io > 0 and ssl > 0 and batches > 0
+          and tcp + tls + io + ssl <= total, "records read by kind: %s" % m.group(0))
 
 
 def _uprobe_runs():

@@ -1109,6 +1109,9 @@ static void test_tls13_server_batched(void **state)
 	st = stats(f);
 	assert_int_equal(st.malformed, 0);
 	assert_int_equal(st.records, 3 + 2 + 2 + 3 + 2 + 2 + 2 + 1 + 2 + 1 + 3);
+	assert_int_equal(st.batches, 6);
+	assert_int_equal(st.by_kind[HS_REC_TCP], 3 + 3);
+	assert_int_equal(st.by_kind[HS_REC_TLS], 2 + 2 + 3 + 2 + 2 + 2 + 1 + 2 + 1);
 	tl = finish_one(f);
 	{
 		const struct want want[] = {
