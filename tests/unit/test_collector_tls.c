@@ -1004,30 +1004,65 @@ static void test_tls13_client_split_tickets(void **state)
 
 /* TLS 1.3 server with middlebox CCS: its flight over two writes is one event; the two
  * tickets are written before the request arrives. */
-static void test_tls13_server(void **state)
+/* Starts a batch when batched (else records are fed one by one, as before batches existed). */
+static void packet_begin(bool batched)
 {
-	struct fixture *f = *state;
+	if (batched)
+		batch_begin();
+}
+
+static void packet_end(struct fixture *f, bool batched)
+{
+	if (batched)
+		assert_int_equal(batch_end(f), 0);
+}
+
+/* A TLS 1.3 server end (connection 6), each packet's records fed in one batch when batched;
+ * then the timeline's TLS events checked. Returns the timeline. */
+static const struct timeline *tls13_server(struct fixture *f, bool batched)
+{
 	const struct timeline *tl;
 	uint32_t ch_len, sh_len;
 
 	server_open(f, 6, 0);
+	packet_begin(batched);
 	ch_len = hello(f, 6, 500, IN, &ch13);
+	packet_end(f, batched);
+	packet_begin(batched);
 	sh_len = hello(f, 6, 700, OUT, &sh13);
 	rec(f, 6, 700, OUT, 20, 1);
 	rec(f, 6, 700, OUT, 23, 27);
 	rec(f, 6, 700, OUT, 23, 2100);
+	packet_end(f, batched);
+	packet_begin(batched);
 	rec(f, 6, 750, OUT, 23, 281);
 	rec(f, 6, 750, OUT, 23, 69);
+	packet_end(f, batched);
+	packet_begin(batched);
 	rec(f, 6, 10700, IN, 20, 1);
 	rec(f, 6, 10700, IN, 23, 53);
+	packet_end(f, batched);
+	packet_begin(batched);
 	rec(f, 6, 10800, OUT, 23, 250);
 	rec(f, 6, 10800, OUT, 23, 250);
+	packet_end(f, batched);
 	rec(f, 6, 10900, IN, 23, 120);
+	packet_begin(batched);
 	rec(f, 6, 11400, OUT, 23, 4000);
 	rec(f, 6, 11400, OUT, 23, 4000);
+	packet_end(f, batched);
 	rec(f, 6, 11500, IN, 23, 120);
 	tcp_close(f, 6, 20000);
 
+	if (batched) {
+		struct collector_stats st = stats(f);
+
+		assert_int_equal(st.malformed, 0);
+		assert_int_equal(st.records, 3 + 2 + 2 + 3 + 2 + 2 + 2 + 1 + 2 + 1 + 3);
+		assert_int_equal(st.batches, 6);
+		assert_int_equal(st.by_kind[HS_REC_TCP], 3 + 3);
+		assert_int_equal(st.by_kind[HS_REC_TLS], 2 + 2 + 3 + 2 + 2 + 2 + 1 + 2 + 1);
+	}
 	tl = finish_one(f);
 	{
 		const struct want want[] = {
@@ -1046,14 +1081,22 @@ static void test_tls13_server(void **state)
 		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
 	}
 	assert_int_equal(tls_event(tl, 3)->records, 4);
+	assert_int_equal(tl->result, RESULT_OK);
+	assert_int_equal(tl->tls.version, 0x0304);
+	assert_int_equal(phase_us(tl, "tls_handshake"), 10700 - 500);
+	return tl;
+}
+
+static void test_tls13_server(void **state)
+{
+	const struct timeline *tl = tls13_server(*state, false);
+
 	assert_int_equal(tls_event(tl, 5)->records, 1);
 	assert_true(tls_event(tl, 6)->estimated);
 	assert_true(tls_event(tl, 7)->estimated);
 	assert_false(tls_event(tl, 8)->estimated);
 	assert_false(tls_event(tl, 9)->estimated);
 
-	assert_int_equal(tl->result, RESULT_OK);
-	assert_int_equal(tl->tls.version, 0x0304);
 	assert_true(tl->tls.handshake_done);
 	assert_false(tl->tls.ttfb_estimated);
 	assert_int_equal(tl->tls.app_records[DIR_IN], 2);
@@ -1061,78 +1104,16 @@ static void test_tls13_server(void **state)
 	assert_int_equal(tl->tls.app_records[DIR_OUT], 2);
 	assert_int_equal(tl->tls.app_bytes[DIR_OUT], 8000);
 	assert_int_equal(tl->n_phases, 6);
-	assert_int_equal(phase_us(tl, "tls_handshake"), 10700 - 500);
 	assert_int_equal(phase_us(tl, "server_think"), 200);
 	assert_int_equal(phase_us(tl, "response_time"), 500);
 	assert_int_equal(phase_us(tl, "total"), 10900);
 }
 
-/* The same server as test_tls13_server, each packet's records in one batch, as the packet
- * programs send them: the same timeline. */
+/* The same server, each packet's records in one batch, as the packet programs send them: the
+ * same timeline. */
 static void test_tls13_server_batched(void **state)
 {
-	struct fixture *f = *state;
-	const struct timeline *tl;
-	uint32_t ch_len, sh_len;
-	struct collector_stats st;
-
-	server_open(f, 6, 0);
-	batch_begin();
-	ch_len = hello(f, 6, 500, IN, &ch13);
-	assert_int_equal(batch_end(f), 0);
-	batch_begin();
-	sh_len = hello(f, 6, 700, OUT, &sh13);
-	rec(f, 6, 700, OUT, 20, 1);
-	rec(f, 6, 700, OUT, 23, 27);
-	rec(f, 6, 700, OUT, 23, 2100);
-	assert_int_equal(batch_end(f), 0);
-	batch_begin();
-	rec(f, 6, 750, OUT, 23, 281);
-	rec(f, 6, 750, OUT, 23, 69);
-	assert_int_equal(batch_end(f), 0);
-	batch_begin();
-	rec(f, 6, 10700, IN, 20, 1);
-	rec(f, 6, 10700, IN, 23, 53);
-	assert_int_equal(batch_end(f), 0);
-	batch_begin();
-	rec(f, 6, 10800, OUT, 23, 250);
-	rec(f, 6, 10800, OUT, 23, 250);
-	assert_int_equal(batch_end(f), 0);
-	rec(f, 6, 10900, IN, 23, 120);
-	batch_begin();
-	rec(f, 6, 11400, OUT, 23, 4000);
-	rec(f, 6, 11400, OUT, 23, 4000);
-	assert_int_equal(batch_end(f), 0);
-	rec(f, 6, 11500, IN, 23, 120);
-	tcp_close(f, 6, 20000);
-
-	st = stats(f);
-	assert_int_equal(st.malformed, 0);
-	assert_int_equal(st.records, 3 + 2 + 2 + 3 + 2 + 2 + 2 + 1 + 2 + 1 + 3);
-	assert_int_equal(st.batches, 6);
-	assert_int_equal(st.by_kind[HS_REC_TCP], 3 + 3);
-	assert_int_equal(st.by_kind[HS_REC_TLS], 2 + 2 + 3 + 2 + 2 + 2 + 1 + 2 + 1);
-	tl = finish_one(f);
-	{
-		const struct want want[] = {
-			{ TL_EV_CLIENT_HELLO, DIR_IN, ch_len, 500 },
-			{ TL_EV_SERVER_HELLO, DIR_OUT, sh_len, 700 },
-			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_OUT, 1, 700 },
-			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_OUT, 27 + 2100 + 281 + 69, 700 },
-			{ TL_EV_CHANGE_CIPHER_SPEC, DIR_IN, 1, 10700 },
-			{ TL_EV_ENCRYPTED_HANDSHAKE, DIR_IN, 53, 10700 },
-			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10800 },
-			{ TL_EV_NEW_SESSION_TICKET, DIR_OUT, 250, 10800 },
-			{ TL_EV_APP_DATA, DIR_IN, 120, 10900 },
-			{ TL_EV_APP_DATA, DIR_OUT, 4000, 11400 },
-		};
-
-		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
-	}
-	assert_int_equal(tls_event(tl, 3)->records, 4);
-	assert_int_equal(tl->result, RESULT_OK);
-	assert_int_equal(tl->tls.version, 0x0304);
-	assert_int_equal(phase_us(tl, "tls_handshake"), 10700 - 500);
+	tls13_server(*state, true);
 }
 
 /* A batch whose records do not add up: the records before the fault are applied, the fault is
