@@ -81,13 +81,14 @@ out:
 	b->n = 0;
 }
 
-/* The batch of the program running now (tls_batch_enter() chose it), or NULL. */
-static __always_inline struct tls_batch *tls_batch_now(void)
+/* The batch of the program running now (tls_batch_enter() chose it), or NULL; *b0p: slot 0,
+ * which holds the depth. */
+static __always_inline struct tls_batch *tls_batch_now(struct tls_batch **b0p)
 {
 	struct tls_batch *b0;
 	__u32 zero = 0, slot;
 
-	b0 = bpf_map_lookup_elem(&tls_batches, &zero);
+	*b0p = b0 = bpf_map_lookup_elem(&tls_batches, &zero);
 	if (!b0 || !b0->depth)
 		return NULL;
 	slot = b0->depth - 1;
@@ -118,15 +119,12 @@ static __always_inline bool tls_batch_enter(void)
 /* Sends the running program's batch and frees its slot. */
 static __always_inline void tls_batch_leave(void)
 {
-	struct tls_batch *b0, *b;
-	__u32 zero = 0;
+	struct tls_batch *b0, *b = tls_batch_now(&b0);
 
-	b = tls_batch_now();
-	if (b)
-		tls_batch_flush(b);
-	b0 = bpf_map_lookup_elem(&tls_batches, &zero);
-	if (b0 && b0->depth)
-		b0->depth--;
+	if (!b)
+		return;
+	tls_batch_flush(b);
+	b0->depth--;
 }
 
 /* TLSF_READ of early bytes: n (1..7) bytes at offset addr of the connection's early data. */
@@ -161,7 +159,9 @@ static __always_inline void tls_emit(struct tlsf_io *io, struct __sk_buff *skb, 
 	__u64 n = data_len, size;
 
 	if (io->cookie) {
-		b = tls_batch_now();
+		struct tls_batch *b0;
+
+		b = tls_batch_now(&b0);
 		if (!b) {
 			__sync_fetch_and_add(&lost_records, 1);
 			return;
