@@ -121,6 +121,10 @@ enum hs_tls_what {
 			       * many records in one packet): no further TLS records for it */
 	HS_TLS_RECORD_END = 5, /* the record at seq, whose header came in an earlier packet,
 				* is complete with this one (hdr.ts_ns) */
+	HS_TLS_SENT = 6,      /* out only: stream bytes [seq, seq + len) reached the network
+			       * device at hdr.ts_ns, later than the packet left TCP (a segment
+			       * cut from a larger GSO packet, or one held in the qdisc): the
+			       * records that end in them left then */
 };
 
 enum hs_tls_dir {

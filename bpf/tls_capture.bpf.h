@@ -18,6 +18,10 @@
  * Each event's time is that of the packet, as it passed this host's TCP stack: egress runs in
  * ip_finish_output() before the qdisc, ingress in tcp_v4_rcv()/tcp_v6_rcv() before the socket
  * takes the data. Both programs always return 1: a packet is never dropped or changed.
+ * An outgoing packet can reach the network device later than it left TCP: held in the qdisc,
+ * or a GSO packet cut into segments for a device without segmentation offload, the last
+ * ones sent after the first. tp_btf/net_dev_start_xmit (struct xmit_watch) then reports when
+ * its bytes did (HS_TLS_SENT), and its records take that time.
  */
 #ifndef HSTRACE_TLS_CAPTURE_BPF_H
 #define HSTRACE_TLS_CAPTURE_BPF_H
@@ -430,6 +434,13 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 		if (!tlsf_skip_gap(st, (__u32)ahead)) {
 			if (d == D_IN && keep_early(skb, s, seq, off, len, io.ts_ns))
 				return; /* fed once the bytes in front of it come */
+			if (st->flags & TLSF_F_LAST) {
+				/* Past the handshake: only the last record's end is lost. */
+				st->flags |= TLSF_F_STOPPED;
+				if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)
+					s->flags |= SKF_DONE;
+				return;
+			}
 			tlsf_stop(st, &io, skb, TLSF_F_DESYNC);
 			return;
 		}
@@ -561,6 +572,133 @@ static __always_inline void capture_at_listener(struct __sk_buff *skb)
 	first->ts_ns = io.ts_ns;
 }
 
+/*
+ * Outgoing packets that carried TLS records, until the network device gets them
+ * (tp_btf/net_dev_start_xmit): XMIT_WATCHES slots, filled in turn by the egress program of
+ * such a packet. The transmit hook of every other packet costs a compare per slot, or one
+ * when its socket has no cookie (hstrace never asked for it: not a followed connection). The
+ * slots are global, not per CPU: a packet queued while another CPU was running the qdisc is
+ * transmitted by that CPU. A segment that comes XMIT_LATE_NS or more after its packet left
+ * TCP is reported (HS_TLS_SENT). A watch not met within XMIT_WATCH_NS (the packet was
+ * dropped) is dropped: a later transmission of the same bytes would be a retransmission,
+ * whose time is not the records'. Slots are written without locks: a watch read while it is
+ * rewritten can miss a segment (its records keep the time they left TCP), and can report a
+ * wrong range only if two connections share a cookie and overlapping sequence numbers.
+ */
+#define XMIT_WATCHES 8
+#define XMIT_LATE_NS 3000ULL
+#define XMIT_WATCH_NS (10ULL * 1000 * 1000)
+
+struct xmit_watch {
+	__u64 cookie; /* 0: free */
+	__u64 ts_ns;  /* when the packet left TCP (its records' time) */
+	__u32 lo;     /* its payload: TCP sequence numbers [lo, hi) */
+	__u32 hi;
+	__u32 base;   /* sequence number of stream offset 0 */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY); /* lookups are inlined: an address computation */
+	__uint(max_entries, XMIT_WATCHES);
+	__type(key, __u32);
+	__type(value, struct xmit_watch);
+} xmit_watches SEC(".maps");
+
+__u32 xmit_watch_next = 0;
+
+/* An outgoing packet of s, payload [seq, seq + len), gave TLS records at ts_ns: watch it. */
+static __always_inline void xmit_watch_set(struct sk_state *s, __u32 seq, __u32 len,
+					   __u64 ts_ns)
+{
+	struct xmit_watch *w;
+	/* Not atomic (this clang's BPF target has no fetch-and-add with a result): two CPUs
+	 * may take one slot, and the first watch is lost. */
+	__u32 i = xmit_watch_next++ & (XMIT_WATCHES - 1);
+
+	w = bpf_map_lookup_elem(&xmit_watches, &i);
+	if (!w)
+		return;
+	w->cookie = 0;
+	w->ts_ns = ts_ns;
+	w->lo = seq;
+	w->hi = seq + len;
+	w->base = s->base[D_OUT];
+	w->cookie = s->cookie;
+}
+
+/* Reports when the watched bytes of w that segment [lo, hi) carries reached the device. */
+static __always_inline void xmit_seen(struct xmit_watch *w, __u64 cookie, __u32 lo, __u32 hi)
+{
+	struct hs_tls_rec *r;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - w->ts_ns > XMIT_WATCH_NS) {
+		w->cookie = 0;
+		return;
+	}
+	if ((__s32)(hi - w->lo) <= 0 || (__s32)(lo - w->hi) >= 0)
+		return; /* not the watched bytes (an earlier packet's, retransmitted) */
+	if ((__s32)(lo - w->lo) < 0)
+		lo = w->lo;
+	if ((__s32)(hi - w->hi) >= 0) {
+		hi = w->hi;
+		w->cookie = 0; /* the packet's last byte: done */
+	}
+	if (now - w->ts_ns < XMIT_LATE_NS)
+		return;
+	r = bpf_ringbuf_reserve(&events, HS_TLS_REC_HDR_SIZE, 0);
+	if (!r) {
+		__sync_fetch_and_add(&lost_records, 1);
+		return;
+	}
+	__builtin_memset(r, 0, HS_TLS_REC_HDR_SIZE);
+	hdr_init(&r->hdr, HS_REC_TLS, HS_TLS_REC_HDR_SIZE, now, cookie);
+	r->what = HS_TLS_SENT;
+	r->dir = HS_DIR_OUT;
+	r->seq = lo - w->base;
+	r->len = hi - lo;
+	bpf_ringbuf_submit(r, rb_wakeup());
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(handle_xmit, struct sk_buff *skb, struct net_device *dev)
+{
+	struct sock *sk = skb->sk;
+	struct tcphdr th;
+	__u32 i, seq, hlen;
+	__u64 cookie;
+	bool have = false;
+
+	if (!sk)
+		return 0;
+	cookie = sk->__sk_common.skc_cookie.counter;
+	if (!cookie)
+		return 0;
+#pragma unroll
+	for (i = 0; i < XMIT_WATCHES; i++) {
+		__u32 key = i;
+		struct xmit_watch *w = bpf_map_lookup_elem(&xmit_watches, &key);
+
+		if (!w || w->cookie != cookie)
+			continue;
+		if (!have) {
+			if (bpf_probe_read_kernel(&th, sizeof(th),
+						  skb->head + skb->transport_header))
+				return 0;
+			/* This segment's payload: what follows its TCP header. */
+			hlen = skb->transport_header + th.doff * 4 -
+			       (__u32)(skb->data - skb->head);
+			if (skb->len <= hlen)
+				return 0;
+			seq = bpf_ntohl(th.seq);
+			have = true;
+		}
+		xmit_seen(w, cookie, seq, seq + (skb->len - hlen));
+	}
+	return 0;
+}
+
 /* A segment of a followed connection: sets where a client's stream starts (its SYN), feeds
  * the payload of a followed direction, its TLS records gathered into one batch. */
 static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_state *s,
@@ -584,6 +722,13 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 		return;
 	}
 	capture_payload(skb, s, d, seq, off, skb->len - off);
+	if (d == D_OUT) {
+		struct tls_batch *b0, *b = tls_batch_now(&b0);
+
+		if (b && b->n)
+			xmit_watch_set(s, seq, skb->len - off, ((struct hs_hdr *)&b->buf[
+				TLS_BATCH_HDR])->ts_ns);
+	}
 	tls_batch_leave();
 }
 

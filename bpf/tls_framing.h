@@ -89,6 +89,9 @@ enum tlsf_flags {
 				    * change_cipher_spec: the next content-type 23 record is
 				    * application data, and this direction is followed no further */
 	TLSF_F_ALERT = 1 << 9,	   /* gathering the two bytes of a plaintext alert */
+	TLSF_F_LAST = 1 << 10,	   /* the current record is the last one followed: the
+				    * direction stops once its body has passed (its end is still
+				    * seen, and timed, like any record's) */
 };
 
 /* Framing state of one direction. Only scalars: it lives in a BPF map value. */
@@ -221,8 +224,11 @@ static __always_inline int tlsf_record_start(struct tls_stream *st, struct tlsf_
 	/* Past the handshake: the first application data record in TLS <= 1.2 (TLS 1.3 hides
 	 * where its handshake ends: there, a bounded number of encrypted records). */
 	if (type == TLSF_CT_APPLICATION_DATA &&
-	    ((st->flags & TLSF_F_FINISHED) || ++st->n_encrypted >= TLSF_MAX_ENCRYPTED))
-		st->flags |= TLSF_F_STOPPED;
+	    ((st->flags & TLSF_F_FINISHED) || ++st->n_encrypted >= TLSF_MAX_ENCRYPTED)) {
+		st->flags |= TLSF_F_LAST;
+		if (!len)
+			st->flags |= TLSF_F_STOPPED;
+	}
 	return TLSF_MORE;
 }
 
@@ -360,6 +366,8 @@ TLSF_FUNC int tlsf_step(struct tls_stream *st, struct tlsf_io *io, TLSF_CTX ctx)
 		return tlsf_handshake_bytes(st, io, ctx, p, k);
 	io->off += k;
 	st->rec_left -= k;
+	if (!st->rec_left && (st->flags & TLSF_F_LAST))
+		st->flags |= TLSF_F_STOPPED;
 	return TLSF_MORE;
 }
 
@@ -394,6 +402,8 @@ static __always_inline bool tlsf_skip_gap(struct tls_stream *st, __u32 n)
 		return false;
 	if (st->rec_have || st->rec_left < n || (st->flags & (TLSF_F_ALERT | TLSF_F_PROBE)))
 		return false;
+	if ((st->flags & TLSF_F_LAST) && st->rec_left == n)
+		return false; /* the last record's end: seen when those bytes come */
 	if (st->rec_type == TLSF_CT_HANDSHAKE && !(st->flags & TLSF_F_ENCRYPTED)) {
 		/* Inside a message body (not its header) only; in a Certificate message, inside
 		 * one certificate (not a 3-byte length, and not the end of the message, which is

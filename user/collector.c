@@ -780,6 +780,8 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 
 	if (tls_record_read(&rec, data, size))
 		goto malformed;
+	if (rec.what == HS_TLS_SENT)
+		c->stats.sent++;
 	conn = record_conn(c, rec.hdr.cookie);
 	if (!conn)
 		return -ENOENT;

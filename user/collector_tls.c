@@ -85,10 +85,14 @@ struct tls_obs {
 
 _Static_assert(sizeof(struct tls_obs) == 48, "keep the log compact");
 
-/* A record whose header came in an earlier packet was completed by a packet at ts_ns. */
+/* A later time for records (both are no earlier than the time of the packet that carried
+ * their header): len 0, the record at rec_seq, whose header came in an earlier packet, was
+ * completed by a packet at ts_ns (HS_TLS_RECORD_END); else the records of dir that end in
+ * stream bytes [rec_seq, rec_seq + len) reached the network device at ts_ns (HS_TLS_SENT). */
 struct tls_rec_end {
 	uint64_t ts_ns;
 	uint32_t rec_seq;
+	uint32_t len;
 	uint8_t dir;
 };
 
@@ -228,7 +232,9 @@ int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size)
 		return -EINVAL;
 	if (rec->dir != HS_DIR_OUT && rec->dir != HS_DIR_IN)
 		return -EINVAL;
-	if (rec->what < HS_TLS_RECORD || rec->what > HS_TLS_RECORD_END)
+	if (rec->what < HS_TLS_RECORD || rec->what > HS_TLS_SENT)
+		return -EINVAL;
+	if (rec->what == HS_TLS_SENT && (rec->dir != HS_DIR_OUT || rec->data_len || !rec->len))
 		return -EINVAL;
 	memcpy(rec->data, (const uint8_t *)data + hdr, rec->data_len);
 	return 0;
@@ -505,9 +511,11 @@ int conn_tls_add(struct conn_tls_spares *spares, struct conn_tls **tlsp,
 			tls->desync_ns = rec->hdr.ts_ns;
 		break;
 	case HS_TLS_RECORD_END:
+	case HS_TLS_SENT:
 		if (tls->n_ends < ENDS_MAX)
 			tls->ends[tls->n_ends++] = (struct tls_rec_end){
-				.ts_ns = rec->hdr.ts_ns, .rec_seq = rec->seq, .dir = dir };
+				.ts_ns = rec->hdr.ts_ns, .rec_seq = rec->seq, .dir = dir,
+				.len = rec->what == HS_TLS_SENT ? rec->len : 0 };
 		break;
 	default:
 		break;
@@ -589,14 +597,22 @@ static void obs_app_times(struct conn_tls *tls)
 	bool in_order[3] = { true, true, true }; /* its calls' times never go back */
 	size_t i, j;
 
-	/* A record's wire time is when it was complete: the packet that carried its last byte. */
+	/* A record's wire time is when it was complete: the packet that carried its last byte,
+	 * or for one sent, when that byte reached the network device. */
 	for (i = 0; i < tls->n_ends; i++) {
 		const struct tls_rec_end *e = &tls->ends[i];
 
 		for (j = 0; j < tls->n_obs; j++) {
 			struct tls_obs *o = &tls->obs[j];
+			bool its;
 
-			if (o->dir == e->dir && o->rec_seq == e->rec_seq && o->ts_ns < e->ts_ns)
+			if (o->dir != e->dir || o->ts_ns >= e->ts_ns)
+				continue;
+			if (e->len) /* its last byte, obs_record_end() - 1, among the bytes sent */
+				its = obs_record_end(o) - 1 - e->rec_seq < e->len;
+			else
+				its = o->rec_seq == e->rec_seq;
+			if (its)
 				o->ts_ns = e->ts_ns;
 		}
 	}

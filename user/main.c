@@ -376,13 +376,13 @@ static void print_summary(struct app *app, uint64_t lost)
 
 		ssl_probes_scan_stats(app->probes, &scans, &scan_ns);
 		fprintf(stderr, "hstrace: records read %llu (tcp %llu, tls %llu, io %llu, ssl %llu; "
-			"%llu packet batches); longest pass between two ring-buffer reads %.3f ms; "
+			"%llu packet batches, %llu later device times); longest pass between two ring-buffer reads %.3f ms; "
 			"library rescans (own thread) %llu, longest %.3f ms\n",
 			(unsigned long long)st.records, (unsigned long long)st.by_kind[HS_REC_TCP],
 			(unsigned long long)st.by_kind[HS_REC_TLS],
 			(unsigned long long)st.by_kind[HS_REC_IO],
 			(unsigned long long)st.by_kind[HS_REC_SSL], (unsigned long long)st.batches,
-			app->max_pass_ns / 1e6,
+			(unsigned long long)st.sent, app->max_pass_ns / 1e6,
 			(unsigned long long)scans, scan_ns / 1e6);
 	}
 	if (ost.dropped)

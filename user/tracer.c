@@ -255,6 +255,10 @@ int tracer_open(struct tracer **out, const struct tracer_opts *opts)
 			  kernel_has_tracepoint(opts->btf_path, "sock_recv_length");
 	bpf_program__set_autoload(t->skel->progs.handle_sock_send, t->socket_calls);
 	bpf_program__set_autoload(t->skel->progs.handle_sock_recv, t->socket_calls);
+	/* When an outgoing segment reached the device (tls_capture.bpf.h, struct xmit_watch):
+	 * without the tracepoint, out records keep the time their packet left TCP. */
+	bpf_program__set_autoload(t->skel->progs.handle_xmit,
+				  kernel_has_tracepoint(opts->btf_path, "net_dev_start_xmit"));
 	t->skel->rodata->ssl_calls = opts->ssl_calls;
 
 	err = hstrace_bpf__load(t->skel);

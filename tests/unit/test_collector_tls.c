@@ -1348,6 +1348,63 @@ static void test_record_end_in_later_packet(void **state)
 }
 
 /*
+ * A GSO packet cut into segments for the device, or held in the qdisc: the segment that
+ * carries a record's last byte reached the device later than the packet left TCP
+ * (HS_TLS_SENT), and the record takes that time, with every message in it. Records that end
+ * outside the bytes sent, an earlier time, and bytes of the other direction change nothing.
+ */
+static void test_record_sent_later(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+	struct hs_tls_rec r;
+	uint32_t ch_len, sh_len;
+	const struct hello ch12 = { .sni = "example.com" };
+	const struct hello sh12 = { .server = true, .cipher = 0xc02f };
+
+	server_open(f, 12, 0);
+	ch_len = hello(f, 12, 1000, IN, &ch12);
+	/* one packet of 3,000 bytes: ServerHello [0, 5+4+sh_len), Certificate record at 100
+	 * (1,900 bytes, ends at 2005), ServerHelloDone record at 2005 (ends at 2014) */
+	next_rec_seq = 0;
+	sh_len = hello(f, 12, 1100, OUT, &sh12);
+	next_rec_seq = 100;
+	rec(f, 12, 1100, OUT, 22, 1900);
+	hs(f, 12, 1100, OUT, 11, 1896, NULL, 0);
+	next_rec_seq = 2005;
+	rec(f, 12, 1100, OUT, 22, 4);
+	hs(f, 12, 1100, OUT, 14, 0, NULL, 0);
+	next_rec_seq = 0;
+	/* segment [0, 1448) at 1090 (earlier than the packet: not taken), [1448, 2896) at
+	 * 1130 (the Certificate ends there), [2896, 3000) at 1160 (nothing ends there) */
+	r = tls_new(12, T(1090), HS_TLS_SENT, OUT);
+	r.seq = 0;
+	r.len = 1448;
+	assert_int_equal(tls_feed(f, &r), 0);
+	r = tls_new(12, T(1130), HS_TLS_SENT, OUT);
+	r.seq = 1448;
+	r.len = 1448;
+	assert_int_equal(tls_feed(f, &r), 0);
+	r = tls_new(12, T(1160), HS_TLS_SENT, OUT);
+	r.seq = 2896;
+	r.len = 104;
+	assert_int_equal(tls_feed(f, &r), 0);
+	tcp_close(f, 12, 3000);
+
+	tl = finish_one(f);
+	{
+		const struct want want[] = {
+			{ TL_EV_CLIENT_HELLO, DIR_IN, ch_len, 1000 },
+			{ TL_EV_SERVER_HELLO, DIR_OUT, sh_len, 1100 },
+			{ TL_EV_CERTIFICATE, DIR_OUT, 1896, 1130 },
+			{ TL_EV_SERVER_HELLO_DONE, DIR_OUT, 0, 1130 },
+		};
+
+		assert_tls_events(tl, want, sizeof(want) / sizeof(want[0]));
+	}
+}
+
+/*
  * A record read in parts: OpenSSL reads its header, then the body as it arrives. A read that
  * took only the first packets of a record came before the record was complete (its t_us); the
  * record was read by the call that took its last byte. Seen under a stalled CPU: a 4,515-byte
@@ -2099,7 +2156,17 @@ static void test_malformed_tls(void **state)
 	r.what = 0;
 	assert_int_equal(tls_feed(f, &r), -EINVAL);
 	n++;
-	r.what = HS_TLS_RECORD_END + 1;
+	r.what = HS_TLS_SENT + 1;
+	assert_int_equal(tls_feed(f, &r), -EINVAL);
+	n++;
+	/* A transmission report is for sent bytes, and some. */
+	r.what = HS_TLS_SENT;
+	r.dir = IN;
+	r.len = 100;
+	assert_int_equal(tls_feed(f, &r), -EINVAL);
+	n++;
+	r.dir = OUT;
+	r.len = 0;
 	assert_int_equal(tls_feed(f, &r), -EINVAL);
 	n++;
 	r.what = HS_TLS_RECORD;
@@ -2630,6 +2697,7 @@ int main(void)
 		TEST(test_app_times_partial),
 		TEST(test_record_read_in_parts),
 		TEST(test_record_end_in_later_packet),
+		TEST(test_record_sent_later),
 		TEST(test_desync_no_guess),
 		TEST(test_tls13_server_request_in_finished_read),
 		TEST(test_tls13_client_request_in_finished_write),

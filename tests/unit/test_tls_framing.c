@@ -431,6 +431,39 @@ static void test_tls12_client_flight(void **state)
 	assert_int_equal(b->b[f->ev[1].body_off + 1], 3);
 }
 
+/* The last record followed is followed to its end (so that its end can be timed), and no
+ * further: the direction stops with its last byte, not with its header. The bytes missing in
+ * front of a segment may not be its end: that is seen when they come. */
+static void test_last_record_to_its_end(void **state)
+{
+	struct feeder *f = &feeder_b;
+	struct blob *b = &blob_a;
+	size_t at, n_ev;
+
+	(void)state;
+	load(b, "flow_tls12.c2s.bin");
+	feeder_init(f, b->b, b->n);
+	assert_int_equal(feed(f, 0, b->n), TLSF_STOP);
+	n_ev = f->n_ev;
+	assert_int_equal(f->ev[n_ev - 1].type, 23);
+	at = f->ev[n_ev - 1].body_off; /* its 29 body bytes */
+
+	feeder_init(f, b->b, b->n);
+	assert_int_equal(feed(f, 0, at + 2), TLSF_WAIT);
+	assert_int_equal(f->n_ev, n_ev);
+	assert_true(f->st.flags & TLSF_F_LAST);
+	assert_false(f->st.flags & TLSF_F_STOPPED);
+	assert_true(tlsf_skip_gap(&f->st, 20));	 /* inside its body */
+	assert_false(tlsf_skip_gap(&f->st, 7));	 /* up to its end */
+	assert_int_equal(feed(f, at + 22, 6), TLSF_WAIT);
+	assert_false(f->st.flags & TLSF_F_STOPPED);
+	assert_int_equal(feed(f, at + 28, b->n - at - 28), TLSF_STOP); /* its last byte, and a
+									* close_notify */
+	assert_true(f->st.flags & TLSF_F_STOPPED);
+	assert_false(f->st.flags & (TLSF_F_DESYNC | TLSF_F_NOT_TLS));
+	assert_int_equal(f->n_ev, n_ev);
+}
+
 /*
  * TLS 1.3 with a HelloRetryRequest in middlebox compatibility mode (RFC 8446 D.4): both sides
  * send change_cipher_spec before their second plaintext hello (client: CCS, ClientHello 2;
@@ -962,6 +995,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls12_server_flight),
 		cmocka_unit_test(test_tls12_client_flight),
+		cmocka_unit_test(test_last_record_to_its_end),
 		cmocka_unit_test(test_tls13_hrr_flights),
 		cmocka_unit_test(test_every_split_point),
 		cmocka_unit_test(test_one_byte_at_a_time),
