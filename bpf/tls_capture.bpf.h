@@ -575,9 +575,10 @@ static __always_inline void capture_at_listener(struct __sk_buff *skb)
 /*
  * Outgoing packets that carried TLS records, until the network device gets them
  * (tp_btf/net_dev_start_xmit): XMIT_WATCHES slots, filled in turn by the egress program of
- * such a packet. The transmit hook of every other packet costs a compare per slot, or one
- * when its socket has no cookie (hstrace never asked for it: not a followed connection). The
- * slots are global, not per CPU: a packet queued while another CPU was running the qdisc is
+ * such a packet (not on loopback, which sends a packet at once and whole). While no slot is
+ * busy, which is nearly always, the transmit hook of a packet reads one global; else it
+ * compares the packet's socket cookie with each busy slot's. The slots are global, not per
+ * CPU: a packet queued while another CPU was running the qdisc is
  * transmitted by that CPU. A segment that comes XMIT_LATE_NS or more after its packet left
  * TCP is reported (HS_TLS_SENT). A watch not met within XMIT_WATCH_NS (the packet was
  * dropped) is dropped: a later transmission of the same bytes would be a retransmission,
@@ -606,16 +607,23 @@ struct {
 } xmit_watches SEC(".maps");
 
 __u32 xmit_watch_next = 0;
+__u32 xmit_watch_busy = 0; /* bit i: slot i holds a watch */
 
-/* An outgoing packet of s, payload [seq, seq + len), gave TLS records at ts_ns: watch it. */
-static __always_inline void xmit_watch_set(struct sk_state *s, __u32 seq, __u32 len,
-					   __u64 ts_ns)
+/* An outgoing packet of s, payload [seq, seq + len), gave TLS records at ts_ns: watch it.
+ * Not on loopback (ifindex 1 in every namespace): it is sent at once, whole. */
+static __always_inline void xmit_watch_set(struct __sk_buff *skb, struct sk_state *s,
+					   __u32 seq, __u32 len, __u64 ts_ns)
 {
 	struct xmit_watch *w;
-	/* Not atomic (this clang's BPF target has no fetch-and-add with a result): two CPUs
-	 * may take one slot, and the first watch is lost. */
-	__u32 i = xmit_watch_next++ & (XMIT_WATCHES - 1);
+	/* Neither this nor the busy mask is atomic (this clang's BPF target has no atomic
+	 * fetch-and-add with a result, nor an atomic or): two CPUs may take one slot, or one
+	 * may lose the other's busy bit; that watch is then lost (its records keep the time
+	 * they left TCP). */
+	__u32 i;
 
+	if (skb->ifindex == 1)
+		return;
+	i = xmit_watch_next++ & (XMIT_WATCHES - 1);
 	w = bpf_map_lookup_elem(&xmit_watches, &i);
 	if (!w)
 		return;
@@ -625,25 +633,30 @@ static __always_inline void xmit_watch_set(struct sk_state *s, __u32 seq, __u32 
 	w->hi = seq + len;
 	w->base = s->base[D_OUT];
 	w->cookie = s->cookie;
+	xmit_watch_busy |= 1U << i;
 }
 
-/* Reports when the watched bytes of w that segment [lo, hi) carries reached the device. */
-static __always_inline void xmit_seen(struct xmit_watch *w, __u64 cookie, __u32 lo, __u32 hi)
+/* Slot i's watch is over. */
+static __always_inline void xmit_watch_end(struct xmit_watch *w, __u32 i)
+{
+	w->cookie = 0;
+	xmit_watch_busy &= ~(1U << i);
+}
+
+/* Reports when the watched bytes of slot i's watch w that segment [lo, hi) carries reached
+ * the device (now). */
+static __always_inline void xmit_seen(struct xmit_watch *w, __u32 i, __u64 cookie, __u64 now,
+				      __u32 lo, __u32 hi)
 {
 	struct hs_tls_rec *r;
-	__u64 now = bpf_ktime_get_ns();
 
-	if (now - w->ts_ns > XMIT_WATCH_NS) {
-		w->cookie = 0;
-		return;
-	}
 	if ((__s32)(hi - w->lo) <= 0 || (__s32)(lo - w->hi) >= 0)
 		return; /* not the watched bytes (an earlier packet's, retransmitted) */
 	if ((__s32)(lo - w->lo) < 0)
 		lo = w->lo;
 	if ((__s32)(hi - w->hi) >= 0) {
 		hi = w->hi;
-		w->cookie = 0; /* the packet's last byte: done */
+		xmit_watch_end(w, i); /* the packet's last byte: done */
 	}
 	if (now - w->ts_ns < XMIT_LATE_NS)
 		return;
@@ -664,23 +677,32 @@ static __always_inline void xmit_seen(struct xmit_watch *w, __u64 cookie, __u32 
 SEC("tp_btf/net_dev_start_xmit")
 int BPF_PROG(handle_xmit, struct sk_buff *skb, struct net_device *dev)
 {
-	struct sock *sk = skb->sk;
+	struct sock *sk;
 	struct tcphdr th;
-	__u32 i, seq, hlen;
-	__u64 cookie;
+	__u32 i, seq = 0, hlen = 0, busy = xmit_watch_busy;
+	__u64 cookie, now;
 	bool have = false;
 
-	if (!sk)
-		return 0;
-	cookie = sk->__sk_common.skc_cookie.counter;
-	if (!cookie)
-		return 0;
+	if (!busy)
+		return 0; /* nothing watched: every packet but a few */
+	sk = skb->sk;
+	cookie = sk ? sk->__sk_common.skc_cookie.counter : 0;
+	now = bpf_ktime_get_ns();
 #pragma unroll
 	for (i = 0; i < XMIT_WATCHES; i++) {
 		__u32 key = i;
-		struct xmit_watch *w = bpf_map_lookup_elem(&xmit_watches, &key);
+		struct xmit_watch *w;
 
-		if (!w || w->cookie != cookie)
+		if (!(busy & (1U << i)))
+			continue;
+		w = bpf_map_lookup_elem(&xmit_watches, &key);
+		if (!w)
+			continue;
+		if (!w->cookie || now - w->ts_ns > XMIT_WATCH_NS) {
+			xmit_watch_end(w, i); /* its packet was dropped, or the slot retaken */
+			continue;
+		}
+		if (!cookie || w->cookie != cookie)
 			continue;
 		if (!have) {
 			if (bpf_probe_read_kernel(&th, sizeof(th),
@@ -694,7 +716,7 @@ int BPF_PROG(handle_xmit, struct sk_buff *skb, struct net_device *dev)
 			seq = bpf_ntohl(th.seq);
 			have = true;
 		}
-		xmit_seen(w, cookie, seq, seq + (skb->len - hlen));
+		xmit_seen(w, i, cookie, now, seq, seq + (skb->len - hlen));
 	}
 	return 0;
 }
@@ -726,7 +748,7 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 		struct tls_batch *b0, *b = tls_batch_now(&b0);
 
 		if (b && b->n)
-			xmit_watch_set(s, seq, skb->len - off, ((struct hs_hdr *)&b->buf[
+			xmit_watch_set(skb, s, seq, skb->len - off, ((struct hs_hdr *)&b->buf[
 				TLS_BATCH_HDR])->ts_ns);
 	}
 	tls_batch_leave();
