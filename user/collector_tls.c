@@ -85,14 +85,10 @@ struct tls_obs {
 
 _Static_assert(sizeof(struct tls_obs) == 48, "keep the log compact");
 
-/* A later time for records (both are no earlier than the time of the packet that carried
- * their header): len 0, the record at rec_seq, whose header came in an earlier packet, was
- * completed by a packet at ts_ns (HS_TLS_RECORD_END); else the records of dir that end in
- * stream bytes [rec_seq, rec_seq + len) reached the network device at ts_ns (HS_TLS_SENT). */
+/* A record whose header came in an earlier packet was completed by a packet at ts_ns. */
 struct tls_rec_end {
 	uint64_t ts_ns;
 	uint32_t rec_seq;
-	uint32_t len;
 	uint8_t dir;
 };
 
@@ -449,6 +445,30 @@ static void take_certs(struct conn_tls *tls, struct tl_tls *out, const struct hs
 	out->cert_bytes = rec->len;
 }
 
+/* Stream offset just past the record that o is in; just past its header when the record's
+ * length is unknown (a handshake message whose record header was not seen). */
+static uint32_t obs_record_end(const struct tls_obs *o)
+{
+	return o->rec_seq + 5 + (o->rec_len ? o->rec_len : 1);
+}
+
+/* Sent bytes [rec->seq, rec->seq + rec->len) reached the network device at rec->hdr.ts_ns
+ * (HS_TLS_SENT): the logged records of dir whose last byte is among them left then. Their
+ * headers' records came before (the packet's egress program sends them before its
+ * transmission starts), so they are in the log already. */
+static void take_sent(struct conn_tls *tls, const struct hs_tls_rec *rec, uint8_t dir)
+{
+	size_t j;
+
+	for (j = 0; j < tls->n_obs; j++) {
+		struct tls_obs *o = &tls->obs[j];
+
+		if (o->dir == dir && o->ts_ns < rec->hdr.ts_ns &&
+		    obs_record_end(o) - 1 - rec->seq < rec->len)
+			o->ts_ns = rec->hdr.ts_ns;
+	}
+}
+
 int conn_tls_add(struct conn_tls_spares *spares, struct conn_tls **tlsp,
 		 const struct hs_tls_rec *rec, uint64_t seq)
 {
@@ -511,11 +531,12 @@ int conn_tls_add(struct conn_tls_spares *spares, struct conn_tls **tlsp,
 			tls->desync_ns = rec->hdr.ts_ns;
 		break;
 	case HS_TLS_RECORD_END:
-	case HS_TLS_SENT:
 		if (tls->n_ends < ENDS_MAX)
 			tls->ends[tls->n_ends++] = (struct tls_rec_end){
-				.ts_ns = rec->hdr.ts_ns, .rec_seq = rec->seq, .dir = dir,
-				.len = rec->what == HS_TLS_SENT ? rec->len : 0 };
+				.ts_ns = rec->hdr.ts_ns, .rec_seq = rec->seq, .dir = dir };
+		break;
+	case HS_TLS_SENT:
+		take_sent(tls, rec, dir);
 		break;
 	default:
 		break;
@@ -566,13 +587,6 @@ int conn_tls_add_io(struct conn_tls_spares *spares, struct conn_tls **tlsp,
 	return 0;
 }
 
-/* Stream offset just past the record that o is in; just past its header when the record's
- * length is unknown (a handshake message whose record header was not seen). */
-static uint32_t obs_record_end(const struct tls_obs *o)
-{
-	return o->rec_seq + 5 + (o->rec_len ? o->rec_len : 1);
-}
-
 /*
  * When the application wrote or read each logged record: the first of its calls in that
  * direction that moved the record's last byte. A record read in several calls (OpenSSL reads
@@ -597,22 +611,15 @@ static void obs_app_times(struct conn_tls *tls)
 	bool in_order[3] = { true, true, true }; /* its calls' times never go back */
 	size_t i, j;
 
-	/* A record's wire time is when it was complete: the packet that carried its last byte,
-	 * or for one sent, when that byte reached the network device. */
+	/* A record's wire time is when it was complete: the packet that carried its last byte
+	 * (take_sent() already moved a sent one to when that byte reached the device). */
 	for (i = 0; i < tls->n_ends; i++) {
 		const struct tls_rec_end *e = &tls->ends[i];
 
 		for (j = 0; j < tls->n_obs; j++) {
 			struct tls_obs *o = &tls->obs[j];
-			bool its;
 
-			if (o->dir != e->dir || o->ts_ns >= e->ts_ns)
-				continue;
-			if (e->len) /* its last byte, obs_record_end() - 1, among the bytes sent */
-				its = obs_record_end(o) - 1 - e->rec_seq < e->len;
-			else
-				its = o->rec_seq == e->rec_seq;
-			if (its)
+			if (o->dir == e->dir && o->rec_seq == e->rec_seq && o->ts_ns < e->ts_ns)
 				o->ts_ns = e->ts_ns;
 		}
 	}
