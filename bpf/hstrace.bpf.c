@@ -5,6 +5,8 @@
  *   common.bpf.h         ring buffer, record header, per-socket and per-thread state
  *   tcp_states.bpf.h     tp_btf/inet_sock_set_state, tcp_retransmit_skb, tcp_receive_reset,
  *                        tcp_send_reset: the TCP timeline; cgroup/getpeername4/6: accept()
+ *   xmit_times.bpf.h     tp_btf/net_dev_start_xmit: when a watched outgoing packet reached
+ *                        the network device, if later than it left TCP
  *   tls_capture.bpf.h    cgroup_skb/egress, cgroup_skb/ingress: TLS framing from packets
  *   socket_calls.bpf.h   tp_btf/sock_send_length, sock_recv_length: which thread works on
  *                        which connection (owner of an accept() not seen, OpenSSL binding)
@@ -27,6 +29,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #include "common.bpf.h"
+#include "xmit_times.bpf.h"
 #include "tcp_states.bpf.h"
 #include "tls_capture.bpf.h"
 #include "ssl_probes.bpf.h"

@@ -27,6 +27,7 @@ enum hs_rec_kind {
 	HS_REC_BATCH = 6, /* records of one packet: after this header, whole records of the
 			   * other kinds, each starting at a multiple of 8 bytes from the batch's
 			   * start (hdr.ts_ns and hdr.cookie: those of its first record) */
+	HS_REC_SENT = 7,  /* struct hs_sent_rec */
 };
 
 /* TCP timeline events (hs_tcp_rec.event). Never renumber (user/timeline.c names them). */
@@ -121,10 +122,6 @@ enum hs_tls_what {
 			       * many records in one packet): no further TLS records for it */
 	HS_TLS_RECORD_END = 5, /* the record at seq, whose header came in an earlier packet,
 				* is complete with this one (hdr.ts_ns) */
-	HS_TLS_SENT = 6,      /* out only: stream bytes [seq, seq + len) reached the network
-			       * device at hdr.ts_ns, later than the packet left TCP (a segment
-			       * cut from a larger GSO packet, or one held in the qdisc): the
-			       * records that end in them left then */
 };
 
 enum hs_tls_dir {
@@ -184,6 +181,27 @@ struct hs_io_rec {
 	__u8 dir;	   /* enum hs_tls_dir */
 	__u8 _pad[3];
 	__u32 seq_end;	   /* stream offset just past the last byte moved (mod 2^32) */
+};
+
+/*
+ * What an outgoing packet carried reached the network device (tp_btf/net_dev_start_xmit)
+ * XMIT_LATE_NS or more after it left TCP (bpf/xmit_times.bpf.h): a segment cut from a larger
+ * GSO packet for a device without segmentation offload, or a packet held in the queueing
+ * discipline. Its events take that time.
+ */
+enum hs_sent_what {
+	HS_SENT_SYN = 1,   /* a client's first SYN: its syn_sent */
+	HS_SENT_FIN = 2,   /* the FIN of its fin_out */
+	HS_SENT_BYTES = 3, /* stream bytes [seq, seq + len): the TLS records ending in them */
+};
+
+struct hs_sent_rec {
+	struct hs_hdr hdr; /* ts_ns: when it reached the device */
+	__u8 what;	   /* enum hs_sent_what */
+	__u8 _pad[3];
+	__u32 seq;	   /* HS_SENT_BYTES: stream offset of the first byte (as hs_tls_rec.seq) */
+	__u32 len;	   /* HS_SENT_BYTES: bytes, > 0 */
+	__u32 _pad2;
 };
 
 /* A process called execve(): user space looks for TLS libraries it maps. */

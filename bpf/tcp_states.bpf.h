@@ -317,6 +317,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 	case HS_TCP_FIN_WAIT1:
 	case HS_TCP_LAST_ACK:
 		emit_simple(sk, cookie, HS_EV_FIN_OUT);
+		xmit_watch_fin(sk, cookie);
 		break;
 	case HS_TCP_CLOSE_WAIT:
 	case HS_TCP_CLOSING:

@@ -20,8 +20,8 @@
  * takes the data. Both programs always return 1: a packet is never dropped or changed.
  * An outgoing packet can reach the network device later than it left TCP: held in the qdisc,
  * or a GSO packet cut into segments for a device without segmentation offload, the last
- * ones sent after the first. tp_btf/net_dev_start_xmit (struct xmit_watch) then reports when
- * its bytes did (HS_TLS_SENT), and its records take that time.
+ * ones sent after the first. A packet that yielded records is watched (xmit_times.bpf.h),
+ * and its records take the time their last byte reached the device when that is later.
  */
 #ifndef HSTRACE_TLS_CAPTURE_BPF_H
 #define HSTRACE_TLS_CAPTURE_BPF_H
@@ -572,155 +572,6 @@ static __always_inline void capture_at_listener(struct __sk_buff *skb)
 	first->ts_ns = io.ts_ns;
 }
 
-/*
- * Outgoing packets that carried TLS records, until the network device gets them
- * (tp_btf/net_dev_start_xmit): XMIT_WATCHES slots, filled in turn by the egress program of
- * such a packet (not on loopback, which sends a packet at once and whole). While no slot is
- * busy, which is nearly always, the transmit hook of a packet reads one global; else it
- * compares the packet's socket cookie with each busy slot's. The slots are global, not per
- * CPU: a packet queued while another CPU was running the qdisc is
- * transmitted by that CPU. A segment that comes XMIT_LATE_NS or more after its packet left
- * TCP is reported (HS_TLS_SENT). A watch not met within XMIT_WATCH_NS (the packet was
- * dropped) is dropped: a later transmission of the same bytes would be a retransmission,
- * whose time is not the records'. Slots are written without locks: a watch read while it is
- * rewritten can miss a segment (its records keep the time they left TCP), and can report a
- * wrong range only if two connections share a cookie and overlapping sequence numbers.
- */
-#define XMIT_WATCHES 8
-#define XMIT_LATE_NS 3000ULL
-#define XMIT_WATCH_NS (10ULL * 1000 * 1000)
-
-struct xmit_watch {
-	__u64 cookie; /* 0: free */
-	__u64 ts_ns;  /* when the packet left TCP (its records' time) */
-	__u32 lo;     /* its payload: TCP sequence numbers [lo, hi) */
-	__u32 hi;
-	__u32 base;   /* sequence number of stream offset 0 */
-	__u32 _pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY); /* lookups are inlined: an address computation */
-	__uint(max_entries, XMIT_WATCHES);
-	__type(key, __u32);
-	__type(value, struct xmit_watch);
-} xmit_watches SEC(".maps");
-
-__u32 xmit_watch_next = 0;
-__u32 xmit_watch_busy = 0; /* bit i: slot i holds a watch */
-
-/* An outgoing packet of s, payload [seq, seq + len), gave TLS records at ts_ns: watch it.
- * Not on loopback (ifindex 1 in every namespace): it is sent at once, whole. */
-static __always_inline void xmit_watch_set(struct __sk_buff *skb, struct sk_state *s,
-					   __u32 seq, __u32 len, __u64 ts_ns)
-{
-	struct xmit_watch *w;
-	/* Neither this nor the busy mask is atomic (this clang's BPF target has no atomic
-	 * fetch-and-add with a result, nor an atomic or): two CPUs may take one slot, or one
-	 * may lose the other's busy bit; that watch is then lost (its records keep the time
-	 * they left TCP). */
-	__u32 i;
-
-	if (skb->ifindex == 1)
-		return;
-	i = xmit_watch_next++ & (XMIT_WATCHES - 1);
-	w = bpf_map_lookup_elem(&xmit_watches, &i);
-	if (!w)
-		return;
-	w->cookie = 0;
-	w->ts_ns = ts_ns;
-	w->lo = seq;
-	w->hi = seq + len;
-	w->base = s->base[D_OUT];
-	w->cookie = s->cookie;
-	xmit_watch_busy |= 1U << i;
-}
-
-/* Slot i's watch is over. */
-static __always_inline void xmit_watch_end(struct xmit_watch *w, __u32 i)
-{
-	w->cookie = 0;
-	xmit_watch_busy &= ~(1U << i);
-}
-
-/* Reports when the watched bytes of slot i's watch w that segment [lo, hi) carries reached
- * the device (now). */
-static __always_inline void xmit_seen(struct xmit_watch *w, __u32 i, __u64 cookie, __u64 now,
-				      __u32 lo, __u32 hi)
-{
-	struct hs_tls_rec *r;
-
-	if ((__s32)(hi - w->lo) <= 0 || (__s32)(lo - w->hi) >= 0)
-		return; /* not the watched bytes (an earlier packet's, retransmitted) */
-	if ((__s32)(lo - w->lo) < 0)
-		lo = w->lo;
-	if ((__s32)(hi - w->hi) >= 0) {
-		hi = w->hi;
-		xmit_watch_end(w, i); /* the packet's last byte: done */
-	}
-	if (now - w->ts_ns < XMIT_LATE_NS)
-		return;
-	r = bpf_ringbuf_reserve(&events, HS_TLS_REC_HDR_SIZE, 0);
-	if (!r) {
-		__sync_fetch_and_add(&lost_records, 1);
-		return;
-	}
-	__builtin_memset(r, 0, HS_TLS_REC_HDR_SIZE);
-	hdr_init(&r->hdr, HS_REC_TLS, HS_TLS_REC_HDR_SIZE, now, cookie);
-	r->what = HS_TLS_SENT;
-	r->dir = HS_DIR_OUT;
-	r->seq = lo - w->base;
-	r->len = hi - lo;
-	bpf_ringbuf_submit(r, rb_wakeup());
-}
-
-SEC("tp_btf/net_dev_start_xmit")
-int BPF_PROG(handle_xmit, struct sk_buff *skb, struct net_device *dev)
-{
-	struct sock *sk;
-	struct tcphdr th;
-	__u32 i, seq = 0, hlen = 0, busy = xmit_watch_busy;
-	__u64 cookie, now;
-	bool have = false;
-
-	if (!busy)
-		return 0; /* nothing watched: every packet but a few */
-	sk = skb->sk;
-	cookie = sk ? sk->__sk_common.skc_cookie.counter : 0;
-	now = bpf_ktime_get_ns();
-#pragma unroll
-	for (i = 0; i < XMIT_WATCHES; i++) {
-		__u32 key = i;
-		struct xmit_watch *w;
-
-		if (!(busy & (1U << i)))
-			continue;
-		w = bpf_map_lookup_elem(&xmit_watches, &key);
-		if (!w)
-			continue;
-		if (!w->cookie || now - w->ts_ns > XMIT_WATCH_NS) {
-			xmit_watch_end(w, i); /* its packet was dropped, or the slot retaken */
-			continue;
-		}
-		if (!cookie || w->cookie != cookie)
-			continue;
-		if (!have) {
-			if (bpf_probe_read_kernel(&th, sizeof(th),
-						  skb->head + skb->transport_header))
-				return 0;
-			/* This segment's payload: what follows its TCP header. */
-			hlen = skb->transport_header + th.doff * 4 -
-			       (__u32)(skb->data - skb->head);
-			if (skb->len <= hlen)
-				return 0;
-			seq = bpf_ntohl(th.seq);
-			have = true;
-		}
-		xmit_seen(w, i, cookie, now, seq, seq + (skb->len - hlen));
-	}
-	return 0;
-}
-
 /* A segment of a followed connection: sets where a client's stream starts (its SYN), feeds
  * the payload of a followed direction, its TLS records gathered into one batch. */
 static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_state *s,
@@ -734,6 +585,10 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 		if (d == D_OUT && !s->known[D_OUT]) {
 			s->base[D_OUT] = s->next[D_OUT] = seq + 1;
 			s->known[D_OUT] = 1;
+			/* syn_sent's time (its state change, in connect()) becomes the SYN's
+			 * arrival at the device when that is later. */
+			xmit_watch_packet(skb, s->cookie, HS_SENT_SYN, seq, seq + 1, 0,
+					  bpf_ktime_get_ns());
 		}
 		seq++;
 	}
@@ -748,8 +603,9 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 		struct tls_batch *b0, *b = tls_batch_now(&b0);
 
 		if (b && b->n)
-			xmit_watch_set(skb, s, seq, skb->len - off, ((struct hs_hdr *)&b->buf[
-				TLS_BATCH_HDR])->ts_ns);
+			xmit_watch_packet(skb, s->cookie, HS_SENT_BYTES, seq, seq + skb->len - off,
+					  s->base[D_OUT],
+					  ((struct hs_hdr *)&b->buf[TLS_BATCH_HDR])->ts_ns);
 	}
 	tls_batch_leave();
 }

@@ -319,6 +319,21 @@ static const struct conn_ev *conn_find_ev(const struct conn *conn, unsigned int 
 	return NULL;
 }
 
+/* The packet of the first event of this type reached the network device at ts_ns (struct
+ * hs_sent_rec): the event takes that time, when later. */
+static void conn_event_sent(struct conn *conn, unsigned int event, uint64_t ts_ns)
+{
+	size_t i;
+
+	for (i = 0; i < conn->n_ev; i++) {
+		if (conn->ev[i].event == event) {
+			if (conn->ev[i].ts_ns < ts_ns)
+				conn->ev[i].ts_ns = ts_ns;
+			return;
+		}
+	}
+}
+
 /* Sets *ts to the earliest timestamp of the TCP events of this type; false when none. */
 static bool conn_earliest_ev(const struct conn *conn, unsigned int event, uint64_t *ts)
 {
@@ -780,8 +795,6 @@ static int collector_handle_tls(struct collector *c, const void *data, size_t si
 
 	if (tls_record_read(&rec, data, size))
 		goto malformed;
-	if (rec.what == HS_TLS_SENT)
-		c->stats.sent++;
 	conn = record_conn(c, rec.hdr.cookie);
 	if (!conn)
 		return -ENOENT;
@@ -943,6 +956,41 @@ void collector_retry_lost_closes(struct collector *c)
 	}
 }
 
+/* An outgoing packet reached the network device later than it left TCP: its events take
+ * that time. The records it is about came before it (the events are emitted before their
+ * packet is transmitted). */
+static int collector_handle_sent(struct collector *c, const void *data, size_t size)
+{
+	struct hs_sent_rec rec;
+	struct conn *conn;
+
+	if (size != sizeof(rec))
+		goto malformed;
+	memcpy(&rec, data, sizeof(rec));
+	if (rec.hdr.size != size || rec.what < HS_SENT_SYN || rec.what > HS_SENT_BYTES ||
+	    (rec.what == HS_SENT_BYTES && !rec.len))
+		goto malformed;
+	conn = record_conn(c, rec.hdr.cookie);
+	if (!conn)
+		return -ENOENT;
+	switch (rec.what) {
+	case HS_SENT_SYN:
+		conn_event_sent(conn, HS_EV_SYN_SENT, rec.hdr.ts_ns);
+		break;
+	case HS_SENT_FIN:
+		conn_event_sent(conn, HS_EV_FIN_OUT, rec.hdr.ts_ns);
+		break;
+	default:
+		conn_tls_sent(conn->tls, rec.seq, rec.len, rec.hdr.ts_ns);
+		break;
+	}
+	return 0;
+
+malformed:
+	c->stats.malformed++;
+	return -EINVAL;
+}
+
 /* The records of one HS_REC_BATCH, one by one: each starts at a multiple of 8 bytes from the
  * batch's start and says its own size. A record that does not fit what is left, or a batch
  * inside a batch, is malformed; what follows it cannot be found and is counted with it. */
@@ -1002,6 +1050,9 @@ int collector_handle(struct collector *c, const void *data, size_t size)
 		break;
 	case HS_REC_IO:
 		err = collector_handle_io(c, data, size);
+		break;
+	case HS_REC_SENT:
+		err = collector_handle_sent(c, data, size);
 		break;
 	default:
 		c->stats.malformed++;

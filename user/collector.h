@@ -37,8 +37,6 @@ struct collector_stats {
 	uint64_t records;     /* records handed to collector_handle() (a batch's one by one) */
 	uint64_t by_kind[8];  /* of those, per enum hs_rec_kind (bpf/hstrace.h); 0: other kinds */
 	uint64_t batches;     /* HS_REC_BATCH records taken apart */
-	uint64_t sent;	      /* of the TLS records, HS_TLS_SENT: out bytes that reached the
-			       * network device later than their packet left TCP */
 	uint64_t malformed;   /* records too short, of an unknown kind or event: skipped */
 	uint64_t unmatched;   /* records for a connection never seen starting (opened before
 			       * hstrace started, or its start was lost): skipped */

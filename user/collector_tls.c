@@ -228,9 +228,7 @@ int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size)
 		return -EINVAL;
 	if (rec->dir != HS_DIR_OUT && rec->dir != HS_DIR_IN)
 		return -EINVAL;
-	if (rec->what < HS_TLS_RECORD || rec->what > HS_TLS_SENT)
-		return -EINVAL;
-	if (rec->what == HS_TLS_SENT && (rec->dir != HS_DIR_OUT || rec->data_len || !rec->len))
+	if (rec->what < HS_TLS_RECORD || rec->what > HS_TLS_RECORD_END)
 		return -EINVAL;
 	memcpy(rec->data, (const uint8_t *)data + hdr, rec->data_len);
 	return 0;
@@ -452,20 +450,17 @@ static uint32_t obs_record_end(const struct tls_obs *o)
 	return o->rec_seq + 5 + (o->rec_len ? o->rec_len : 1);
 }
 
-/* Sent bytes [rec->seq, rec->seq + rec->len) reached the network device at rec->hdr.ts_ns
- * (HS_TLS_SENT): the logged records of dir whose last byte is among them left then. Their
- * headers' records came before (the packet's egress program sends them before its
- * transmission starts), so they are in the log already. */
-static void take_sent(struct conn_tls *tls, const struct hs_tls_rec *rec, uint8_t dir)
+void conn_tls_sent(struct conn_tls *tls, uint32_t seq, uint32_t len, uint64_t ts_ns)
 {
 	size_t j;
 
+	if (!tls)
+		return;
 	for (j = 0; j < tls->n_obs; j++) {
 		struct tls_obs *o = &tls->obs[j];
 
-		if (o->dir == dir && o->ts_ns < rec->hdr.ts_ns &&
-		    obs_record_end(o) - 1 - rec->seq < rec->len)
-			o->ts_ns = rec->hdr.ts_ns;
+		if (o->dir == DIR_OUT && o->ts_ns < ts_ns && obs_record_end(o) - 1 - seq < len)
+			o->ts_ns = ts_ns;
 	}
 }
 
@@ -534,9 +529,6 @@ int conn_tls_add(struct conn_tls_spares *spares, struct conn_tls **tlsp,
 		if (tls->n_ends < ENDS_MAX)
 			tls->ends[tls->n_ends++] = (struct tls_rec_end){
 				.ts_ns = rec->hdr.ts_ns, .rec_seq = rec->seq, .dir = dir };
-		break;
-	case HS_TLS_SENT:
-		take_sent(tls, rec, dir);
 		break;
 	default:
 		break;
@@ -612,7 +604,7 @@ static void obs_app_times(struct conn_tls *tls)
 	size_t i, j;
 
 	/* A record's wire time is when it was complete: the packet that carried its last byte
-	 * (take_sent() already moved a sent one to when that byte reached the device). */
+	 * (conn_tls_sent() already moved a sent one to when that byte reached the device). */
 	for (i = 0; i < tls->n_ends; i++) {
 		const struct tls_rec_end *e = &tls->ends[i];
 

@@ -47,6 +47,14 @@ int tls_record_read(struct hs_tls_rec *rec, const void *data, size_t size);
  * it is malformed. */
 int io_record_read(struct hs_io_rec *rec, const void *data, size_t size);
 
+/*
+ * Sent stream bytes [seq, seq + len) reached the network device at ts_ns (HS_SENT_BYTES): the
+ * logged out records whose last byte is among them take that time, when later. Their records
+ * came before (a packet's egress program sends them before its transmission starts), so they
+ * are in the log already. tls may be NULL (nothing to do).
+ */
+void conn_tls_sent(struct conn_tls *tls, uint32_t seq, uint32_t len, uint64_t ts_ns);
+
 /* Logs one application call (how far it wrote or read a direction) in the connection's TLS
  * state *tlsp (created on first use, from spares when it has one; spares may be NULL); at
  * emission it gives each TLS event its application time (tl_event.app_ns). Beyond 128 calls

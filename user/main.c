@@ -383,7 +383,7 @@ static void print_summary(struct app *app, uint64_t lost)
 			(unsigned long long)st.by_kind[HS_REC_TLS],
 			(unsigned long long)st.by_kind[HS_REC_IO],
 			(unsigned long long)st.by_kind[HS_REC_SSL], (unsigned long long)st.batches,
-			(unsigned long long)st.sent, app->max_pass_ns / 1e6,
+			(unsigned long long)st.by_kind[HS_REC_SENT], app->max_pass_ns / 1e6,
 			(unsigned long long)scans, scan_ns / 1e6);
 	}
 	if (ost.dropped)

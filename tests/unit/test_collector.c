@@ -358,6 +358,63 @@ static void test_client_ok(void **state)
 	assert_int_equal(st.evicted, 0);
 }
 
+/* Feeds a device time (struct hs_sent_rec) for a SYN or a FIN. */
+static void feed_sent(struct fixture *f, uint64_t cookie, uint8_t what, uint64_t ts_ns)
+{
+	struct hs_sent_rec t;
+
+	memset(&t, 0, sizeof(t));
+	t.hdr.kind = HS_REC_SENT;
+	t.hdr.size = sizeof(t);
+	t.hdr.cookie = cookie;
+	t.hdr.ts_ns = ts_ns;
+	t.what = what;
+	assert_int_equal(collector_handle(f->c, &t, sizeof(t)), 0);
+}
+
+/*
+ * A client's SYN, and its FIN, that reached the network device after their state changes
+ * (struct hs_sent_rec): syn_sent and fin_out take the later times, the handshake phase is
+ * shorter by as much, and a connection without TLS stays one. An earlier time changes nothing.
+ */
+static void test_syn_fin_reached_device_later(void **state)
+{
+	struct fixture *f = *state;
+	const struct timeline *tl;
+
+	feed_connect(f, 1, BASE_NS, 4242, 5, "curl");
+	feed_sent(f, 1, HS_SENT_SYN, BASE_NS - 10 * 1000); /* earlier: ignored */
+	feed_sent(f, 1, HS_SENT_SYN, BASE_NS + 30 * 1000);
+	feed_ok(f, 1, HS_EV_ESTABLISHED, BASE_NS + 1000 * 1000);
+	feed_ok(f, 1, HS_EV_FIN_OUT, BASE_NS + 5 * MS);
+	feed_sent(f, 1, HS_SENT_FIN, BASE_NS + 5 * MS + 20 * 1000);
+	{
+		struct hs_sent_rec t;
+
+		memset(&t, 0, sizeof(t));
+		t.hdr.kind = HS_REC_SENT;
+		t.hdr.size = sizeof(t);
+		t.hdr.cookie = 1;
+		t.hdr.ts_ns = BASE_NS + 5 * MS + 1;
+		t.what = HS_SENT_BYTES;
+		t.len = 100;
+		/* no TLS on it: nothing to move, and it does not make the connection a TLS one */
+		assert_int_equal(collector_handle(f->c, &t, sizeof(t)), 0);
+	}
+	feed_closed(f, 1, BASE_NS + 7 * MS, 0, 0, 0);
+	collector_flush(f->c, BASE_NS + 7 * MS + GRACE_NS);
+	assert_int_equal(f->n_out, 1);
+	tl = &f->out[0].tl;
+	assert_int_equal(tl->events[0].event, HS_EV_SYN_SENT);
+	assert_int_equal(tl->start_ns, BASE_NS + 30 * 1000);
+	assert_int_equal(phase(tl, "tcp_handshake"), 970 * 1000);
+	assert_int_equal(tl->events[2].event, HS_EV_FIN_OUT);
+	assert_int_equal(tl->events[2].ts_ns, BASE_NS + 5 * MS + 20 * 1000);
+	assert_false(tl->tls.seen);
+	assert_int_equal(stats(f).by_kind[HS_REC_SENT], 4);
+	assert_int_equal(stats(f).malformed, 0);
+}
+
 /*
  * The SYN's arrival as the packet program noted it comes with the ESTABLISHED record: the
  * event takes it, not derived, whatever the RTT sample says (under SYN cookies the kernel's
@@ -1464,6 +1521,7 @@ int main(void)
 		TEST(test_phase_get),
 		TEST(test_new_invalid),
 		TEST(test_client_ok),
+		TEST(test_syn_fin_reached_device_later),
 		TEST(test_server_syn_received_noted),
 		TEST(test_server_derived_syn_received),
 		TEST(test_server_no_rtt_sample),

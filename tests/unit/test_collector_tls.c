@@ -201,6 +201,23 @@ static int batch_end(struct fixture *f)
 
 /* Feeds r with hdr.size set from data_len (or adds it to the batch); returns
  * collector_handle()'s answer. */
+/* A device time (struct hs_sent_rec) for connection cookie. */
+static struct hs_sent_rec sent_new(uint64_t cookie, uint64_t ts, uint8_t what, uint32_t seq,
+				   uint32_t len)
+{
+	struct hs_sent_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr.kind = HS_REC_SENT;
+	r.hdr.size = sizeof(r);
+	r.hdr.ts_ns = ts;
+	r.hdr.cookie = cookie;
+	r.what = what;
+	r.seq = seq;
+	r.len = len;
+	return r;
+}
+
 static int tls_feed(struct fixture *f, struct hs_tls_rec *r)
 {
 	size_t size = HS_TLS_REC_HDR_SIZE + r->data_len;
@@ -1350,14 +1367,14 @@ static void test_record_end_in_later_packet(void **state)
 /*
  * A GSO packet cut into segments for the device, or held in the qdisc: the segment that
  * carries a record's last byte reached the device later than the packet left TCP
- * (HS_TLS_SENT), and the record takes that time, with every message in it. Records that end
- * outside the bytes sent, an earlier time, and bytes of the other direction change nothing.
+ * (HS_SENT_BYTES), and the record takes that time, with every message in it. Records that
+ * end outside the bytes sent, and an earlier time, change nothing.
  */
 static void test_record_sent_later(void **state)
 {
 	struct fixture *f = *state;
 	const struct timeline *tl;
-	struct hs_tls_rec r;
+	struct hs_sent_rec r;
 	uint32_t ch_len, sh_len;
 	const struct hello ch12 = { .sni = "example.com" };
 	const struct hello sh12 = { .server = true, .cipher = 0xc02f };
@@ -1377,18 +1394,12 @@ static void test_record_sent_later(void **state)
 	next_rec_seq = 0;
 	/* segment [0, 1448) at 1090 (earlier than the packet: not taken), [1448, 2896) at
 	 * 1130 (the Certificate ends there), [2896, 3000) at 1160 (nothing ends there) */
-	r = tls_new(12, T(1090), HS_TLS_SENT, OUT);
-	r.seq = 0;
-	r.len = 1448;
-	assert_int_equal(tls_feed(f, &r), 0);
-	r = tls_new(12, T(1130), HS_TLS_SENT, OUT);
-	r.seq = 1448;
-	r.len = 1448;
-	assert_int_equal(tls_feed(f, &r), 0);
-	r = tls_new(12, T(1160), HS_TLS_SENT, OUT);
-	r.seq = 2896;
-	r.len = 104;
-	assert_int_equal(tls_feed(f, &r), 0);
+	r = sent_new(12, T(1090), HS_SENT_BYTES, 0, 1448);
+	assert_int_equal(collector_handle(f->c, &r, sizeof(r)), 0);
+	r = sent_new(12, T(1130), HS_SENT_BYTES, 1448, 1448);
+	assert_int_equal(collector_handle(f->c, &r, sizeof(r)), 0);
+	r = sent_new(12, T(1160), HS_SENT_BYTES, 2896, 104);
+	assert_int_equal(collector_handle(f->c, &r, sizeof(r)), 0);
 	tcp_close(f, 12, 3000);
 
 	tl = finish_one(f);
@@ -2156,19 +2167,27 @@ static void test_malformed_tls(void **state)
 	r.what = 0;
 	assert_int_equal(tls_feed(f, &r), -EINVAL);
 	n++;
-	r.what = HS_TLS_SENT + 1;
+	r.what = HS_TLS_RECORD_END + 1;
 	assert_int_equal(tls_feed(f, &r), -EINVAL);
 	n++;
-	/* A transmission report is for sent bytes, and some. */
-	r.what = HS_TLS_SENT;
-	r.dir = IN;
-	r.len = 100;
-	assert_int_equal(tls_feed(f, &r), -EINVAL);
-	n++;
-	r.dir = OUT;
-	r.len = 0;
-	assert_int_equal(tls_feed(f, &r), -EINVAL);
-	n++;
+	/* A device time: of its size, of a known kind, for some bytes. */
+	{
+		struct hs_sent_rec t = sent_new(50, T(1100), HS_SENT_BYTES, 0, 0);
+
+		assert_int_equal(collector_handle(f->c, &t, sizeof(t)), -EINVAL);
+		n++;
+		t.len = 10;
+		t.what = 0;
+		assert_int_equal(collector_handle(f->c, &t, sizeof(t)), -EINVAL);
+		n++;
+		t.what = HS_SENT_BYTES + 1;
+		assert_int_equal(collector_handle(f->c, &t, sizeof(t)), -EINVAL);
+		n++;
+		t.what = HS_SENT_FIN;
+		t.hdr.size = sizeof(t) - 4;
+		assert_int_equal(collector_handle(f->c, &t, sizeof(t) - 4), -EINVAL);
+		n++;
+	}
 	r.what = HS_TLS_RECORD;
 	/* A ClientHello body that is not one. */
 	{

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * xmit_times.bpf.h - when an outgoing packet reached the network device, if that was later
+ * than when it left TCP (tp_btf/net_dev_start_xmit).
+ *
+ * Out events are timed where TCP hands a packet to IP (cgroup_skb egress, the TCP state
+ * changes). The device can get it later: a qdisc may hold it (pacing, a busy device), and a
+ * GSO packet is cut into segments for a device without segmentation offload, the last ones
+ * sent after the first (on the TUN devices of the accuracy bench, the third 1,500-byte
+ * segment of a server flight 30-73 µs after the packet left TCP). So a packet that carries
+ * an out event is watched until the device gets it:
+ *   - TLS records (tls_capture.bpf.h): the packet's payload range;
+ *   - a client's first SYN (tls_capture.bpf.h): syn_sent;
+ *   - a FIN (tcp_states.bpf.h, at the state change that sends it): fin_out.
+ * A watch is one of XMIT_WATCHES global slots, taken in turn, holding the socket cookie and the
+ * sequence range. While no slot is busy, which is nearly always, the transmit hook of a packet
+ * reads one global; else it compares the packet's socket cookie with each busy slot's. The
+ * slots are global, not per CPU: a packet queued while another CPU was running the qdisc is
+ * transmitted by that CPU. A segment of a watched packet that reaches the device XMIT_LATE_NS
+ * or more after the packet left TCP is reported (struct hs_sent_rec). A watch ends with the
+ * packet's last sequence number, or unmet after XMIT_WATCH_NS (the packet was dropped, or is
+ * still queued): a later transmission of the same bytes would be a retransmission, whose time
+ * is not the event's. Loopback packets are not watched: loopback sends a packet at once and
+ * whole. Slots are written without locks: a watch read while it is rewritten, or one lost to
+ * another CPU taking the same slot, leaves its events the time they left TCP.
+ */
+#ifndef HSTRACE_XMIT_TIMES_BPF_H
+#define HSTRACE_XMIT_TIMES_BPF_H
+
+#define XMIT_WATCHES 8
+#define XMIT_LATE_NS 3000ULL
+#define XMIT_WATCH_NS (10ULL * 1000 * 1000)
+#define LOOPBACK_IFINDEX 1 /* in every network namespace */
+
+struct xmit_watch {
+	__u64 cookie; /* 0: free */
+	__u64 ts_ns;  /* when the packet left TCP (its event's time) */
+	__u32 lo;     /* the sequence numbers it takes: [lo, hi) */
+	__u32 hi;
+	__u32 base;   /* HS_SENT_BYTES: sequence number of stream offset 0 */
+	__u8 what;    /* enum hs_sent_what */
+	__u8 _pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY); /* lookups are inlined: an address computation */
+	__uint(max_entries, XMIT_WATCHES);
+	__type(key, __u32);
+	__type(value, struct xmit_watch);
+} xmit_watches SEC(".maps");
+
+__u32 xmit_watch_next = 0;
+__u32 xmit_watch_busy = 0; /* bit i: slot i holds a watch */
+
+/* Watches sequence numbers [lo, hi) of the socket with this cookie, which left TCP at ts_ns. */
+static __always_inline void xmit_watch_set(__u64 cookie, __u8 what, __u32 lo, __u32 hi,
+					   __u32 base, __u64 ts_ns)
+{
+	struct xmit_watch *w;
+	/* Neither the slot counter nor the busy mask is atomic (this clang's BPF target has no
+	 * atomic fetch-and-add with a result, nor an atomic or): two CPUs may take one slot,
+	 * or one may lose the other's busy bit; that watch is then lost. */
+	__u32 i = xmit_watch_next++ & (XMIT_WATCHES - 1);
+
+	w = bpf_map_lookup_elem(&xmit_watches, &i);
+	if (!w)
+		return;
+	w->cookie = 0;
+	w->ts_ns = ts_ns;
+	w->lo = lo;
+	w->hi = hi;
+	w->base = base;
+	w->what = what;
+	w->cookie = cookie;
+	xmit_watch_busy |= 1U << i;
+}
+
+/* The same for an outgoing packet at cgroup egress (which knows its device). */
+static __always_inline void xmit_watch_packet(struct __sk_buff *skb, __u64 cookie, __u8 what,
+					      __u32 lo, __u32 hi, __u32 base, __u64 ts_ns)
+{
+	if (skb->ifindex != LOOPBACK_IFINDEX)
+		xmit_watch_set(cookie, what, lo, hi, base, ts_ns);
+}
+
+/* The FIN tcp_send_fin() is about to queue (the state change comes just before it): its
+ * sequence number is write_seq. Not on loopback (the socket's cached route says). */
+static __always_inline void xmit_watch_fin(const struct sock *sk, __u64 cookie)
+{
+	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+	struct dst_entry *dst = sk->sk_dst_cache;
+	struct net_device *dev = dst ? dst->dev : NULL;
+
+	if (!tp || !dev || dev->ifindex == LOOPBACK_IFINDEX)
+		return;
+	xmit_watch_set(cookie, HS_SENT_FIN, tp->write_seq, tp->write_seq + 1, 0,
+		       bpf_ktime_get_ns());
+}
+
+/* Slot i's watch is over. */
+static __always_inline void xmit_watch_end(struct xmit_watch *w, __u32 i)
+{
+	w->cookie = 0;
+	xmit_watch_busy &= ~(1U << i);
+}
+
+/* Reports when the watched sequence numbers of slot i's watch w that a segment taking
+ * [lo, hi) carries reached the device (now). */
+static __always_inline void xmit_seen(struct xmit_watch *w, __u32 i, __u64 cookie, __u64 now,
+				      __u32 lo, __u32 hi)
+{
+	struct hs_sent_rec *r;
+
+	if ((__s32)(hi - w->lo) <= 0 || (__s32)(lo - w->hi) >= 0)
+		return; /* not the watched ones (an earlier packet's, retransmitted) */
+	if ((__s32)(lo - w->lo) < 0)
+		lo = w->lo;
+	if ((__s32)(hi - w->hi) >= 0) {
+		hi = w->hi;
+		xmit_watch_end(w, i); /* the packet's last sequence number: done */
+	}
+	if (now - w->ts_ns < XMIT_LATE_NS)
+		return;
+	r = rec_reserve(HS_REC_SENT, sizeof(*r), cookie);
+	if (!r)
+		return;
+	r->hdr.ts_ns = now;
+	r->what = w->what;
+	if (w->what == HS_SENT_BYTES) {
+		r->seq = lo - w->base;
+		r->len = hi - lo;
+	}
+	bpf_ringbuf_submit(r, rb_wakeup());
+}
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(handle_xmit, struct sk_buff *skb, struct net_device *dev)
+{
+	__u32 i, seq = 0, hlen, span = 0, busy = xmit_watch_busy;
+	struct tcphdr th;
+	struct sock *sk;
+	__u64 cookie, now;
+	bool have = false;
+
+	if (!busy)
+		return 0; /* nothing watched: every packet but a few */
+	sk = skb->sk;
+	cookie = sk ? sk->__sk_common.skc_cookie.counter : 0;
+	now = bpf_ktime_get_ns();
+#pragma unroll
+	for (i = 0; i < XMIT_WATCHES; i++) {
+		__u32 key = i;
+		struct xmit_watch *w;
+
+		if (!(busy & (1U << i)))
+			continue;
+		w = bpf_map_lookup_elem(&xmit_watches, &key);
+		if (!w)
+			continue;
+		if (!w->cookie || now - w->ts_ns > XMIT_WATCH_NS) {
+			xmit_watch_end(w, i); /* unmet, or the slot was retaken */
+			continue;
+		}
+		if (!cookie || w->cookie != cookie)
+			continue;
+		if (!have) {
+			if (bpf_probe_read_kernel(&th, sizeof(th),
+						  skb->head + skb->transport_header))
+				return 0;
+			/* The sequence numbers this segment takes: its payload (what follows
+			 * its TCP header), and one each for a SYN and a FIN. */
+			hlen = skb->transport_header + th.doff * 4 -
+			       (__u32)(skb->data - skb->head);
+			if (skb->len < hlen)
+				return 0;
+			span = skb->len - hlen + th.syn + th.fin;
+			if (!span)
+				return 0;
+			seq = bpf_ntohl(th.seq);
+			have = true;
+		}
+		xmit_seen(w, i, cookie, now, seq, seq + span);
+	}
+	return 0;
+}
+
+#endif /* HSTRACE_XMIT_TIMES_BPF_H */
