@@ -1559,6 +1559,15 @@ def bench_accuracy(a):
             summary("p99 abs(hstrace - capture), %s events (n=%d)" % (cls, len(v)),
                     "%d µs" % v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))],
                     "<= %d µs (issue 10)" % target)
+    # Every event with a direction, TCP ones (syn_sent, fin_out; established, fin_in, ...)
+    # included, by direction.
+    for d in ("out", "in"):
+        v = sorted(abs(x) for label, vals in cap.items() if label.endswith(" " + d)
+                   for x in vals)
+        if v:
+            summary("p99 abs(hstrace - capture), every %s event, TCP and TLS (n=%d)"
+                    % (d, len(v)), "%d µs" % v[min(len(v) - 1, int(round(0.99 * (len(v) - 1))))],
+                    "")
     tcp = rt.get("client tcp_handshake", [0])
     summary("client tcp_handshake at %d µs RTT (median)" % A.RTT_US,
             "%d µs" % statistics.median(tcp), "%d +- %d µs" % (A.RTT_US, A.ROUND_TRIP_TOL_US))
