@@ -320,18 +320,26 @@ static const struct conn_ev *conn_find_ev(const struct conn *conn, unsigned int 
 }
 
 /* The packet of the first event of this type reached the network device at ts_ns (struct
- * hs_sent_rec): the event takes that time, when later. */
+ * hs_sent_rec): the event takes that time, when later, and no later than an event it must
+ * precede (any other event, for syn_sent; closed, for fin_out): a time past those is not
+ * one the kernel can give, and is ignored. */
 static void conn_event_sent(struct conn *conn, unsigned int event, uint64_t ts_ns)
 {
+	struct conn_ev *ev = NULL;
 	size_t i;
 
 	for (i = 0; i < conn->n_ev; i++) {
-		if (conn->ev[i].event == event) {
-			if (conn->ev[i].ts_ns < ts_ns)
-				conn->ev[i].ts_ns = ts_ns;
-			return;
+		const struct conn_ev *e = &conn->ev[i];
+
+		if (e->event == event && !ev) {
+			ev = &conn->ev[i];
+			continue;
 		}
+		if ((event == HS_EV_SYN_SENT || e->event == HS_EV_CLOSED) && e->ts_ns < ts_ns)
+			return;
 	}
+	if (ev && ev->ts_ns < ts_ns)
+		ev->ts_ns = ts_ns;
 }
 
 /* Sets *ts to the earliest timestamp of the TCP events of this type; false when none. */

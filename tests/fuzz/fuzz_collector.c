@@ -3,7 +3,7 @@
  * fuzz_collector.c - libFuzzer target for the collector fed random record streams.
  *
  * The input is a small program of records and clock ticks (format below). Records of every
- * kind (TCP, TLS, SSL, IO, EXEC and unknown kinds), of the right size, cut short or too long,
+ * kind (TCP, TLS, SSL, IO, EXEC, SENT and unknown kinds), of the right size, cut short or too long,
  * for a handful of cookies, in any order and with any timestamps go through the path hstrace
  * uses for ring-buffer records (main.c's on_record: an EXEC record of its exact size goes to
  * the library prober, everything else to collector_handle()), with collector_flush() and
@@ -30,8 +30,8 @@
  * Input format (bytes past the end read as 0):
  *   byte 0: bits 0-2 max_conns - 1; bits 3-4 grace (default, 1 ns, 1 ms, 1 s);
  *   then operations, each an op byte:
- *     bits 0-2: 0 TCP, 1 TLS, 2 SSL, 3 IO, 4 EXEC, 5 unknown kind, 6 flush, 7 flush_max or
- *               repeat the last record;
+ *     bits 0-2: 0 TCP, 1 TLS, 2 SSL, 3 IO, 4 EXEC, 5 SENT (a first 16-bit word < 256) or
+ *               an unknown kind, 6 flush, 7 flush_max or repeat the last record;
  *     bits 3-4: size: 0-1 exact, 2 cut short, 3 too long (by 1-256 bytes);
  *     bits 5-7: cookie (one of 8, 0 included);
  *   then for a record a time byte t (< 128: clock += t µs; < 192: clock += t - 128 ms;
@@ -406,6 +406,18 @@ static size_t read_io(struct input *in, void *buf)
 	return sizeof(*rec);
 }
 
+/* SENT: what (mod 5: 0 and 4 are invalid), seq, len (stream offsets near the ones TLS records
+ * use). */
+static size_t read_sent(struct input *in, void *buf)
+{
+	struct hs_sent_rec *rec = buf;
+
+	rec->what = in_u8(in) % 5;
+	rec->seq = in_u16(in);
+	rec->len = in_u16(in);
+	return sizeof(*rec);
+}
+
 /* Builds one record of the op's kind and hands it over. */
 static void op_record(struct run *r, struct input *in, uint8_t op)
 {
@@ -439,8 +451,13 @@ static void op_record(struct run *r, struct input *in, uint8_t op)
 		((struct hs_exec_rec *)buf)->pid = in_u8(in);
 		size = sizeof(struct hs_exec_rec);
 		break;
-	default: /* an unknown kind (or a known one, if the fuzzer picks it) */
+	default: /* a device time, or an unknown kind (or a known one, if the fuzzer picks it) */
 		hdr->kind = in_u16(in);
+		if (hdr->kind < 0x100) {
+			hdr->kind = HS_REC_SENT;
+			size = read_sent(in, buf);
+			break;
+		}
 		size = sizeof(struct hs_hdr) + in_u8(in);
 		break;
 	}
