@@ -4,9 +4,9 @@
  *
  * The input is a small program of records and clock ticks (format below). Records of every
  * kind (TCP, TLS, SSL, IO, EXEC, SENT and unknown kinds), of the right size, cut short or too
- * long, for a handful of cookies, in any order and with any timestamps go through the path hstrace
- * uses for ring-buffer records (main.c's on_record: an EXEC record of its exact size goes to
- * the library prober, everything else to collector_handle()), with collector_flush() and
+ * long, for a handful of cookies, in any order and with any timestamps go through the path
+ * hstrace uses for ring-buffer records (main.c's on_record: an EXEC record of its exact size
+ * goes to the library prober, everything else to collector_handle()), with collector_flush() and
  * collector_flush_max() between them and collector_finish() at the end. max_conns is 1 to 8,
  * so eviction runs.
  *
