@@ -154,6 +154,7 @@ struct sk_state {
 	__u8 known[2];	/* base and next are set */
 	__u8 flags;	/* enum sk_flags */
 	__u8 _pad[5];
+	__u64 synack_ns; /* client: when the first SYN-ACK arrived (ingress), 0 not yet */
 	struct tls_stream dir[2]; /* TLS framing, by direction (bpf/tls_framing.h) */
 };
 
@@ -204,6 +205,44 @@ struct {
 	__type(key, __u32);
 	__type(value, struct first_segment);
 } first_segments SEC(".maps");
+
+/*
+ * The last segment that came to a listening socket and was no SYN, on this CPU: the one that
+ * completes a server's handshake (the bare ACK, or a ClientHello that overtook it), when it
+ * passed the ingress program. The new socket's -> ESTABLISHED, which the kernel runs right
+ * after in the same softirq, takes this time when addresses and ports match: the state change
+ * comes tens of µs after the packet on a slow machine (40-50 µs on the development VM).
+ */
+struct ack_note {
+	__u64 ts_ns;	   /* 0: empty */
+	__u32 peer[4];	   /* the packet's source (IPv4 in [0]) */
+	__u32 local[4];
+	__u16 peer_port;   /* network order */
+	__u16 local_port;  /* host order */
+	__u32 v6;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ack_note);
+} ack_notes SEC(".maps");
+
+/* The last FIN that passed the ingress program on this CPU: the peer's FIN state change,
+ * which the kernel runs right after in the same softirq (unless the socket's owner holds its
+ * lock: then later, from the backlog), takes this time when the cookie matches. */
+struct fin_note {
+	__u64 cookie; /* 0: empty */
+	__u64 ts_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fin_note);
+} fin_notes SEC(".maps");
 
 /*
  * When a server connection's SYN reached this host: the ingress program sees every SYN that

@@ -184,10 +184,10 @@ struct hs_io_rec {
 };
 
 /*
- * What an outgoing packet carried reached the network device (tp_btf/net_dev_start_xmit)
- * XMIT_LATE_NS or more after it left TCP (bpf/xmit_times.bpf.h): a segment cut from a larger
- * GSO packet for a device without segmentation offload, or a packet held in the queueing
- * discipline. Its events take that time.
+ * An outgoing packet left XMIT_LATE_NS or more after its event's time (bpf/xmit_times.bpf.h):
+ * a SYN or FIN passed the egress program that long after its state change, or a segment after
+ * the first of a GSO packet with TLS records reached the network device that long after the
+ * packet left TCP. Its events take that time.
  */
 enum hs_sent_what {
 	HS_SENT_SYN = 1,   /* a client's first SYN: its syn_sent */
@@ -196,7 +196,7 @@ enum hs_sent_what {
 };
 
 struct hs_sent_rec {
-	struct hs_hdr hdr; /* ts_ns: when it reached the device */
+	struct hs_hdr hdr; /* ts_ns: when it left */
 	__u8 what;	   /* enum hs_sent_what */
 	__u8 _pad[3];
 	__u32 seq;	   /* HS_SENT_BYTES: stream offset of the first byte (as hs_tls_rec.seq) */

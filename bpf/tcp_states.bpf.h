@@ -18,6 +18,10 @@
 #ifndef HSTRACE_TCP_STATES_BPF_H
 #define HSTRACE_TCP_STATES_BPF_H
 
+/* An ESTABLISHED state change takes the time its packet passed the ingress program, noted at
+ * most this long before (else that note is not this packet's). */
+#define ARRIVAL_MAX_NS (10ULL * 1000 * 1000)
+
 static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
 {
 	__u16 family = sk->__sk_common.skc_family;
@@ -101,12 +105,26 @@ static __always_inline void emit_fin_in(const struct sock *sk, __u64 cookie)
 {
 	struct sk_state *s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, 0);
 
+	struct hs_tcp_rec *r;
+	struct fin_note *n;
+	__u32 zero = 0;
+
 	if (s) {
 		if (s->flags & SKF_FIN_IN)
 			return;
 		s->flags |= SKF_FIN_IN;
 	}
-	emit_simple(sk, cookie, HS_EV_FIN_IN);
+	r = tcp_rec_new(sk, cookie, HS_EV_FIN_IN);
+	if (!r)
+		return;
+	/* When the FIN arrived, if the ingress program saw it just before (struct fin_note). */
+	n = bpf_map_lookup_elem(&fin_notes, &zero);
+	if (n && n->cookie == cookie && n->ts_ns <= r->hdr.ts_ns &&
+	    r->hdr.ts_ns - n->ts_ns < ARRIVAL_MAX_NS) {
+		r->hdr.ts_ns = n->ts_ns;
+		n->cookie = 0;
+	}
+	bpf_ringbuf_submit(r, rb_wakeup());
 }
 
 /* The calling thread connected or accepted the connection: a later X509_verify_cert() of this
@@ -202,6 +220,40 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
 	}
 }
 
+/* When the segment that completed server connection sk's handshake passed the ingress
+ * program (struct ack_note), if it is the one the note is about; 0 unknown. */
+static __always_inline __u64 take_ack_note(const struct sock *sk)
+{
+	struct ack_note *n;
+	__u32 zero = 0, i;
+	__u64 ts;
+
+	n = bpf_map_lookup_elem(&ack_notes, &zero);
+	if (!n || !n->ts_ns)
+		return 0;
+	if (n->local_port != sk->__sk_common.skc_num ||
+	    n->peer_port != sk->__sk_common.skc_dport)
+		return 0;
+	if (n->v6) {
+		struct in6_addr peer = sk->__sk_common.skc_v6_daddr;
+		struct in6_addr local = sk->__sk_common.skc_v6_rcv_saddr;
+
+		if (sk->__sk_common.skc_family != AF_INET6)
+			return 0;
+		for (i = 0; i < 4; i++) {
+			if (peer.in6_u.u6_addr32[i] != n->peer[i] ||
+			    local.in6_u.u6_addr32[i] != n->local[i])
+				return 0;
+		}
+	} else if (n->peer[0] != sk->__sk_common.skc_daddr ||
+		   n->local[0] != sk->__sk_common.skc_rcv_saddr) {
+		return 0;
+	}
+	ts = n->ts_ns;
+	n->ts_ns = 0;
+	return ts;
+}
+
 /* When the SYN of server connection sk arrived, as the ingress program noted it (struct
  * syn_key), if its ISN is the connection's; 0 unknown. The note is deleted. */
 static __always_inline __u64 take_syn_note(const struct sock *sk, __u32 isn_peer)
@@ -240,13 +292,17 @@ static __always_inline __u64 take_syn_note(const struct sock *sk, __u32 isn_peer
  * starts after it (the child is born with its SYN-ACK acknowledged). A server's record also
  * carries when its SYN arrived (take_syn_note()).
  */
-static __always_inline void emit_established(const struct sock *sk, __u64 cookie, bool client)
+static __always_inline void emit_established(const struct sock *sk, __u64 cookie, bool client,
+					     __u64 arrival_ns)
 {
 	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct hs_tcp_rec *r = tcp_rec_new(sk, cookie, HS_EV_ESTABLISHED);
 
 	if (!r)
 		return;
+	/* The event is when its packet arrived, if the ingress program saw it just before. */
+	if (arrival_ns && arrival_ns <= r->hdr.ts_ns && r->hdr.ts_ns - arrival_ns < ARRIVAL_MAX_NS)
+		r->hdr.ts_ns = arrival_ns;
 	if (tp) {
 		r->isn_local = tp->snd_una - (__u32)tp->bytes_acked - (client ? 0 : 1);
 		r->isn_peer = tp->rcv_nxt - (__u32)tp->bytes_received - 1;
@@ -257,15 +313,20 @@ static __always_inline void emit_established(const struct sock *sk, __u64 cookie
 }
 
 /* -> ESTABLISHED: the streams start here (unless the client's SYN carried data: then its
- * outgoing stream was set by the SYN itself, see tls_capture.bpf.h). */
-static __always_inline void sk_state_established(const struct sock *sk, __u64 cookie)
+ * outgoing stream was set by the SYN itself, see tls_capture.bpf.h). Returns when the packet
+ * that established the connection passed the ingress program (a client's SYN-ACK, a server's
+ * ACK or first payload segment), 0 unknown. */
+static __always_inline __u64 sk_state_established(const struct sock *sk, __u64 cookie,
+						  bool client)
 {
 	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct sk_state *s = sk_state_new(sk, cookie);
-	__u64 received;
+	__u64 received, arrival_ns = client ? 0 : take_ack_note(sk);
 
 	if (!s || !tp)
-		return;
+		return arrival_ns;
+	if (client)
+		arrival_ns = s->synack_ns;
 	if (!(s->flags & SKF_CLIENT))
 		adopt_first_segment(sk, s);
 	if (!s->known[D_OUT]) {
@@ -280,6 +341,7 @@ static __always_inline void sk_state_established(const struct sock *sk, __u64 co
 		if (received)
 			sk_state_missed_start(s);
 	}
+	return arrival_ns;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -303,6 +365,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		if (!r)
 			return 0;
 		rec_set_owner(r);
+		xmit_watch_set(cookie, HS_SENT_SYN, 0, 0, 0, r->hdr.ts_ns);
 		bpf_ringbuf_submit(r, rb_wakeup());
 		thread_note_socket(cookie);
 		break;
@@ -311,8 +374,8 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 			emit_simple(sk, cookie, HS_EV_SYN_RECV);
 		break;
 	case HS_TCP_ESTABLISHED:
-		sk_state_established(sk, cookie);
-		emit_established(sk, cookie, oldstate == HS_TCP_SYN_SENT);
+		emit_established(sk, cookie, oldstate == HS_TCP_SYN_SENT,
+				 sk_state_established(sk, cookie, oldstate == HS_TCP_SYN_SENT));
 		break;
 	case HS_TCP_FIN_WAIT1:
 	case HS_TCP_LAST_ACK:

@@ -521,8 +521,35 @@ static __always_inline void note_syn(struct __sk_buff *skb, const struct tcphdr 
 	bpf_map_update_elem(&syn_notes, &key, &note, BPF_ANY);
 }
 
-/* A segment that came to a listening socket: a SYN is noted (note_syn()); a segment with
- * payload (see struct first_segment) is framed into the per-CPU slot. */
+/* A segment that came to a listening socket and is no SYN: notes when (struct ack_note). */
+static __always_inline void note_ack(struct __sk_buff *skb, const struct tcphdr *th)
+{
+	struct ack_note *n;
+	__u32 zero = 0;
+
+	n = bpf_map_lookup_elem(&ack_notes, &zero);
+	if (!n)
+		return;
+	n->ts_ns = 0;
+	n->peer_port = th->source;
+	n->local_port = bpf_ntohs(th->dest);
+	n->v6 = skb->protocol != bpf_htons(ETH_P_IP);
+	if (!n->v6) {
+		__builtin_memset(n->peer, 0, sizeof(n->peer));
+		__builtin_memset(n->local, 0, sizeof(n->local));
+		if (bpf_skb_load_bytes(skb, 12, &n->peer[0], 4) ||
+		    bpf_skb_load_bytes(skb, 16, &n->local[0], 4))
+			return;
+	} else if (bpf_skb_load_bytes(skb, 8, n->peer, 16) ||
+		   bpf_skb_load_bytes(skb, 24, n->local, 16)) {
+		return;
+	}
+	n->ts_ns = bpf_ktime_get_ns();
+}
+
+/* A segment that came to a listening socket: a SYN is noted (note_syn()), any other (the
+ * ACK that completes a handshake) too (note_ack()); a segment with payload (see struct
+ * first_segment) is framed into the per-CPU slot. */
 static __always_inline void capture_at_listener(struct __sk_buff *skb)
 {
 	struct first_segment *first;
@@ -539,6 +566,7 @@ static __always_inline void capture_at_listener(struct __sk_buff *skb)
 	}
 	if (!th.ack)
 		return;
+	note_ack(skb, &th);
 	off = ip_len + th.doff * 4;
 	if (off >= skb->len)
 		return;
@@ -585,11 +613,11 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 		if (d == D_OUT && !s->known[D_OUT]) {
 			s->base[D_OUT] = s->next[D_OUT] = seq + 1;
 			s->known[D_OUT] = 1;
-			/* syn_sent's time (its state change, in connect()) becomes the SYN's
-			 * arrival at the device when that is later. */
-			xmit_watch_packet(skb, s->cookie, HS_SENT_SYN, seq, seq + 1, 0,
-					  bpf_ktime_get_ns());
 		}
+		/* The client's established is when its first SYN-ACK arrived (the state change
+		 * comes tens of µs later on a slow machine). */
+		if (d == D_IN && th->ack && !s->synack_ns)
+			s->synack_ns = bpf_ktime_get_ns();
 		seq++;
 	}
 	if (off >= skb->len || !s->known[d] || (s->dir[d].flags & TLSF_F_STOPPED))
@@ -608,6 +636,19 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 					  ((struct hs_hdr *)&b->buf[TLS_BATCH_HDR])->ts_ns);
 	}
 	tls_batch_leave();
+}
+
+/* An incoming FIN: notes when, for its socket (struct fin_note). */
+static __always_inline void note_fin(struct __sk_buff *skb)
+{
+	struct fin_note *n;
+	__u32 zero = 0;
+
+	n = bpf_map_lookup_elem(&fin_notes, &zero);
+	if (!n)
+		return;
+	n->cookie = bpf_get_socket_cookie(skb);
+	n->ts_ns = bpf_ktime_get_ns();
 }
 
 /* One packet of any socket: finds a followed TCP connection's payload. */
@@ -629,6 +670,11 @@ static __always_inline void capture_packet(struct __sk_buff *skb, int d)
 	}
 	if (!tcp_header(skb, &ip_len, &th))
 		return;
+	if (d == D_IN && th.fin)
+		note_fin(skb);
+	/* A SYN or FIN that leaves later than its state change (xmit_times.bpf.h). */
+	if (d == D_OUT && xmit_watch_busy && ((th.syn && !th.ack) || th.fin))
+		xmit_meet_at_egress(bpf_get_socket_cookie(skb), th.syn, th.fin);
 	off = ip_len + th.doff * 4;
 	/* A segment without payload (an ACK, a FIN) tells the framing nothing: no lookup. */
 	if (off >= skb->len && !th.syn)

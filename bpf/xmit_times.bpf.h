@@ -1,28 +1,32 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
 /*
- * xmit_times.bpf.h - when an outgoing packet reached the network device, if that was later
- * than when it left TCP (tp_btf/net_dev_start_xmit).
+ * xmit_times.bpf.h - when an outgoing packet really left, if later than its event.
  *
- * Out events are timed where TCP hands a packet to IP (cgroup_skb egress, the TCP state
- * changes). The device can get it later: a qdisc may hold it (pacing, a busy device), and a
- * GSO packet is cut into segments for a device without segmentation offload, the last ones
- * sent after the first (on the TUN devices of the accuracy bench, the third 1,500-byte
- * segment of a server flight 30-73 µs after the packet left TCP). So a packet that carries
- * an out event is watched until the device gets it:
- *   - TLS records (tls_capture.bpf.h): the packet's payload range;
- *   - a client's first SYN (tls_capture.bpf.h): syn_sent;
- *   - a FIN (tcp_states.bpf.h, at the state change that sends it): fin_out.
- * A watch is one of XMIT_WATCHES global slots, taken in turn, holding the socket cookie and the
- * sequence range. While no slot is busy, which is nearly always, the transmit hook of a packet
- * reads one global; else it compares the packet's socket cookie with each busy slot's. The
- * slots are global, not per CPU: a packet queued while another CPU was running the qdisc is
- * transmitted by that CPU. A segment of a watched packet that reaches the device XMIT_LATE_NS
- * or more after the packet left TCP is reported (struct hs_sent_rec). A watch ends with the
- * packet's last sequence number, or unmet after XMIT_WATCH_NS (the packet was dropped, or is
- * still queued): a later transmission of the same bytes would be a retransmission, whose time
- * is not the event's. Loopback packets are not watched: loopback sends a packet at once and
- * whole. Slots are written without locks: a watch read while it is rewritten, or one lost to
- * another CPU taking the same slot, leaves its events the time they left TCP.
+ * Out events are timed where TCP hands a packet to IP (cgroup_skb egress) or at the state
+ * change that makes it (syn_sent in connect(), fin_out in close()/shutdown()). The packet can
+ * leave later:
+ *   - a SYN or a FIN is built after its state change (tens of µs on the development VM: route
+ *     and port selection for a SYN): it is watched from the state change (tcp_states.bpf.h) to
+ *     the egress program of the packet that carries it (xmit_meet_at_egress());
+ *   - a GSO packet is cut into segments for a device without segmentation offload, and the
+ *     last segments reach the device after the first (on the TUN devices of the accuracy
+ *     bench, the third 1,500-byte segment of a server flight 30-73 µs after the packet left
+ *     TCP): a packet that carried TLS records is watched from its egress program
+ *     (tls_capture.bpf.h) to tp_btf/net_dev_start_xmit of each of its segments after the
+ *     first (handle_xmit()).
+ * The first segment keeps the egress time: net_dev_start_xmit comes after the packet taps
+ * (tcpdump, tshark: dev_queue_xmit_nit() first), so it is biased late by what they cost while
+ * one runs (5-10 µs per tap here), and a first segment is sent right after egress unless a
+ * qdisc holds it (not corrected). A watch is one of XMIT_WATCHES global slots, taken in turn,
+ * with the socket cookie; while no slot is busy, which is nearly always, both hooks read one
+ * global; else they compare the packet's socket cookie with each busy slot's. The slots are
+ * global, not per CPU: a packet queued while another CPU was running the qdisc is transmitted
+ * by that CPU. A packet that leaves XMIT_LATE_NS or more after its event is reported (struct
+ * hs_sent_rec). A watch ends when met, or unmet after XMIT_WATCH_NS (the packet was dropped, or
+ * is still queued): a later transmission would be a retransmission, whose time is not the
+ * event's. Loopback packets carrying records are not watched (loopback sends a packet whole)
+ * nor FINs on a loopback route. Slots are written without locks: a watch read while it is
+ * rewritten, or lost to another CPU taking the same slot, leaves its event its first time.
  */
 #ifndef HSTRACE_XMIT_TIMES_BPF_H
 #define HSTRACE_XMIT_TIMES_BPF_H
@@ -34,8 +38,8 @@
 
 struct xmit_watch {
 	__u64 cookie; /* 0: free */
-	__u64 ts_ns;  /* when the packet left TCP (its event's time) */
-	__u32 lo;     /* the sequence numbers it takes: [lo, hi) */
+	__u64 ts_ns;  /* its event's time */
+	__u32 lo;     /* HS_SENT_BYTES: the packet's payload, sequence numbers [lo, hi) */
 	__u32 hi;
 	__u32 base;   /* HS_SENT_BYTES: sequence number of stream offset 0 */
 	__u8 what;    /* enum hs_sent_what */
@@ -52,7 +56,8 @@ struct {
 __u32 xmit_watch_next = 0;
 __u32 xmit_watch_busy = 0; /* bit i: slot i holds a watch */
 
-/* Watches sequence numbers [lo, hi) of the socket with this cookie, which left TCP at ts_ns. */
+/* Watches what the socket with this cookie sends for an event at ts_ns: a SYN, a FIN, or the
+ * TLS packet with payload [lo, hi). */
 static __always_inline void xmit_watch_set(__u64 cookie, __u8 what, __u32 lo, __u32 hi,
 					   __u32 base, __u64 ts_ns)
 {
@@ -83,18 +88,16 @@ static __always_inline void xmit_watch_packet(struct __sk_buff *skb, __u64 cooki
 		xmit_watch_set(cookie, what, lo, hi, base, ts_ns);
 }
 
-/* The FIN tcp_send_fin() is about to queue (the state change comes just before it): its
- * sequence number is write_seq. Not on loopback (the socket's cached route says). */
+/* The FIN tcp_send_fin() is about to queue (the state change comes just before it). Not on
+ * a loopback route (the socket's cached one says), where it follows at once. */
 static __always_inline void xmit_watch_fin(const struct sock *sk, __u64 cookie)
 {
-	const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	struct dst_entry *dst = sk->sk_dst_cache;
 	struct net_device *dev = dst ? dst->dev : NULL;
 
-	if (!tp || !dev || dev->ifindex == LOOPBACK_IFINDEX)
+	if (!dev || dev->ifindex == LOOPBACK_IFINDEX)
 		return;
-	xmit_watch_set(cookie, HS_SENT_FIN, tp->write_seq, tp->write_seq + 1, 0,
-		       bpf_ktime_get_ns());
+	xmit_watch_set(cookie, HS_SENT_FIN, 0, 0, 0, bpf_ktime_get_ns());
 }
 
 /* Slot i's watch is over. */
@@ -104,21 +107,13 @@ static __always_inline void xmit_watch_end(struct xmit_watch *w, __u32 i)
 	xmit_watch_busy &= ~(1U << i);
 }
 
-/* Reports when the watched sequence numbers of slot i's watch w that a segment taking
- * [lo, hi) carries reached the device (now). */
-static __always_inline void xmit_seen(struct xmit_watch *w, __u32 i, __u64 cookie, __u64 now,
-				      __u32 lo, __u32 hi)
+/* Reports that watch w's event left at now (stream bytes [lo, hi) for HS_SENT_BYTES), if that
+ * is XMIT_LATE_NS or more after the event. */
+static __always_inline void xmit_report(struct xmit_watch *w, __u64 cookie, __u64 now,
+					__u32 lo, __u32 hi)
 {
 	struct hs_sent_rec *r;
 
-	if ((__s32)(hi - w->lo) <= 0 || (__s32)(lo - w->hi) >= 0)
-		return; /* not the watched ones (an earlier packet's, retransmitted) */
-	if ((__s32)(lo - w->lo) < 0)
-		lo = w->lo;
-	if ((__s32)(hi - w->hi) >= 0) {
-		hi = w->hi;
-		xmit_watch_end(w, i); /* the packet's last sequence number: done */
-	}
 	if (now - w->ts_ns < XMIT_LATE_NS)
 		return;
 	r = rec_reserve(HS_REC_SENT, sizeof(*r), cookie);
@@ -131,6 +126,52 @@ static __always_inline void xmit_seen(struct xmit_watch *w, __u32 i, __u64 cooki
 		r->len = hi - lo;
 	}
 	bpf_ringbuf_submit(r, rb_wakeup());
+}
+
+/* A segment taking sequence numbers [lo, hi) of slot i's TLS packet watch w reached the device
+ * (now): a segment after the first is reported. */
+static __always_inline void xmit_seen(struct xmit_watch *w, __u32 i, __u64 cookie, __u64 now,
+				      __u32 lo, __u32 hi)
+{
+	bool first;
+
+	if ((__s32)(hi - w->lo) <= 0 || (__s32)(lo - w->hi) >= 0)
+		return; /* not the watched ones (an earlier packet's, retransmitted) */
+	first = (__s32)(lo - w->lo) <= 0;
+	if (first)
+		lo = w->lo;
+	if ((__s32)(hi - w->hi) >= 0) {
+		hi = w->hi;
+		xmit_watch_end(w, i); /* the packet's last sequence number: done */
+	}
+	if (!first)
+		xmit_report(w, cookie, now, lo, hi);
+}
+
+/* Egress of an outgoing SYN (syn) or FIN (fin) packet of the socket with this cookie: meets
+ * its watch, set at the state change. */
+static __always_inline void xmit_meet_at_egress(__u64 cookie, bool syn, bool fin)
+{
+	__u64 now = 0;
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < XMIT_WATCHES; i++) {
+		__u32 key = i;
+		struct xmit_watch *w;
+
+		if (!(xmit_watch_busy & (1U << i)))
+			continue;
+		w = bpf_map_lookup_elem(&xmit_watches, &key);
+		if (!w || w->cookie != cookie ||
+		    !((w->what == HS_SENT_SYN && syn) || (w->what == HS_SENT_FIN && fin)))
+			continue;
+		if (!now)
+			now = bpf_ktime_get_ns();
+		xmit_watch_end(w, i);
+		if (now - w->ts_ns <= XMIT_WATCH_NS)
+			xmit_report(w, cookie, now, 0, 0);
+	}
 }
 
 SEC("tp_btf/net_dev_start_xmit")
@@ -161,21 +202,19 @@ int BPF_PROG(handle_xmit, struct sk_buff *skb, struct net_device *dev)
 			xmit_watch_end(w, i); /* unmet, or the slot was retaken */
 			continue;
 		}
-		if (!cookie || w->cookie != cookie)
+		if (!cookie || w->cookie != cookie || w->what != HS_SENT_BYTES)
 			continue;
 		if (!have) {
 			if (bpf_probe_read_kernel(&th, sizeof(th),
 						  skb->head + skb->transport_header))
 				return 0;
-			/* The sequence numbers this segment takes: its payload (what follows
-			 * its TCP header), and one each for a SYN and a FIN. */
+			/* The sequence numbers this segment's payload takes (what follows its
+			 * TCP header). */
 			hlen = skb->transport_header + th.doff * 4 -
 			       (__u32)(skb->data - skb->head);
-			if (skb->len < hlen)
+			if (skb->len <= hlen)
 				return 0;
-			span = skb->len - hlen + th.syn + th.fin;
-			if (!span)
-				return 0;
+			span = skb->len - hlen;
 			seq = bpf_ntohl(th.seq);
 			have = true;
 		}

@@ -226,10 +226,10 @@ def test_private_libssl_started_later():
     check(str(libdir) in hs.stderr(), "hstrace -v did not report probing the copy",
           hs.stderr())
     # -v counts the records read by kind, and the packet batches the TLS records came in (a
-    # server flight is several records in one packet), and of the TLS records those that
-    # gave a later device time (on loopback: a packet that waited 3 µs or more to be sent).
+    # server flight is several records in one packet), and the later departure times (SYNs
+    # and FINs that left TCP 3 µs or more after their state change).
     m = re.search(r"records read (\d+) \(tcp (\d+), tls (\d+), io (\d+), ssl (\d+); "
-                  r"(\d+) packet batches, (\d+) later device times\)", hs.stderr())
+                  r"(\d+) packet batches, (\d+) later departure times\)", hs.stderr())
     check(m, "hstrace -v printed no records-read line", hs.stderr())
     total, tcp, tls, io, ssl, batches, sent = map(int, m.groups())
     check(tcp > 0 and tls > 0 and io > 0 and ssl > 0 and batches > 0 and sent < tls
