@@ -104,7 +104,6 @@ static __always_inline void emit_simple(const struct sock *sk, __u64 cookie, __u
 static __always_inline void emit_fin_in(const struct sock *sk, __u64 cookie)
 {
 	struct sk_state *s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, 0);
-
 	struct hs_tcp_rec *r;
 	struct fin_note *n;
 	__u32 zero = 0;

@@ -18,10 +18,9 @@
  * Each event's time is that of the packet, as it passed this host's TCP stack: egress runs in
  * ip_finish_output() before the qdisc, ingress in tcp_v4_rcv()/tcp_v6_rcv() before the socket
  * takes the data. Both programs always return 1: a packet is never dropped or changed.
- * An outgoing packet can reach the network device later than it left TCP: held in the qdisc,
- * or a GSO packet cut into segments for a device without segmentation offload, the last
- * ones sent after the first. A packet that yielded records is watched (xmit_times.bpf.h),
- * and its records take the time their last byte reached the device when that is later.
+ * A GSO packet cut into segments for a device without segmentation offload reaches it one
+ * segment after the other: a packet that yielded records is watched (xmit_times.bpf.h), and
+ * records that end in a segment after the first take the time that segment reached the device.
  */
 #ifndef HSTRACE_TLS_CAPTURE_BPF_H
 #define HSTRACE_TLS_CAPTURE_BPF_H
