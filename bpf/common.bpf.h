@@ -185,16 +185,22 @@ static __always_inline bool sk_state_finished(const struct sk_state *s)
  */
 #define FIRST_RECS 4
 
-struct first_segment {
-	__u64 ts_ns;	   /* 0: empty */
+/* Addresses and ports of a segment that came to a listening socket: those of the socket the
+ * kernel creates for it (seg_addrs_load(), seg_addrs_match()). */
+struct seg_addrs {
 	__u32 peer[4];	   /* the packet's source: the new socket's peer (IPv4 in [0]) */
 	__u32 local[4];
 	__u16 peer_port;   /* network order */
 	__u16 local_port;  /* host order */
+	__u32 v6;	   /* an IPv6 packet (else IPv4) */
+};
+
+struct first_segment {
+	__u64 ts_ns;	   /* 0: empty */
+	struct seg_addrs addrs;
 	__u32 seq;	   /* sequence number of its first payload byte */
 	__u32 len;
 	__u32 n_recs;
-	__u32 v6;	   /* an IPv6 packet (else IPv4) */
 	struct tls_stream st;
 	struct hs_tls_rec recs[FIRST_RECS];
 };
@@ -214,13 +220,33 @@ struct {
  * comes tens of µs after the packet on a slow machine (40-50 µs on the development VM).
  */
 struct ack_note {
-	__u64 ts_ns;	   /* 0: empty */
-	__u32 peer[4];	   /* the packet's source (IPv4 in [0]) */
-	__u32 local[4];
-	__u16 peer_port;   /* network order */
-	__u16 local_port;  /* host order */
-	__u32 v6;
+	__u64 ts_ns; /* 0: empty */
+	struct seg_addrs addrs;
 };
+
+/* Is sk the socket created for a segment with these addresses and ports? */
+static __always_inline bool seg_addrs_match(const struct sock *sk, const struct seg_addrs *a)
+{
+	__u32 i;
+
+	if (a->local_port != sk->__sk_common.skc_num || a->peer_port != sk->__sk_common.skc_dport)
+		return false;
+	if (a->v6) {
+		struct in6_addr peer = sk->__sk_common.skc_v6_daddr;
+		struct in6_addr local = sk->__sk_common.skc_v6_rcv_saddr;
+
+		if (sk->__sk_common.skc_family != AF_INET6)
+			return false;
+		for (i = 0; i < 4; i++) {
+			if (peer.in6_u.u6_addr32[i] != a->peer[i] ||
+			    local.in6_u.u6_addr32[i] != a->local[i])
+				return false;
+		}
+		return true;
+	}
+	return a->peer[0] == sk->__sk_common.skc_daddr &&
+	       a->local[0] == sk->__sk_common.skc_rcv_saddr;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

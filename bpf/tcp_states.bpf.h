@@ -174,30 +174,10 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
 {
 	struct first_segment *first;
 	__u32 zero = 0, i, size;
-	__u16 family;
 
 	first = bpf_map_lookup_elem(&first_segments, &zero);
-	if (!first || !first->ts_ns || s->known[D_IN])
+	if (!first || !first->ts_ns || s->known[D_IN] || !seg_addrs_match(sk, &first->addrs))
 		return;
-	if (first->local_port != sk->__sk_common.skc_num ||
-	    first->peer_port != sk->__sk_common.skc_dport)
-		return;
-	family = sk->__sk_common.skc_family;
-	if (first->v6) {
-		struct in6_addr peer = sk->__sk_common.skc_v6_daddr;
-		struct in6_addr local = sk->__sk_common.skc_v6_rcv_saddr;
-
-		if (family != AF_INET6)
-			return;
-		for (i = 0; i < 4; i++) {
-			if (peer.in6_u.u6_addr32[i] != first->peer[i] ||
-			    local.in6_u.u6_addr32[i] != first->local[i])
-				return;
-		}
-	} else if (first->peer[0] != sk->__sk_common.skc_daddr ||
-		   first->local[0] != sk->__sk_common.skc_rcv_saddr) {
-		return;
-	}
 	first->ts_ns = 0;
 	s->dir[D_IN] = first->st;
 	s->base[D_IN] = first->seq;
@@ -224,30 +204,12 @@ static __always_inline void adopt_first_segment(const struct sock *sk, struct sk
 static __always_inline __u64 take_ack_note(const struct sock *sk)
 {
 	struct ack_note *n;
-	__u32 zero = 0, i;
+	__u32 zero = 0;
 	__u64 ts;
 
 	n = bpf_map_lookup_elem(&ack_notes, &zero);
-	if (!n || !n->ts_ns)
+	if (!n || !n->ts_ns || !seg_addrs_match(sk, &n->addrs))
 		return 0;
-	if (n->local_port != sk->__sk_common.skc_num ||
-	    n->peer_port != sk->__sk_common.skc_dport)
-		return 0;
-	if (n->v6) {
-		struct in6_addr peer = sk->__sk_common.skc_v6_daddr;
-		struct in6_addr local = sk->__sk_common.skc_v6_rcv_saddr;
-
-		if (sk->__sk_common.skc_family != AF_INET6)
-			return 0;
-		for (i = 0; i < 4; i++) {
-			if (peer.in6_u.u6_addr32[i] != n->peer[i] ||
-			    local.in6_u.u6_addr32[i] != n->local[i])
-				return 0;
-		}
-	} else if (n->peer[0] != sk->__sk_common.skc_daddr ||
-		   n->local[0] != sk->__sk_common.skc_rcv_saddr) {
-		return 0;
-	}
 	ts = n->ts_ns;
 	n->ts_ns = 0;
 	return ts;

@@ -520,30 +520,39 @@ static __always_inline void note_syn(struct __sk_buff *skb, const struct tcphdr 
 	bpf_map_update_elem(&syn_notes, &key, &note, BPF_ANY);
 }
 
-/* A segment that came to a listening socket and is no SYN: notes when (struct ack_note). */
-static __always_inline void note_ack(struct __sk_buff *skb, const struct tcphdr *th)
+/* Reads the addresses and ports of a segment that came to a listening socket; false when
+ * they cannot be read. */
+static __always_inline bool seg_addrs_load(struct __sk_buff *skb, const struct tcphdr *th,
+					   struct seg_addrs *a)
+{
+	a->peer_port = th->source;
+	a->local_port = bpf_ntohs(th->dest);
+	a->v6 = skb->protocol != bpf_htons(ETH_P_IP);
+	if (a->v6)
+		return !bpf_skb_load_bytes(skb, 8, a->peer, 16) &&
+		       !bpf_skb_load_bytes(skb, 24, a->local, 16);
+	__builtin_memset(a->peer, 0, sizeof(a->peer));
+	__builtin_memset(a->local, 0, sizeof(a->local));
+	return !bpf_skb_load_bytes(skb, 12, &a->peer[0], 4) &&
+	       !bpf_skb_load_bytes(skb, 16, &a->local[0], 4);
+}
+
+/* A segment that came to a listening socket and is no SYN: notes when (struct ack_note).
+ * Returns its addresses and ports, NULL when they could not be read. */
+static __always_inline const struct seg_addrs *note_ack(struct __sk_buff *skb,
+							 const struct tcphdr *th)
 {
 	struct ack_note *n;
 	__u32 zero = 0;
 
 	n = bpf_map_lookup_elem(&ack_notes, &zero);
 	if (!n)
-		return;
+		return NULL;
 	n->ts_ns = 0;
-	n->peer_port = th->source;
-	n->local_port = bpf_ntohs(th->dest);
-	n->v6 = skb->protocol != bpf_htons(ETH_P_IP);
-	if (!n->v6) {
-		__builtin_memset(n->peer, 0, sizeof(n->peer));
-		__builtin_memset(n->local, 0, sizeof(n->local));
-		if (bpf_skb_load_bytes(skb, 12, &n->peer[0], 4) ||
-		    bpf_skb_load_bytes(skb, 16, &n->local[0], 4))
-			return;
-	} else if (bpf_skb_load_bytes(skb, 8, n->peer, 16) ||
-		   bpf_skb_load_bytes(skb, 24, n->local, 16)) {
-		return;
-	}
+	if (!seg_addrs_load(skb, th, &n->addrs))
+		return NULL;
 	n->ts_ns = bpf_ktime_get_ns();
+	return &n->addrs;
 }
 
 /* A segment that came to a listening socket: a SYN is noted (note_syn()), any other (the
@@ -551,6 +560,7 @@ static __always_inline void note_ack(struct __sk_buff *skb, const struct tcphdr 
  * first_segment) is framed into the per-CPU slot. */
 static __always_inline void capture_at_listener(struct __sk_buff *skb)
 {
+	const struct seg_addrs *addrs;
 	struct first_segment *first;
 	struct tlsf_io io = {};
 	struct tcphdr th;
@@ -565,9 +575,9 @@ static __always_inline void capture_at_listener(struct __sk_buff *skb)
 	}
 	if (!th.ack)
 		return;
-	note_ack(skb, &th);
+	addrs = note_ack(skb, &th);
 	off = ip_len + th.doff * 4;
-	if (off >= skb->len)
+	if (!addrs || off >= skb->len)
 		return;
 	first = bpf_map_lookup_elem(&first_segments, &zero);
 	if (!first)
@@ -576,19 +586,7 @@ static __always_inline void capture_at_listener(struct __sk_buff *skb)
 	first->n_recs = 0;
 	first->seq = bpf_ntohl(th.seq);
 	first->len = skb->len - off;
-	first->peer_port = th.source;
-	first->local_port = bpf_ntohs(th.dest);
-	first->v6 = skb->protocol != bpf_htons(ETH_P_IP);
-	if (!first->v6) {
-		__builtin_memset(first->peer, 0, sizeof(first->peer));
-		__builtin_memset(first->local, 0, sizeof(first->local));
-		if (bpf_skb_load_bytes(skb, 12, &first->peer[0], 4) ||
-		    bpf_skb_load_bytes(skb, 16, &first->local[0], 4))
-			return;
-	} else if (bpf_skb_load_bytes(skb, 8, first->peer, 16) ||
-		   bpf_skb_load_bytes(skb, 24, first->local, 16)) {
-		return;
-	}
+	first->addrs = *addrs;
 	io.cookie = 0; /* records go to the slot */
 	io.ts_ns = bpf_ktime_get_ns();
 	io.dir = HS_DIR_IN;
@@ -630,9 +628,8 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 		struct tls_batch *b0, *b = tls_batch_now(&b0);
 
 		if (b && b->n)
-			xmit_watch_packet(skb, s->cookie, HS_SENT_BYTES, seq, seq + skb->len - off,
-					  s->base[D_OUT],
-					  ((struct hs_hdr *)&b->buf[TLS_BATCH_HDR])->ts_ns);
+			xmit_watch_tls(skb, s->cookie, seq, seq + skb->len - off, s->base[D_OUT],
+				       ((struct hs_hdr *)&b->buf[TLS_BATCH_HDR])->ts_ns);
 	}
 	tls_batch_leave();
 }

@@ -80,12 +80,13 @@ static __always_inline void xmit_watch_set(__u64 cookie, __u8 what, __u32 lo, __
 	xmit_watch_busy |= 1U << i;
 }
 
-/* The same for an outgoing packet at cgroup egress (which knows its device). */
-static __always_inline void xmit_watch_packet(struct __sk_buff *skb, __u64 cookie, __u8 what,
-					      __u32 lo, __u32 hi, __u32 base, __u64 ts_ns)
+/* An outgoing packet with TLS records, payload [lo, hi), at cgroup egress (which knows its
+ * device: loopback packets are not watched). */
+static __always_inline void xmit_watch_tls(struct __sk_buff *skb, __u64 cookie, __u32 lo,
+					   __u32 hi, __u32 base, __u64 ts_ns)
 {
 	if (skb->ifindex != LOOPBACK_IFINDEX)
-		xmit_watch_set(cookie, what, lo, hi, base, ts_ns);
+		xmit_watch_set(cookie, HS_SENT_BYTES, lo, hi, base, ts_ns);
 }
 
 /* The FIN tcp_send_fin() is about to queue (the state change comes just before it). Not on
@@ -98,6 +99,16 @@ static __always_inline void xmit_watch_fin(const struct sock *sk, __u64 cookie)
 	if (!dev || dev->ifindex == LOOPBACK_IFINDEX)
 		return;
 	xmit_watch_set(cookie, HS_SENT_FIN, 0, 0, 0, bpf_ktime_get_ns());
+}
+
+/* Slot i's watch, when the busy mask says it holds one; else NULL. */
+static __always_inline struct xmit_watch *xmit_slot(__u32 busy, __u32 i)
+{
+	__u32 key = i;
+
+	if (!(busy & (1U << i)))
+		return NULL;
+	return bpf_map_lookup_elem(&xmit_watches, &key);
 }
 
 /* Slot i's watch is over. */
@@ -157,12 +168,8 @@ static __always_inline void xmit_meet_at_egress(__u64 cookie, bool syn, bool fin
 
 #pragma unroll
 	for (i = 0; i < XMIT_WATCHES; i++) {
-		__u32 key = i;
-		struct xmit_watch *w;
+		struct xmit_watch *w = xmit_slot(xmit_watch_busy, i);
 
-		if (!(xmit_watch_busy & (1U << i)))
-			continue;
-		w = bpf_map_lookup_elem(&xmit_watches, &key);
 		if (!w || w->cookie != cookie ||
 		    !((w->what == HS_SENT_SYN && syn) || (w->what == HS_SENT_FIN && fin)))
 			continue;
@@ -190,12 +197,8 @@ int BPF_PROG(handle_xmit, struct sk_buff *skb, struct net_device *dev)
 	now = bpf_ktime_get_ns();
 #pragma unroll
 	for (i = 0; i < XMIT_WATCHES; i++) {
-		__u32 key = i;
-		struct xmit_watch *w;
+		struct xmit_watch *w = xmit_slot(busy, i);
 
-		if (!(busy & (1U << i)))
-			continue;
-		w = bpf_map_lookup_elem(&xmit_watches, &key);
 		if (!w)
 			continue;
 		if (!w->cookie || now - w->ts_ns > XMIT_WATCH_NS) {

@@ -358,8 +358,10 @@ static void test_client_ok(void **state)
 	assert_int_equal(st.evicted, 0);
 }
 
-/* Feeds a device time (struct hs_sent_rec) for a SYN or a FIN. */
-static void feed_sent(struct fixture *f, uint64_t cookie, uint8_t what, uint64_t ts_ns)
+/* Feeds a departure time (struct hs_sent_rec): a SYN's or FIN's, or sent stream bytes
+ * [0, len) (HS_SENT_BYTES). */
+static void feed_sent(struct fixture *f, uint64_t cookie, uint8_t what, uint64_t ts_ns,
+		      uint32_t len)
 {
 	struct hs_sent_rec t;
 
@@ -369,6 +371,7 @@ static void feed_sent(struct fixture *f, uint64_t cookie, uint8_t what, uint64_t
 	t.hdr.cookie = cookie;
 	t.hdr.ts_ns = ts_ns;
 	t.what = what;
+	t.len = len;
 	assert_int_equal(collector_handle(f->c, &t, sizeof(t)), 0);
 }
 
@@ -383,24 +386,13 @@ static void test_syn_fin_reached_device_later(void **state)
 	const struct timeline *tl;
 
 	feed_connect(f, 1, BASE_NS, 4242, 5, "curl");
-	feed_sent(f, 1, HS_SENT_SYN, BASE_NS - 10 * 1000); /* earlier: ignored */
-	feed_sent(f, 1, HS_SENT_SYN, BASE_NS + 30 * 1000);
+	feed_sent(f, 1, HS_SENT_SYN, BASE_NS - 10 * 1000, 0); /* earlier: ignored */
+	feed_sent(f, 1, HS_SENT_SYN, BASE_NS + 30 * 1000, 0);
 	feed_ok(f, 1, HS_EV_ESTABLISHED, BASE_NS + 1000 * 1000);
 	feed_ok(f, 1, HS_EV_FIN_OUT, BASE_NS + 5 * MS);
-	feed_sent(f, 1, HS_SENT_FIN, BASE_NS + 5 * MS + 20 * 1000);
-	{
-		struct hs_sent_rec t;
-
-		memset(&t, 0, sizeof(t));
-		t.hdr.kind = HS_REC_SENT;
-		t.hdr.size = sizeof(t);
-		t.hdr.cookie = 1;
-		t.hdr.ts_ns = BASE_NS + 5 * MS + 1;
-		t.what = HS_SENT_BYTES;
-		t.len = 100;
-		/* no TLS on it: nothing to move, and it does not make the connection a TLS one */
-		assert_int_equal(collector_handle(f->c, &t, sizeof(t)), 0);
-	}
+	feed_sent(f, 1, HS_SENT_FIN, BASE_NS + 5 * MS + 20 * 1000, 0);
+	/* no TLS on it: nothing to move, and it does not make the connection a TLS one */
+	feed_sent(f, 1, HS_SENT_BYTES, BASE_NS + 5 * MS + 1, 100);
 	feed_closed(f, 1, BASE_NS + 7 * MS, 0, 0, 0);
 	collector_flush(f->c, BASE_NS + 7 * MS + GRACE_NS);
 	assert_int_equal(f->n_out, 1);
