@@ -319,8 +319,8 @@ static const struct conn_ev *conn_find_ev(const struct conn *conn, unsigned int 
 	return NULL;
 }
 
-/* The packet of the first event of this type reached the network device at ts_ns (struct
- * hs_sent_rec): the event takes that time, when later, and no later than an event it must
+/* The packet of the first event of this type left at ts_ns (struct hs_sent_rec: the SYN or
+ * FIN passed the egress program): the event takes that time, when later, and no later than an event it must
  * precede (any other event, for syn_sent; closed, for fin_out): a time past those is not
  * one the kernel can give, and is ignored. */
 static void conn_event_sent(struct conn *conn, unsigned int event, uint64_t ts_ns)
@@ -964,9 +964,9 @@ void collector_retry_lost_closes(struct collector *c)
 	}
 }
 
-/* An outgoing packet reached the network device later than it left TCP: its events take
- * that time. The records it is about came before it (the events are emitted before their
- * packet is transmitted). */
+/* An outgoing packet left later than its event's time (bpf/xmit_times.bpf.h): its events
+ * take that time. The records it is about came before it (the events are emitted before their
+ * packet leaves). */
 static int collector_handle_sent(struct collector *c, const void *data, size_t size)
 {
 	struct hs_sent_rec rec;
