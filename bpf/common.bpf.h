@@ -146,16 +146,34 @@ enum sk_flags {
 #define D_OUT 0
 #define D_IN 1
 
+/*
+ * An application call that moved a followed stream (socket_calls.bpf.h), kept in the
+ * connection's state until IO_NOTES of them are there, the application has caught up with
+ * the handshake both ways, or the connection closes (a call on a closed socket leaves at
+ * once): then they leave together, one ring-buffer record for all (io_notes_flush()). User space needs them only when it finishes the
+ * connection; one reservation per call cost more than the rest of the program.
+ */
+#define IO_NOTES 8
+
+struct io_note {
+	__u64 ts_ns;   /* when the call returned */
+	__u32 seq_end; /* stream offset just past the last byte moved */
+	__u8 dir;      /* enum hs_tls_dir */
+	__u8 _pad[3];
+};
+
 struct sk_state {
 	__u64 cookie;
 	__u32 base[2];	/* TCP sequence number of stream offset 0 (the first payload byte) */
 	__u32 next[2];	/* TCP sequence number of the next byte not yet followed */
-	__u32 app_end[2]; /* stream offset reported in the last hs_io_rec, by direction */
+	__u32 app_end[2]; /* stream offset of the last call noted, by direction */
 	__u8 known[2];	/* base and next are set */
 	__u8 flags;	/* enum sk_flags */
-	__u8 _pad[5];
+	__u8 n_io;	/* calls noted in io[] */
+	__u8 _pad[4];
 	__u64 synack_ns; /* client: when the first SYN-ACK arrived (ingress), 0 not yet */
 	struct tls_stream dir[2]; /* TLS framing, by direction (bpf/tls_framing.h) */
+	struct io_note io[IO_NOTES];
 };
 
 struct {
@@ -164,6 +182,60 @@ struct {
 	__type(key, int);
 	__type(value, struct sk_state);
 } sk_states SEC(".maps");
+
+/* Sends the calls noted in s, one HS_REC_IO record each: a lone one as itself, several behind
+ * a batch header (HS_REC_BATCH), built on the stack. A loss counts each. */
+static __always_inline void io_notes_flush(struct sk_state *s)
+{
+	struct {
+		struct hs_hdr h;
+		struct hs_io_rec r[IO_NOTES];
+	} b;
+	__u32 n = s->n_io, i;
+	__u64 size;
+	void *out;
+
+	if (!n)
+		return;
+	if (n > IO_NOTES)
+		n = IO_NOTES;
+	s->n_io = 0;
+	__builtin_memset(&b, 0, sizeof(b));
+	for (i = 0; i < IO_NOTES; i++) {
+		if (i >= n)
+			break;
+		hdr_init(&b.r[i].hdr, HS_REC_IO, sizeof(b.r[i]), s->io[i].ts_ns, s->cookie);
+		b.r[i].dir = s->io[i].dir;
+		b.r[i].seq_end = s->io[i].seq_end;
+	}
+	if (n == 1) {
+		out = &b.r[0];
+		size = sizeof(b.r[0]);
+	} else {
+		size = sizeof(b.h) + n * sizeof(b.r[0]);
+		hdr_init(&b.h, HS_REC_BATCH, size, b.r[0].hdr.ts_ns, s->cookie);
+		out = &b;
+	}
+	if (bpf_ringbuf_output(&events, out, size, rb_wakeup()))
+		__sync_fetch_and_add(&lost_records, n);
+}
+
+/* Notes a call that took stream d (HS_DIR_OUT or HS_DIR_IN) to offset seq_end; a full list
+ * is sent first. */
+static __always_inline void io_note_add(struct sk_state *s, __u8 dir, __u32 seq_end)
+{
+	__u32 i;
+
+	if (s->n_io >= IO_NOTES)
+		io_notes_flush(s);
+	i = s->n_io;
+	if (i >= IO_NOTES)
+		return;
+	s->io[i].ts_ns = bpf_ktime_get_ns();
+	s->io[i].seq_end = seq_end;
+	s->io[i].dir = dir;
+	s->n_io = i + 1;
+}
 
 /* Nothing more to do for this connection: its owner is known, and its packets and calls
  * need no look (past the handshake both ways, or not TLS). Its storage is then deleted, so a

@@ -9,8 +9,10 @@
  *   - who owns a server connection whose accept() was not seen (accept() without asking for
  *     the peer's address): the first caller, reported once (HS_EV_OWNER);
  *   - how far the application has written (send) or read (receive) each stream: one
- *     hs_io_rec per call that moved bytes, so user space knows when the application wrote
- *     or read each TLS record (the packet programs give when it was sent or arrived);
+ *     hs_io_rec per write and per read that completed a record, so user space knows when
+ *     the application wrote or read each TLS record (the packet programs give when it was
+ *     sent or arrived); they wait in the connection's state and leave together
+ *     (struct io_note, io_notes_flush());
  *   - which connection the calling thread works on, for the OpenSSL probes (ssl_note_io()).
  * Without these tracepoints (older kernels) user space does not load these programs: the
  * owner is then known from connect() and accept() only, and a thread's connection is the one
@@ -46,12 +48,13 @@ static __always_inline bool read_ends_record(const struct tls_stream *st, __u32 
 	return (__s32)(rec_end - old) > 0 && (__s32)(end - rec_end) >= 0;
 }
 
-/* Reports how far the application has moved stream d (D_OUT: written, D_IN: read). */
+/* Notes how far the application has moved stream d (D_OUT: written, D_IN: read): every
+ * write, and every read that took the last byte of a record (struct io_note). */
 static __always_inline void report_app_progress(struct sock *sk, struct sk_state *s, int d)
 {
 	const struct tcp_sock *tp;
-	struct hs_io_rec *r;
 	__u32 end, old;
+	bool done;
 
 	if (!s->known[d & 1] || app_caught_up(s, d))
 		return;
@@ -66,16 +69,16 @@ static __always_inline void report_app_progress(struct sock *sk, struct sk_state
 		return;
 	old = s->app_end[d & 1];
 	s->app_end[d & 1] = end;
-	if (app_caught_up(s, D_OUT) && app_caught_up(s, D_IN))
+	done = app_caught_up(s, D_OUT) && app_caught_up(s, D_IN);
+	if (done)
 		s->flags |= SKF_CALLS_DONE;
-	if (d == D_IN && !read_ends_record(&s->dir[D_IN], old, end))
-		return;
-	r = rec_reserve(HS_REC_IO, sizeof(*r), s->cookie);
-	if (!r)
-		return;
-	r->dir = d == D_OUT ? HS_DIR_OUT : HS_DIR_IN;
-	r->seq_end = end;
-	bpf_ringbuf_submit(r, rb_wakeup());
+	if (d == D_OUT || read_ends_record(&s->dir[D_IN], old, end))
+		io_note_add(s, d == D_OUT ? HS_DIR_OUT : HS_DIR_IN, end);
+	/* No call of this connection will be noted any more; or the socket is closed already
+	 * (the application reads what was left after the peer's FIN), its CLOSE flush was before
+	 * this call, and nothing would send the note. */
+	if (done || sk->__sk_common.skc_state == HS_TCP_CLOSE)
+		io_notes_flush(s);
 }
 
 static __always_inline void on_socket_call(struct sock *sk, int ret, int d)

@@ -361,9 +361,12 @@ int BPF_PROG(handle_set_state, const struct sock *sk, int oldstate, int newstate
 		     oldstate == HS_TCP_CLOSING) &&
 		    (sk->__sk_common.skc_flags & (1UL << SOCK_DONE)))
 			emit_fin_in(sk, cookie);
+		/* The application calls still noted go before the end of the timeline. */
+		s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, 0);
+		if (s)
+			io_notes_flush(s);
 		emit_simple(sk, cookie, HS_EV_CLOSED);
 		/* Early segments of a gap that will never be filled now. */
-		s = bpf_sk_storage_get(&sk_states, (struct sock *)sk, 0, 0);
 		if (s && (s->flags & SKF_EARLY))
 			bpf_map_delete_elem(&earlies, &cookie);
 		break;
