@@ -27,7 +27,9 @@ caller what happened.
                 --after-hello close|reset: answer the ClientHello with the server's first
                 flight, then at once send a FIN (and read until the peer closes) or a RST
                 (SO_LINGER 0) ("hello_then_<how> <port>"); --no-read: accept, print
-                "accepted ...", never read (until killed).
+                "accepted ...", never read (until killed); --fin-first: after the handshake
+                send a FIN, wait until the peer's FIN took the socket to TCP_CLOSE, then read
+                the request ("read_after_close <port> <bytes> closed").
   plain-client  plain TCP: connect, send --send, shutdown(SHUT_WR), read until EOF, close.
   plain-server  plain TCP: accept --count connections, read until EOF, send the bytes back
                 (--hangup: read once, then close without answering; --reset: the same
@@ -270,6 +272,10 @@ def run_server(a):
             conn.close()
             served += 1
             continue
+        if a.fin_first:
+            half_close_first(tconn, peer)
+            served += 1
+            continue
         got = b""
         try:
             while True:
@@ -292,6 +298,35 @@ def run_server(a):
     ls.close()
     out("done")
     return 0
+
+
+def tcp_state(sock):
+    """The socket's TCP state (TCP_INFO's first byte: 7 is TCP_CLOSE)."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+
+
+def half_close_first(tconn, peer):
+    """After the handshake: a FIN at once (no close_notify), then wait until the peer's FIN
+    took the socket to TCP_CLOSE, and only then read the request (the kernel keeps the
+    bytes that came before), so the application reads a closed socket."""
+    raw = socket.socket(fileno=os.dup(tconn.fileno()))  # SSLSocket.shutdown() drops TLS
+    raw.shutdown(socket.SHUT_WR)
+    end = time.time() + 10
+    while tcp_state(raw) != 7 and time.time() < end:
+        time.sleep(0.001)
+    closed = tcp_state(raw) == 7
+    raw.close()  # the duplicate descriptor only
+    got = b""
+    try:
+        while b"\r\n\r\n" not in got:
+            chunk = tconn.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except (ssl.SSLError, OSError) as e:
+        out("conn_error %s" % getattr(e, "reason", e))
+    out("read_after_close %d %d %s" % (peer[1], len(got), "closed" if closed else "open"))
+    tconn.close()
 
 
 def hello_then_hang_up(ctx, conn, peer, how):
@@ -428,6 +463,9 @@ def main(argv=None):
                     help="send the first flight, then close (FIN) or reset (RST) at once")
     sv.add_argument("--no-read", action="store_true",
                     help="accept, then never read (until killed)")
+    sv.add_argument("--fin-first", action="store_true",
+                    help="after the handshake send a FIN, wait until the peer's FIN closed "
+                    "the socket, then read the request")
     sv.add_argument("--reply", default="HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n",
                     help="answer text")
 

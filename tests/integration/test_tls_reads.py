@@ -88,3 +88,37 @@ def test_reads_tls13():
               ("encrypted_handshake", "in"), ("change_cipher_spec", "out"),
               ("encrypted_handshake", "out"), ("app_data", "out"), ("app_data", "in")]
     _compare(["-tls1_3", "-num_tickets", "0"], expect)
+
+
+def test_read_after_close():
+    """A server that sends its FIN right after the handshake and reads the request only once
+    the client's FIN took its socket to TCP_CLOSE (tls_peer.py server --fin-first): the
+    application times of the calls noted before the close leave at the close, the read after
+    it leaves at once (BPF keeps calls in the connection's state until then), so the request
+    still has its app_us, read after it arrived, and every record the server read has one."""
+    certs = T.make_certs()
+
+    def body():
+        srv = T.py_server(certs, ["--tls", "1.3", "--fin-first"])
+        cl = T.py_client(srv.port, ["--ca", certs.ca, "--sni", T.SNI, "--send",
+                                    T.HTTP_GET.replace("\r", "\\r").replace("\n", "\\n")])
+        cl.wait_exit(30)
+        srv.wait_exit(15)
+        return srv, cl
+
+    recs, (srv, cl) = T.run_traced(body)
+    m = srv.wait_line(r"^read_after_close (\d+) (\d+) (\w+)$")
+    check(m.group(2) == str(len(T.HTTP_GET)) and m.group(3) == "closed",
+          "the server did not read the request from a closed socket", srv.diag())
+    c, s = T.ends(recs, cl.pid, srv.port)
+    T.checked(s)
+    req = T.tev(s, "app_data", "in")
+    fin_in = [e for e in s["events"] if e["event"] == "fin_in"]
+    check(fin_in and "app_us" in req and req["app_us"] > fin_in[0]["t_us"] >= req["t_us"],
+          "the request read after the close has no app_us after the peer's FIN", s)
+    # The client's close_notify came after the request; the server never read it.
+    read = [e for e in T.tls_events(s, dir="in") if e["event"] != "alert"]
+    check([e["event"] for e in read] == ["client_hello", "change_cipher_spec",
+                                         "encrypted_handshake", "app_data"]
+          and all("app_us" in e for e in read),
+          "the records the server read, each with its app_us", s)
