@@ -150,8 +150,9 @@ enum sk_flags {
  * An application call that moved a followed stream (socket_calls.bpf.h), kept in the
  * connection's state until IO_NOTES of them are there, the application has caught up with
  * the handshake both ways, or the connection closes (a call on a closed socket leaves at
- * once): then they leave together, one ring-buffer record for all (io_notes_flush()). User space needs them only when it finishes the
- * connection; one reservation per call cost more than the rest of the program.
+ * once): then they leave together, one ring-buffer record for all (io_notes_flush()). User
+ * space needs them only when it finishes the connection; one reservation per call cost more
+ * than the rest of the program.
  */
 #define IO_NOTES 8
 

@@ -50,7 +50,7 @@ static __always_inline bool read_ends_record(const struct tls_stream *st, __u32 
 
 /* Notes how far the application has moved stream d (D_OUT: written, D_IN: read): every
  * write, and every read that took the last byte of a record (struct io_note). */
-static __always_inline void report_app_progress(struct sock *sk, struct sk_state *s, int d)
+static __always_inline void note_app_progress(struct sock *sk, struct sk_state *s, int d)
 {
 	const struct tcp_sock *tp;
 	__u32 end, old;
@@ -102,7 +102,7 @@ static __always_inline void on_socket_call(struct sock *sk, int ret, int d)
 		}
 	}
 	if (ret > 0)
-		report_app_progress(sk, s, d);
+		note_app_progress(sk, s, d);
 	/* A call that would block binds an SSL object as well (SSL_do_handshake() probed); the
 	 * thread's connection for X509_verify_cert() needs only calls that moved bytes. */
 	if (ret > 0 || ssl_calls)
