@@ -276,6 +276,29 @@ def sent_alert(proc):
     return m.group(1)
 
 
+def wait_closed(port, timeout=10.0):
+    """Waits until the closed IPv4 socket with local port port has gone to TCP_CLOSE: it is
+    gone from /proc/net/tcp or a time-wait socket took its place (timer kind 3). Returns
+    False when it stays a full socket in FIN_WAIT2 (state 05, its FIN_WAIT2 timer, kind 2):
+    the ACK of its FIN reached it while close() still held it, and the kernel keeps it for
+    tcp_fin_timeout (60 s)."""
+    want = ":%04X" % port
+    end = time.monotonic() + timeout
+    while True:
+        entry = None
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                parts = line.split()
+                if parts[1].endswith(want):
+                    entry = (parts[3], parts[5][:2])
+        if entry is None or entry[1] == "03":
+            return True
+        if entry == ("05", "02"):
+            return False
+        check(time.monotonic() < end, "the socket of port %d did not close: %r" % (port, entry))
+        time.sleep(0.01)
+
+
 def rx_queue(port):
     """Bytes waiting unread in the receive queue of the IPv4 socket with local port port."""
     want = ":%04X" % port
@@ -556,9 +579,17 @@ def test_failures_mtls():
                  and "cert_verify" in r["phases_us"], "library events %s" % lib)
         else:
             need(r, lib == [] and "verify" not in r["tls"], "library events %s" % lib)
-        same = [x for x in H.names(r) if x not in H.LIB_EVENTS]
-        need(k, H.names(k) == same and k["result"] == r["result"]
-             and k["tls"].get("alert") == r["tls"].get("alert"),
+        # The same events; in the same order within each direction (a stream's order). Two
+        # hstraces time a packet each with its own program, a few µs apart, so two events of
+        # opposite directions less than that apart (the client's first data and the server's
+        # alert) may come in either order in the two views.
+        same = [(e["event"], e.get("dir")) for e in r["events"]
+                if e["event"] not in H.LIB_EVENTS]
+        kern = [(e["event"], e.get("dir")) for e in k["events"]]
+        need(k, sorted(kern, key=str) == sorted(same, key=str)
+             and all([x for x in kern if x[1] == d] == [x for x in same if x[1] == d]
+                     for d in ("out", "in", None))
+             and k["result"] == r["result"] and k["tls"].get("alert") == r["tls"].get("alert"),
              "the kernel-only view differs from the uprobe view beyond the library's events",
              r)
 
@@ -716,6 +747,11 @@ def test_failures_handshake_aborted():
         cl.wait_exit(15, expect=1)
         check(cl.lines("handshake_error timeout"), "%s did not time out" % cl.name, cl.diag())
     noread_srv.kill()  # closes the unread connection: a RST
+    # The client that gave up on the server that never accepts closed its socket; the
+    # server's socket, in pingpong mode, delays the ACK of that FIN (tens of ms, more on a busy
+    # machine), and only then does the client's go to CLOSE: wait for it.
+    noacc_lport = int(noacc_cl.wait_line(r"^connected (\d+)$").group(1))
+    noacc_closed = wait_closed(noacc_lport)
     v.stop()
     sc = Scenarios()
 
@@ -851,7 +887,7 @@ def test_failures_handshake_aborted():
                no_phases=("accept_wait", "hello_read_wait"))
         need(s, s["pid"] is None and s["comm"] is None, "owner of a never-accepted connection")
         need(s, "app_us" not in T.tev(s, "client_hello", "in"), "the ClientHello has an app_us")
-        expect(c, "tls_failed", present=("fin_out",))
+        expect(c, "tls_failed" if noacc_closed else "incomplete", present=("fin_out",))
         line = v.text_line(s)
         check(line["accept"] == "-" and line["pid"] == "-", "server text line", line)
         v.text_line(c)
