@@ -376,7 +376,7 @@ static void print_summary(struct app *app, uint64_t lost)
 
 		ssl_probes_scan_stats(app->probes, &scans, &scan_ns);
 		fprintf(stderr, "hstrace: records read %llu (tcp %llu, tls %llu, io %llu, ssl %llu; "
-			"%llu packet batches, %llu later departure times); longest pass between two "
+			"%llu batches, %llu later departure times); longest pass between two "
 			"ring-buffer reads %.3f ms; library rescans (own thread) %llu, longest "
 			"%.3f ms\n",
 			(unsigned long long)st.records, (unsigned long long)st.by_kind[HS_REC_TCP],

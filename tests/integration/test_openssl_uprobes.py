@@ -225,11 +225,12 @@ def test_private_libssl_started_later():
           % (c["tls"]["library"]["file"], libdir), c, maps)
     check(str(libdir) in hs.stderr(), "hstrace -v did not report probing the copy",
           hs.stderr())
-    # -v counts the records read by kind, and the packet batches the TLS records came in (a
-    # server flight is several records in one packet), and the later departure times (SYNs
-    # and FINs that left TCP 3 µs or more after their state change).
+    # -v counts the records read by kind, the batches they came in (the TLS records of one
+    # packet: a server flight is several records in one packet; the application calls of one
+    # connection), and the later departure times (SYNs and FINs that left TCP 3 µs or more
+    # after their state change).
     m = re.search(r"records read (\d+) \(tcp (\d+), tls (\d+), io (\d+), ssl (\d+); "
-                  r"(\d+) packet batches, (\d+) later departure times\)", hs.stderr())
+                  r"(\d+) batches, (\d+) later departure times\)", hs.stderr())
     check(m, "hstrace -v printed no records-read line", hs.stderr())
     total, tcp, tls, io, ssl, batches, sent = map(int, m.groups())
     check(tcp > 0 and tls > 0 and io > 0 and ssl > 0 and batches > 0 and sent < tls
