@@ -18,9 +18,19 @@
 #ifndef HSTRACE_TCP_STATES_BPF_H
 #define HSTRACE_TCP_STATES_BPF_H
 
-/* An ESTABLISHED state change takes the time its packet passed the ingress program, noted at
- * most this long before (else that note is not this packet's). */
+/* An ESTABLISHED or FIN-in state change takes the time its packet passed the ingress program,
+ * noted at most this long before (else that note is not this packet's). */
 #define ARRIVAL_MAX_NS (10ULL * 1000 * 1000)
+
+/* Record r's event takes arrival_ns, when its packet passed the ingress program then (0:
+ * unknown); true when it did. */
+static __always_inline bool take_arrival(struct hs_tcp_rec *r, __u64 arrival_ns)
+{
+	if (!arrival_ns || arrival_ns > r->hdr.ts_ns || r->hdr.ts_ns - arrival_ns >= ARRIVAL_MAX_NS)
+		return false;
+	r->hdr.ts_ns = arrival_ns;
+	return true;
+}
 
 static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
 {
@@ -118,11 +128,8 @@ static __always_inline void emit_fin_in(const struct sock *sk, __u64 cookie)
 		return;
 	/* When the FIN arrived, if the ingress program saw it just before (struct fin_note). */
 	n = bpf_map_lookup_elem(&fin_notes, &zero);
-	if (n && n->cookie == cookie && n->ts_ns <= r->hdr.ts_ns &&
-	    r->hdr.ts_ns - n->ts_ns < ARRIVAL_MAX_NS) {
-		r->hdr.ts_ns = n->ts_ns;
+	if (n && n->cookie == cookie && take_arrival(r, n->ts_ns))
 		n->cookie = 0;
-	}
 	bpf_ringbuf_submit(r, rb_wakeup());
 }
 
@@ -262,8 +269,7 @@ static __always_inline void emit_established(const struct sock *sk, __u64 cookie
 	if (!r)
 		return;
 	/* The event is when its packet arrived, if the ingress program saw it just before. */
-	if (arrival_ns && arrival_ns <= r->hdr.ts_ns && r->hdr.ts_ns - arrival_ns < ARRIVAL_MAX_NS)
-		r->hdr.ts_ns = arrival_ns;
+	take_arrival(r, arrival_ns);
 	if (tp) {
 		r->isn_local = tp->snd_una - (__u32)tp->bytes_acked - (client ? 0 : 1);
 		r->isn_peer = tp->rcv_nxt - (__u32)tp->bytes_received - 1;

@@ -284,6 +284,13 @@ static __always_inline void sk_state_not_tls(struct sk_state *s)
 	s->flags |= SKF_DONE | SKF_CALLS_DONE;
 }
 
+/* Both directions stopped: the connection's packets need no look any more. */
+static __always_inline void sk_state_note_stopped(struct sk_state *s)
+{
+	if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)
+		s->flags |= SKF_DONE;
+}
+
 /* Feeds io's bytes (the next ones of the stream) to st; reports the end of a record whose
  * header came earlier, and what follows for the connection when a direction stops. */
 static __always_inline void feed_bytes(struct __sk_buff *skb, struct sk_state *s,
@@ -301,8 +308,8 @@ static __always_inline void feed_bytes(struct __sk_buff *skb, struct sk_state *s
 	}
 	if (st->flags & TLSF_F_NOT_TLS) /* not TLS: nothing more to follow either way */
 		sk_state_not_tls(s);
-	else if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)
-		s->flags |= SKF_DONE;
+	else
+		sk_state_note_stopped(s);
 }
 
 /* An incoming segment that came before bytes in front of it: keeps its payload (packet bytes
@@ -436,8 +443,7 @@ static __always_inline void capture_payload(struct __sk_buff *skb, struct sk_sta
 			if (st->flags & TLSF_F_LAST) {
 				/* Past the handshake: only the last record's end is lost. */
 				st->flags |= TLSF_F_STOPPED;
-				if (s->dir[D_OUT].flags & s->dir[D_IN].flags & TLSF_F_STOPPED)
-					s->flags |= SKF_DONE;
+				sk_state_note_stopped(s);
 				return;
 			}
 			tlsf_stop(st, &io, skb, TLSF_F_DESYNC);
@@ -624,11 +630,12 @@ static __always_inline void capture_segment(struct __sk_buff *skb, struct sk_sta
 		return;
 	}
 	capture_payload(skb, s, d, seq, off, skb->len - off);
-	if (d == D_OUT) {
+	if (d == D_OUT && xmit_cut_later(skb)) {
 		struct tls_batch *b0, *b = tls_batch_now(&b0);
 
 		if (b && b->n)
-			xmit_watch_tls(skb, s->cookie, seq, seq + skb->len - off, s->base[D_OUT],
+			xmit_watch_set(s->cookie, HS_SENT_BYTES, seq, seq + skb->len - off,
+				       s->base[D_OUT],
 				       ((struct hs_hdr *)&b->buf[TLS_BATCH_HDR])->ts_ns);
 	}
 	tls_batch_leave();

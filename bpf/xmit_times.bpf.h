@@ -24,8 +24,8 @@
  * by that CPU. A packet that leaves XMIT_LATE_NS or more after its event is reported (struct
  * hs_sent_rec). A watch ends when met, or unmet after XMIT_WATCH_NS (the packet was dropped, or
  * is still queued): a later transmission would be a retransmission, whose time is not the
- * event's. Loopback packets carrying records are not watched (loopback sends a packet whole)
- * nor FINs on a loopback route. Slots are written without locks: a watch read while it is
+ * event's. Packets of one segment carrying records are not watched, nor loopback ones
+ * (loopback sends a packet whole; xmit_cut_later()), nor FINs on a loopback route. Slots are written without locks: a watch read while it is
  * rewritten, or lost to another CPU taking the same slot, leaves its event its first time.
  */
 #ifndef HSTRACE_XMIT_TIMES_BPF_H
@@ -80,13 +80,13 @@ static __always_inline void xmit_watch_set(__u64 cookie, __u8 what, __u32 lo, __
 	xmit_watch_busy |= 1U << i;
 }
 
-/* An outgoing packet with TLS records, payload [lo, hi), at cgroup egress (which knows its
- * device: loopback packets are not watched). */
-static __always_inline void xmit_watch_tls(struct __sk_buff *skb, __u64 cookie, __u32 lo,
-					   __u32 hi, __u32 base, __u64 ts_ns)
+/* Will this outgoing packet, at cgroup egress (which knows its device), reach the device in
+ * segments, one after the other? A GSO packet of more than one segment not on loopback
+ * (loopback sends a packet whole); a device with segmentation offload takes it whole too, but
+ * that is not known here: its one segment is then the first, and reports nothing. */
+static __always_inline bool xmit_cut_later(const struct __sk_buff *skb)
 {
-	if (skb->ifindex != LOOPBACK_IFINDEX)
-		xmit_watch_set(cookie, HS_SENT_BYTES, lo, hi, base, ts_ns);
+	return skb->ifindex != LOOPBACK_IFINDEX && skb->gso_segs > 1;
 }
 
 /* The FIN tcp_send_fin() is about to queue (the state change comes just before it). Not on

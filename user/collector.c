@@ -320,9 +320,9 @@ static const struct conn_ev *conn_find_ev(const struct conn *conn, unsigned int 
 }
 
 /* The packet of the first event of this type left at ts_ns (struct hs_sent_rec: the SYN or
- * FIN passed the egress program): the event takes that time, when later, and no later than an event it must
- * precede (any other event, for syn_sent; closed, for fin_out): a time past those is not
- * one the kernel can give, and is ignored. */
+ * FIN passed the egress program): the event takes that time, when later, and no later than an
+ * event it must precede (any other event, for syn_sent; closed, for fin_out): a time past
+ * those is not one the kernel can give, and is ignored. */
 static void conn_event_sent(struct conn *conn, unsigned int event, uint64_t ts_ns)
 {
 	struct conn_ev *ev = NULL;
